@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+// Intl is the one timezone database every runtime we support carries (Node, browsers, Deno), so the
+// schema stays dependency-free; luxon and cron-parser read the same database, so what passes here works there.
+const IANA_SHAPE = /^(UTC|[A-Za-z]+(?:\/[A-Za-z0-9_+-]+)+|[A-Za-z]{3,5}[0-9]?[A-Za-z]{0,3})$/;
+const known = new Map<string, boolean>();
+
+/** True when `name` is an IANA timezone name the runtime knows (`UTC`, `America/New_York`). */
+export function isTimezone(name: string): boolean {
+  let ok = known.get(name);
+  if (ok === undefined) {
+    ok = IANA_SHAPE.test(name);
+    if (ok) {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: name });
+      } catch {
+        ok = false;
+      }
+    }
+    known.set(name, ok);
+  }
+  return ok;
+}
+
+/** An IANA timezone name; schedules without one run in UTC. */
+export const Timezone = z
+  .string()
+  .max(64)
+  .superRefine((value, ctx) => {
+    if (!isTimezone(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `Invalid timezone "${value}" (use an IANA name such as America/New_York)`,
+      });
+    }
+  });
+export type Timezone = z.infer<typeof Timezone>;
+
+/**
+ * An ISO-8601 date-time, or a Date (sent over the wire as its ISO string). Without an offset it is
+ * wall time in the schedule's timezone.
+ */
+export const DateTimeInput = z.union([
+  z.iso.datetime({ offset: true, local: true }),
+  z.date().transform((date) => date.toISOString()),
+]);
+export type DateTimeInput = z.input<typeof DateTimeInput>;
