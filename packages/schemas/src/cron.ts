@@ -62,7 +62,8 @@ function fieldError(field: string, spec: FieldSpec): string | undefined {
   if (/^[RH]\b|^[RH]\(/i.test(field)) {
     return `${spec.name} "${field}": random and hashed forms (R, H) are not supported`;
   }
-  if (/[LW#?]/i.test(field)) {
+  const withoutNames = spec.names ? field.replace(new RegExp(spec.names.join('|'), 'gi'), '') : field;
+  if (/[LW#?]/i.test(withoutNames)) {
     return `${spec.name} "${field}": L, W, # and ? are not supported (list the days instead)`;
   }
   for (const item of field.split(',')) {

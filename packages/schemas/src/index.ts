@@ -1,15 +1,65 @@
 /**
  * @drover/schemas: the one source of truth for every object Drover exchanges. The server
  * validates its API with these schemas, the client and worker parse with them, the CLI prints
- * from them and `drover.yaml` is read through them. Each schema has an inferred type of the same name.
+ * from them and `drover.yaml` is read through them. Each schema has an inferred type of the same
+ * name. Depends on zod alone and runs anywhere.
  *
  * @example
  * import { Schedule } from '@drover/schemas';
  * const schedule = Schedule.parse({ cron: '0 9 * * 1-5', timezone: 'Europe/London' });
  */
+export { assertNever } from './assertNever.js';
 export { CRON_MACROS, cronError, cronFields } from './cron.js';
+export {
+  CatchupPolicy,
+  ConcurrencyOptions,
+  Deployment,
+  DeploymentCreate,
+  DeploymentDeleted,
+  DeploymentFilter,
+  DeploymentImage,
+  DeploymentRef,
+  DeploymentSchedule,
+  DeploymentScheduleCreate,
+  DeploymentScheduleUpdate,
+  DeploymentUpdate,
+  MAX_SCHEDULED_RUNS,
+  PullStep,
+} from './deployments.js';
+export { DroverError, ERROR_CODES, type ErrorCode, type ErrorDetails, isDroverError } from './errors.js';
+export {
+  FlowRun,
+  FlowRunCreate,
+  FlowRunFilter,
+  LogCreate,
+  LogLevel,
+  LogQuery,
+  LogRecord,
+  OrchestrationResult,
+  SetStateInput,
+} from './flowRuns.js';
+export { Flow, FlowCreate } from './flows.js';
+export { describeIssues, type Issue, toIssues } from './issues.js';
+export { defaultBaseJobTemplate } from './jobTemplates.js';
+export {
+  DeploymentFullName,
+  DeploymentName,
+  FlowName,
+  Id,
+  JsonObject,
+  Page,
+  ScheduleSlug,
+  splitDeploymentName,
+  Tag,
+  Timestamp,
+  WorkerName,
+  WorkPoolName,
+  WorkQueueName,
+} from './names.js';
+export { BuildStep, PROJECT_FILE, Project, ProjectDeployment, ProjectSchedule, toScheduleCreate } from './project.js';
 export { MAX_RRULE_LENGTH, rruleError } from './rrule.js';
 export {
+  byScheduleKind,
   CronSchedule,
   IntervalSchedule,
   MAX_INTERVAL_SECONDS,
@@ -17,4 +67,32 @@ export {
   Schedule,
   type ScheduleInput,
 } from './schedules.js';
+export {
+  ACTIVE_STATE_TYPES,
+  defaultStateName,
+  isTerminal,
+  OrchestrationStatus,
+  STATE_NAMES,
+  State,
+  StateProposal,
+  StateType,
+  TERMINAL_STATE_TYPES,
+} from './states.js';
 export { DateTimeInput, isTimezone, Timezone } from './timezone.js';
+export {
+  BaseJobTemplate,
+  ClaimRunsInput,
+  Worker,
+  WorkerHeartbeat,
+  WorkerStatus,
+  WorkPool,
+  WorkPoolCreate,
+  WorkPoolJobConfiguration,
+  WorkPoolStatus,
+  WorkPoolType,
+  WorkPoolUpdate,
+  WorkQueue,
+  WorkQueueCreate,
+  WorkQueueRef,
+  WorkQueueUpdate,
+} from './workPools.js';

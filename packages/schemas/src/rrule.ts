@@ -42,7 +42,7 @@ export function rruleError(text: string): string | undefined {
   let dtstarts = 0;
   for (const line of lines) {
     const colon = line.indexOf(':');
-    const isBareRule = colon < 0 && /^FREQ=/i.test(line);
+    const isBareRule = colon < 0 && line.includes('=');
     const head = isBareRule ? 'RRULE' : line.slice(0, colon).toUpperCase();
     const body = isBareRule ? line : line.slice(colon + 1);
     const name = head.split(';')[0];

@@ -56,23 +56,24 @@ export type RRuleSchedule = z.infer<typeof RRuleSchedule>;
 
 const SCHEDULE_KINDS = ['cron', 'interval', 'rrule'] as const;
 
-/** One of the three schedule kinds, told apart by which of `cron`, `interval` or `rrule` it has. */
-export const Schedule = z.preprocess(
-  (value, ctx) => {
+/**
+ * A union of one schema per schedule kind, told apart by which of `cron`, `interval` or `rrule`
+ * the value has; a value with none or several gets one clear message instead of a union error.
+ */
+export function byScheduleKind<A extends z.ZodType, B extends z.ZodType, C extends z.ZodType>(cron: A, interval: B, rrule: C) {
+  return z.preprocess((value, ctx) => {
     if (typeof value !== 'object' || value === null) return value;
     const kinds = SCHEDULE_KINDS.filter((kind) => kind in value);
     if (kinds.length !== 1) {
       const found = kinds.length === 0 ? 'none' : kinds.join(' and ');
-      ctx.addIssue({
-        code: 'custom',
-        message: `A schedule needs exactly one of cron, interval or rrule (found ${found})`,
-        input: value,
-      });
+      ctx.addIssue({ code: 'custom', message: `A schedule needs exactly one of cron, interval or rrule (found ${found})`, input: value });
       return z.NEVER;
     }
     return value;
-  },
-  z.union([CronSchedule, IntervalSchedule, RRuleSchedule]),
-);
+  }, z.union([cron, interval, rrule]));
+}
+
+/** One of the three schedule kinds, told apart by which of `cron`, `interval` or `rrule` it has. */
+export const Schedule = byScheduleKind(CronSchedule, IntervalSchedule, RRuleSchedule);
 export type Schedule = z.infer<typeof Schedule>;
 export type ScheduleInput = z.input<typeof Schedule>;

@@ -41,7 +41,7 @@ export type Timezone = z.infer<typeof Timezone>;
  * wall time in the schedule's timezone.
  */
 export const DateTimeInput = z.union([
-  z.iso.datetime({ offset: true, local: true }),
+  z.iso.datetime({ offset: true, local: true, error: 'expected an ISO-8601 date-time such as 2026-01-01T09:00:00' }),
   z.date().transform((date) => date.toISOString()),
 ]);
 export type DateTimeInput = z.input<typeof DateTimeInput>;

@@ -1,0 +1,201 @@
+import { z } from 'zod';
+import { DeploymentFullName, DeploymentName, FlowName, Id, JsonObject, Page, ScheduleSlug, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
+import { Schedule } from './schedules.js';
+
+/**
+ * What to do with runs missed while the server or every worker was down: `all` runs every one
+ * (Prefect's behaviour), `latest` only the newest per schedule, `none` none. `maxLateSeconds`
+ * cancels any run later than that, whatever the policy.
+ */
+export const CatchupPolicy = z.enum(['all', 'latest', 'none']);
+export type CatchupPolicy = z.infer<typeof CatchupPolicy>;
+
+/** Most scheduled runs the scheduler keeps ahead for one schedule. */
+export const MAX_SCHEDULED_RUNS = 1000;
+
+/** One of a deployment's schedules. */
+export const DeploymentSchedule = z.strictObject({
+  id: Id,
+  schedule: Schedule,
+  active: z.boolean(),
+  slug: z.string().nullable(),
+  /** Merged over the deployment's parameters for this schedule's runs. */
+  parameters: JsonObject,
+  maxScheduledRuns: z.number().int().nullable(),
+  catchup: CatchupPolicy,
+  maxLateSeconds: z.number().int().nullable(),
+});
+export type DeploymentSchedule = z.infer<typeof DeploymentSchedule>;
+
+const scheduleFields = {
+  active: z.boolean().default(true),
+  slug: ScheduleSlug.nullable().default(null),
+  parameters: JsonObject.default({}),
+  maxScheduledRuns: z.number().int().min(1).max(MAX_SCHEDULED_RUNS).nullable().default(null),
+  catchup: CatchupPolicy.default('all'),
+  maxLateSeconds: z.number().int().min(1).nullable().default(null),
+};
+
+/** A schedule to add to a deployment. */
+export const DeploymentScheduleCreate = z.strictObject({ schedule: Schedule, ...scheduleFields });
+export type DeploymentScheduleCreate = z.input<typeof DeploymentScheduleCreate>;
+
+/** Changes to one schedule; absent fields stay as they are. */
+export const DeploymentScheduleUpdate = z.strictObject({
+  schedule: Schedule.optional(),
+  active: z.boolean().optional(),
+  slug: ScheduleSlug.nullable().optional(),
+  parameters: JsonObject.optional(),
+  maxScheduledRuns: scheduleFields.maxScheduledRuns.removeDefault().optional(),
+  catchup: CatchupPolicy.optional(),
+  maxLateSeconds: scheduleFields.maxLateSeconds.removeDefault().optional(),
+});
+export type DeploymentScheduleUpdate = z.input<typeof DeploymentScheduleUpdate>;
+
+/**
+ * At the deployment's concurrency limit, a new run either waits for a slot (`ENQUEUE`, as in
+ * Prefect) or is cancelled (`CANCEL_NEW`).
+ */
+export const ConcurrencyOptions = z.strictObject({
+  collisionStrategy: z.enum(['ENQUEUE', 'CANCEL_NEW']).default('ENQUEUE'),
+});
+export type ConcurrencyOptions = z.infer<typeof ConcurrencyOptions>;
+
+/** A container image for a deployment: built from `dockerfile` (written by Drover when absent). */
+export const DeploymentImage = z.strictObject({
+  name: z.string().min(1).max(300),
+  tag: z.string().min(1).max(128).optional(),
+  dockerfile: z.string().min(1).default('auto'),
+  buildArgs: z.record(z.string(), z.string()).default({}),
+});
+export type DeploymentImage = z.infer<typeof DeploymentImage>;
+
+/** A step a worker runs before the flow: fetch or locate the flow's code. */
+export const PullStep = z.union([
+  z.strictObject({ set_working_directory: z.strictObject({ directory: z.string().min(1) }) }),
+  z.strictObject({
+    git_clone: z.strictObject({
+      repository: z.string().min(1),
+      branch: z.string().min(1).optional(),
+      commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'a commit is 7-40 hex characters').optional(),
+      directory: z.string().min(1).optional(),
+    }),
+  }),
+  z.strictObject({
+    run_shell_script: z.strictObject({
+      script: z.string().min(1),
+      directory: z.string().min(1).optional(),
+      env: z.record(z.string(), z.string()).default({}),
+    }),
+  }),
+]);
+export type PullStep = z.infer<typeof PullStep>;
+
+/** A deployment: which flow to run, with what defaults, when, and where. */
+export const Deployment = z.strictObject({
+  id: Id,
+  name: z.string(),
+  flowId: Id,
+  flowName: z.string(),
+  entrypoint: z.string().nullable(),
+  schedules: z.array(DeploymentSchedule),
+  parameters: JsonObject,
+  parameterSchema: JsonObject.nullable(),
+  enforceParameterSchema: z.boolean(),
+  tags: z.array(z.string()),
+  description: z.string().nullable(),
+  version: z.string().nullable(),
+  workPoolName: z.string().nullable(),
+  workQueueName: z.string().nullable(),
+  jobVariables: JsonObject,
+  concurrencyLimit: z.number().int().nullable(),
+  concurrencyOptions: ConcurrencyOptions,
+  pullSteps: z.array(PullStep),
+  paused: z.boolean(),
+  created: Timestamp,
+  updated: Timestamp,
+});
+export type Deployment = z.infer<typeof Deployment>;
+
+const deploymentFields = {
+  entrypoint: z.string().min(1).max(1000).regex(/^[^:]+:[A-Za-z_$][\w$]*$/, 'expected path/to/file.ts:exportName').nullable(),
+  schedules: z.array(DeploymentScheduleCreate).max(100),
+  parameters: JsonObject,
+  parameterSchema: JsonObject.nullable(),
+  enforceParameterSchema: z.boolean(),
+  tags: z.array(Tag).max(50),
+  description: z.string().max(10_000).nullable(),
+  version: z.string().max(200).nullable(),
+  workPoolName: WorkPoolName.nullable(),
+  workQueueName: WorkQueueName.nullable(),
+  jobVariables: JsonObject,
+  concurrencyLimit: z.number().int().min(1).nullable(),
+  concurrencyOptions: ConcurrencyOptions,
+  pullSteps: z.array(PullStep).max(50),
+  paused: z.boolean(),
+};
+
+/** Create a deployment, or update the one with the same `flowName/name` (the flow is created if new). */
+export const DeploymentCreate = z.strictObject({
+  flowName: FlowName,
+  name: DeploymentName,
+  entrypoint: deploymentFields.entrypoint.default(null),
+  schedules: deploymentFields.schedules.default([]),
+  parameters: deploymentFields.parameters.default({}),
+  parameterSchema: deploymentFields.parameterSchema.default(null),
+  enforceParameterSchema: deploymentFields.enforceParameterSchema.default(true),
+  tags: deploymentFields.tags.default([]),
+  description: deploymentFields.description.default(null),
+  version: deploymentFields.version.default(null),
+  workPoolName: deploymentFields.workPoolName.default(null),
+  workQueueName: deploymentFields.workQueueName.default(null),
+  jobVariables: deploymentFields.jobVariables.default({}),
+  concurrencyLimit: deploymentFields.concurrencyLimit.default(null),
+  concurrencyOptions: deploymentFields.concurrencyOptions.default({ collisionStrategy: 'ENQUEUE' }),
+  pullSteps: deploymentFields.pullSteps.default([]),
+  paused: deploymentFields.paused.default(false),
+});
+export type DeploymentCreate = z.input<typeof DeploymentCreate>;
+
+/** Changes to a deployment; absent fields stay as they are. `schedules` replaces the whole set. */
+export const DeploymentUpdate = z.strictObject({
+  entrypoint: deploymentFields.entrypoint.optional(),
+  schedules: deploymentFields.schedules.optional(),
+  parameters: deploymentFields.parameters.optional(),
+  parameterSchema: deploymentFields.parameterSchema.optional(),
+  enforceParameterSchema: deploymentFields.enforceParameterSchema.optional(),
+  tags: deploymentFields.tags.optional(),
+  description: deploymentFields.description.optional(),
+  version: deploymentFields.version.optional(),
+  workPoolName: deploymentFields.workPoolName.optional(),
+  workQueueName: deploymentFields.workQueueName.optional(),
+  jobVariables: deploymentFields.jobVariables.optional(),
+  concurrencyLimit: deploymentFields.concurrencyLimit.optional(),
+  concurrencyOptions: deploymentFields.concurrencyOptions.optional(),
+  pullSteps: deploymentFields.pullSteps.optional(),
+  paused: deploymentFields.paused.optional(),
+});
+export type DeploymentUpdate = z.input<typeof DeploymentUpdate>;
+
+/** A deployment by id or by `flow-name/deployment-name`. */
+export const DeploymentRef = z.union([Id, DeploymentFullName]);
+export type DeploymentRef = z.infer<typeof DeploymentRef>;
+
+/** Filters for listing deployments; all given filters must match. */
+export const DeploymentFilter = z.strictObject({
+  flowName: FlowName.optional(),
+  /** Deployments carrying every one of these tags. */
+  tags: z.array(Tag).max(50).optional(),
+  workPoolName: WorkPoolName.optional(),
+  paused: z.boolean().optional(),
+  page: Page.default({ limit: 100, offset: 0 }),
+});
+export type DeploymentFilter = z.input<typeof DeploymentFilter>;
+
+/** What deleting a deployment removed. */
+export const DeploymentDeleted = z.strictObject({
+  id: Id,
+  name: z.string(),
+  deletedScheduledRuns: z.number().int(),
+});
+export type DeploymentDeleted = z.infer<typeof DeploymentDeleted>;

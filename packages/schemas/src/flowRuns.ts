@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { DeploymentRef } from './deployments.js';
+import { FlowName, Id, JsonObject, Page, Tag, Timestamp, WorkQueueName } from './names.js';
+import { OrchestrationStatus, State, StateProposal, StateType } from './states.js';
+
+/** One execution of a flow. */
+export const FlowRun = z.strictObject({
+  id: Id,
+  name: z.string(),
+  flowId: Id,
+  flowName: z.string(),
+  deploymentId: Id.nullable(),
+  deploymentName: z.string().nullable(),
+  state: State,
+  parameters: JsonObject,
+  tags: z.array(z.string()),
+  idempotencyKey: z.string().nullable(),
+  workPoolName: z.string().nullable(),
+  workQueueName: z.string().nullable(),
+  jobVariables: JsonObject,
+  /** When the run was first due; never changes. */
+  expectedStartTime: Timestamp,
+  /** When the run is due now (moves with retries and concurrency waits) while it is SCHEDULED. */
+  nextScheduledStartTime: Timestamp.nullable(),
+  startTime: Timestamp.nullable(),
+  endTime: Timestamp.nullable(),
+  runCount: z.number().int(),
+  /** Set for runs the scheduler created, with the schedule they came from. */
+  autoScheduled: z.boolean(),
+  scheduleId: Id.nullable(),
+  workerName: z.string().nullable(),
+  /** Where the run's job lives (a pid, container id or Kubernetes job name), so any worker can cancel it. */
+  infrastructureId: z.string().nullable(),
+  lastHeartbeat: Timestamp.nullable(),
+  /** The flow's return value when it was JSON-serialisable. */
+  result: z.unknown(),
+  created: Timestamp,
+  updated: Timestamp,
+});
+export type FlowRun = z.infer<typeof FlowRun>;
+
+/** Create a run of a deployment. */
+export const FlowRunCreate = z.strictObject({
+  deployment: DeploymentRef,
+  /** Shallow-merged over the deployment's parameters. */
+  parameters: JsonObject.default({}),
+  /** Added to the deployment's tags. */
+  tags: z.array(Tag).max(50).default([]),
+  /** Unique per flow: the same key returns the same run. */
+  idempotencyKey: z.string().min(1).max(500).optional(),
+  name: z.string().min(1).max(200).optional(),
+  /** When to start; now when absent. */
+  scheduledTime: Timestamp.optional(),
+  workQueueName: WorkQueueName.optional(),
+  jobVariables: JsonObject.default({}),
+});
+export type FlowRunCreate = z.input<typeof FlowRunCreate>;
+
+/** Filters for listing runs; all given filters must match. */
+export const FlowRunFilter = z.strictObject({
+  states: z.array(StateType).max(9).optional(),
+  stateName: z.string().min(1).max(100).optional(),
+  deploymentId: Id.optional(),
+  flowName: FlowName.optional(),
+  /** Runs carrying every one of these tags. */
+  tags: z.array(Tag).max(50).optional(),
+  expectedStartAfter: Timestamp.optional(),
+  expectedStartBefore: Timestamp.optional(),
+  /** `expectedStartTime` ascending (the default, soonest first) or descending. */
+  sort: z.enum(['EXPECTED_START_ASC', 'EXPECTED_START_DESC']).default('EXPECTED_START_ASC'),
+  page: Page.default({ limit: 100, offset: 0 }),
+});
+export type FlowRunFilter = z.input<typeof FlowRunFilter>;
+
+/** Propose a new state for a run; `force` skips the orchestration rules (operators only). */
+export const SetStateInput = z.strictObject({
+  flowRunId: Id,
+  state: StateProposal,
+  force: z.boolean().default(false),
+});
+export type SetStateInput = z.input<typeof SetStateInput>;
+
+/** What orchestration decided, with the run's state afterwards. */
+export const OrchestrationResult = z.strictObject({
+  status: OrchestrationStatus,
+  state: State,
+  reason: z.string().nullable(),
+  /** For WAIT: how long to wait before proposing again. */
+  delaySeconds: z.number().nullable(),
+});
+export type OrchestrationResult = z.infer<typeof OrchestrationResult>;
+
+export const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
+export type LogLevel = z.infer<typeof LogLevel>;
+
+/** A log line to add to a run. */
+export const LogCreate = z.strictObject({
+  flowRunId: Id,
+  timestamp: Timestamp,
+  level: LogLevel.default('info'),
+  message: z.string().max(100_000),
+});
+export type LogCreate = z.input<typeof LogCreate>;
+
+/** A run's log line as stored; `id` orders the lines and pages them. */
+export const LogRecord = z.strictObject({
+  id: z.number().int(),
+  flowRunId: Id,
+  timestamp: Timestamp,
+  level: LogLevel,
+  message: z.string(),
+});
+export type LogRecord = z.infer<typeof LogRecord>;
+
+/** Read a run's logs after `afterId` (exclusive), oldest first. */
+export const LogQuery = z.strictObject({
+  flowRunId: Id,
+  afterId: z.number().int().min(0).default(0),
+  limit: z.number().int().min(1).max(5000).default(1000),
+});
+export type LogQuery = z.input<typeof LogQuery>;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: install, build, lint, typecheck, every test.
+# Ends with one line `N passed, N failed, N skipped`, which CI reads.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/bootstrap.sh
+
+pnpm run lint
+pnpm run typecheck
+
+report=$(mktemp -t drover-vitest-XXXXXX.json)
+status=0
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+node -e '
+  const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  const failed = r.numFailedTests + (r.numTotalTests === 0 ? 1 : 0);
+  console.log(`${r.numPassedTests} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$report"
+rm -f "$report"
+exit "$status"
