@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'PARAMETERS_INVALID',
   'INVALID_STATE_TRANSITION',
   'DATABASE_TOO_NEW',
+  'ADDRESS_IN_USE',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

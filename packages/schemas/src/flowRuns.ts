@@ -25,6 +25,9 @@ export const FlowRun = z.strictObject({
   startTime: Timestamp.nullable(),
   endTime: Timestamp.nullable(),
   runCount: z.number().int(),
+  /** How often the flow retries after FAILED or CRASHED (set by the engine when the run starts). */
+  retries: z.number().int().nullable(),
+  retryDelaySeconds: z.number().int().nullable(),
   /** Set for runs the scheduler created, with the schedule they came from. */
   autoScheduled: z.boolean(),
   scheduleId: Id.nullable(),

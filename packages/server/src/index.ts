@@ -1,2 +1,20 @@
-/** placeholder */
-export {};
+/**
+ * @drover/server: Drover's source of truth. It stores flows, deployments, work pools, queues,
+ * workers and flow runs in SQLite (one file, WAL), decides every state change through one
+ * orchestration function, and serves it all as a typed tRPC API over HTTP.
+ *
+ * @example
+ * import { startServer } from '@drover/server';
+ * const server = await startServer({ databaseFile: `${process.env.HOME}/.drover/drover.db`, port: 4200 });
+ * // ... later
+ * await server.close();
+ */
+export { type Clock, FakeClock, systemClock } from './clock.js';
+export { migrationsFolder, openSqlite, type SqliteHandle } from './db/sqlite.js';
+export { type ServerEventMap, ServerEvents } from './events.js';
+export { type Decision, orchestrate, type OrchestrationContext, type Proposal, RULES, type RunSnapshot } from './orchestration.js';
+export { type AppRouter, appRouter } from './router.js';
+export { type DroverServer, type DroverServerOptions, startServer } from './server.js';
+export { DEFAULT_STORE_SETTINGS, type StoreContext, type StoreSettings } from './store/context.js';
+export { trpcCodeOf } from './trpc.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,80 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DroverError } from '@drover/schemas';
+import { TRPCError } from '@trpc/server';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import type { Logger } from 'pino';
+import { appRouter } from './router.js';
+import type { StoreContext } from './store/context.js';
+
+export interface HttpOptions {
+  readonly store: StoreContext;
+  readonly logger: Logger;
+  /** When set, every request but `GET /health` needs `Authorization: Bearer <apiKey>`. */
+  readonly apiKey?: string;
+}
+
+/** Largest request body accepted (a batch of 1,000 log lines fits well within it). */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** The HTTP server: `GET /health` for load balancers, the tRPC API everywhere else. */
+export function createHttpServer(options: HttpOptions): Server {
+  const expected = options.apiKey ? Buffer.from(`Bearer ${options.apiKey}`) : undefined;
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    // Checked here, so a refused call gets tRPC's error shape (status 401) and runs nothing.
+    createContext: ({ req }) => {
+      if (expected && !authorized(req, expected)) {
+        throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or wrong API key: send Authorization: Bearer <DROVER_API_KEY>' });
+      }
+      return { store: options.store };
+    },
+    maxBodySize: MAX_BODY_BYTES,
+  });
+  const server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => logRequest(options.logger, req, res, started));
+    if (req.method === 'GET' && req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    trpc(req, res);
+  });
+  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout, so they close first
+  return server;
+}
+
+function authorized(req: IncomingMessage, expected: Buffer): boolean {
+  const given = Buffer.from(req.headers.authorization ?? '');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse, started: bigint): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  logger.info({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
+}
+
+/** Listens, turning "port taken" into a clear error. Resolves with the bound address. */
+export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new DroverError('ADDRESS_IN_USE', `Port ${port} on ${host} is already in use (another Drover server?): stop it or choose another port with --port`, { host, port }, { cause: error }),
+        );
+      } else {
+        reject(error);
+      }
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * The one place that decides a flow run's state changes. `orchestrate` is pure: it reads the run,
+ * the proposal and the facts the store gathered (time, deployment slots) and returns a decision
+ * from an explicit table of rules, checked in order; the first rule with an opinion wins and
+ * anything no rule objects to is accepted. The store applies the decision in the same transaction.
+ */
+import { defaultStateName, isTerminal, STATE_NAMES, type StateType } from '@drover/schemas';
+
+/** The parts of a run the rules read. */
+export interface RunSnapshot {
+  readonly stateType: StateType;
+  readonly stateName: string;
+  readonly nextScheduledStartTime: string | null;
+  readonly runCount: number;
+  readonly retries: number | null;
+  readonly retryDelaySeconds: number | null;
+}
+
+export interface Proposal {
+  readonly type: StateType;
+  readonly name?: string;
+  readonly message?: string;
+  readonly scheduledTime?: string;
+}
+
+/** The deployment's concurrency limit and how many of its runs hold a slot now. */
+export interface DeploymentSlots {
+  readonly limit: number;
+  readonly active: number;
+  readonly collisionStrategy: 'ENQUEUE' | 'CANCEL_NEW';
+}
+
+export interface OrchestrationContext {
+  readonly now: Date;
+  readonly deploymentSlots: DeploymentSlots | null;
+  /** How long a run waiting for a deployment slot waits before it is offered again. */
+  readonly slotWaitSeconds: number;
+}
+
+/** The state to write: the proposal as accepted, or the one the server chose instead. */
+export interface NewState {
+  readonly type: StateType;
+  readonly name: string;
+  readonly message: string | null;
+  readonly scheduledTime: string | null;
+  /** For AwaitingRetry: the engine retries in its own process, so workers must not claim the run. */
+  readonly retryInProcess?: boolean;
+}
+
+export type Decision =
+  | { readonly status: 'ACCEPT'; readonly state: NewState }
+  | { readonly status: 'REJECT'; readonly reason: string; readonly state: NewState | null }
+  | { readonly status: 'WAIT'; readonly reason: string; readonly delaySeconds: number }
+  | { readonly status: 'ABORT'; readonly reason: string };
+
+interface Rule {
+  readonly name: string;
+  decide(run: RunSnapshot, proposed: NewState, ctx: OrchestrationContext): Decision | undefined;
+}
+
+const scheduledAt = (name: string, at: Date, message: string | null, retryInProcess = false): NewState => ({
+  type: 'SCHEDULED',
+  name,
+  message,
+  scheduledTime: at.toISOString(),
+  retryInProcess,
+});
+
+/** The rules, in the order they are checked. */
+export const RULES: readonly Rule[] = [
+  {
+    name: 'terminal states are final',
+    decide(run, proposed) {
+      if (!isTerminal(run.stateType)) return undefined;
+      const reason = `Run is already ${run.stateType}; a finished run does not change state`;
+      // A worker proposing PENDING drops the run on ABORT rather than retrying the proposal.
+      return proposed.type === 'PENDING' ? { status: 'ABORT', reason } : { status: 'REJECT', reason, state: null };
+    },
+  },
+  {
+    name: 'CANCELLING only ends CANCELLED',
+    decide(run, proposed) {
+      if (run.stateType !== 'CANCELLING' || proposed.type === 'CANCELLED') return undefined;
+      return { status: 'REJECT', reason: `Run is CANCELLING; only CANCELLED may follow, not ${proposed.type}`, state: null };
+    },
+  },
+  {
+    name: 'a run that has not started is cancelled at once',
+    decide(run, proposed) {
+      if (proposed.type !== 'CANCELLING' || (run.stateType !== 'SCHEDULED' && run.stateType !== 'PAUSED')) return undefined;
+      const message = proposed.message ?? `Cancelled while ${run.stateType}, before any job started`;
+      return {
+        status: 'REJECT',
+        reason: 'No job runs for this run, so it is CANCELLED without CANCELLING',
+        state: { type: 'CANCELLED', name: 'Cancelled', message, scheduledTime: null },
+      };
+    },
+  },
+  {
+    name: 'a claimed run cannot be claimed again',
+    decide(run, proposed) {
+      if (proposed.type !== 'PENDING' || (run.stateType !== 'PENDING' && run.stateType !== 'RUNNING' && run.stateType !== 'CANCELLING')) {
+        return undefined;
+      }
+      return { status: 'ABORT', reason: `This run is ${run.stateType} and cannot move to PENDING (another worker has it)` };
+    },
+  },
+  {
+    name: 'deployment concurrency limit',
+    decide(run, proposed, ctx) {
+      const slots = ctx.deploymentSlots;
+      if (proposed.type !== 'PENDING' || !slots || slots.active < slots.limit) return undefined;
+      const full = `Deployment concurrency limit reached (${slots.active} of ${slots.limit} slots in use)`;
+      if (slots.collisionStrategy === 'CANCEL_NEW') {
+        return { status: 'REJECT', reason: full, state: { type: 'CANCELLED', name: 'Cancelled', message: full, scheduledTime: null } };
+      }
+      const retryAt = new Date(ctx.now.getTime() + ctx.slotWaitSeconds * 1000);
+      return { status: 'REJECT', reason: full, state: scheduledAt(STATE_NAMES.awaitingConcurrencySlot, retryAt, full) };
+    },
+  },
+  {
+    name: 'a run does not start before its scheduled time',
+    decide(run, proposed, ctx) {
+      if (proposed.type !== 'RUNNING' || run.nextScheduledStartTime === null) return undefined;
+      const waitMs = Date.parse(run.nextScheduledStartTime) - ctx.now.getTime();
+      if (waitMs <= 0) return undefined;
+      return { status: 'WAIT', reason: `Run is scheduled to start at ${run.nextScheduledStartTime}`, delaySeconds: Math.ceil(waitMs / 1000) };
+    },
+  },
+  {
+    name: 'RUNNING follows PENDING, SCHEDULED or PAUSED',
+    decide(run, proposed) {
+      if (proposed.type !== 'RUNNING' || run.stateType !== 'RUNNING') return undefined;
+      return { status: 'REJECT', reason: 'Run is already RUNNING', state: null };
+    },
+  },
+  {
+    name: 'only a running run completes or pauses',
+    decide(run, proposed) {
+      if ((proposed.type !== 'COMPLETED' && proposed.type !== 'PAUSED') || run.stateType === 'RUNNING') return undefined;
+      return { status: 'REJECT', reason: `Run is ${run.stateType}; only a RUNNING run can become ${proposed.type}`, state: null };
+    },
+  },
+  {
+    name: 'a running run is not rescheduled',
+    decide(run, proposed) {
+      if (proposed.type !== 'SCHEDULED' || run.stateType !== 'RUNNING') return undefined;
+      return { status: 'REJECT', reason: 'Run is RUNNING; it can be rescheduled only by a retry', state: null };
+    },
+  },
+  {
+    name: 'failed and crashed runs retry while retries are left',
+    decide(run, proposed, ctx) {
+      const failing = proposed.type === 'FAILED' && run.stateType === 'RUNNING';
+      const crashing = proposed.type === 'CRASHED' && (run.stateType === 'RUNNING' || run.stateType === 'PENDING');
+      if (!(failing || crashing) || run.retries === null || run.runCount > run.retries) return undefined;
+      const retryAt = new Date(ctx.now.getTime() + (run.retryDelaySeconds ?? 0) * 1000);
+      const attempt = `Retry ${run.runCount} of ${run.retries} after: ${proposed.message ?? proposed.type}`;
+      // A FAILED flow is retried by its engine in the same process; a CRASHED one by whichever worker claims it.
+      return { status: 'REJECT', reason: attempt, state: scheduledAt(STATE_NAMES.awaitingRetry, retryAt, attempt, failing) };
+    },
+  },
+];
+
+/** Decides a proposed state change. `force` accepts whatever is proposed (operators only). */
+export function orchestrate(run: RunSnapshot, proposal: Proposal, ctx: OrchestrationContext, force = false): Decision {
+  const proposed = normalise(run, proposal, ctx.now);
+  if (force) return { status: 'ACCEPT', state: proposed };
+  for (const rule of RULES) {
+    const decision = rule.decide(run, proposed, ctx);
+    if (decision) return decision;
+  }
+  return { status: 'ACCEPT', state: proposed };
+}
+
+function normalise(run: RunSnapshot, proposal: Proposal, now: Date): NewState {
+  const retrying = proposal.type === 'RUNNING' && run.stateName === STATE_NAMES.awaitingRetry;
+  const name = proposal.name ?? (retrying ? STATE_NAMES.retrying : defaultStateName(proposal.type));
+  const scheduledTime = proposal.type === 'SCHEDULED' ? (proposal.scheduledTime ?? now.toISOString()) : null;
+  return { type: proposal.type, name, message: proposal.message ?? null, scheduledTime };
+}

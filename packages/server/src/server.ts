@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import { pino, type Logger } from 'pino';
+import { type Clock, systemClock } from './clock.js';
+import { openSqlite, type SqliteHandle } from './db/sqlite.js';
+import { ServerEvents } from './events.js';
+import { createHttpServer, listen } from './http.js';
+import { DEFAULT_STORE_SETTINGS, type StoreContext, type StoreSettings } from './store/context.js';
+
+export interface DroverServerOptions {
+  /** The SQLite file (created when absent). */
+  readonly databaseFile: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly apiKey?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly settings?: Partial<StoreSettings>;
+  /** WAL checkpoint interval in ms (0: none). */
+  readonly checkpointIntervalMs?: number;
+}
+
+/** A running server: its address, its store (for services and tests) and how to stop it. */
+export interface DroverServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly store: StoreContext;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Opens the database (migrating it) and serves the API until `close()`. */
+export async function startServer(options: DroverServerOptions): Promise<DroverServer> {
+  const logger = options.logger ?? pino({ level: 'info' });
+  const database = openSqlite(options.databaseFile, { checkpointIntervalMs: options.checkpointIntervalMs });
+  const store: StoreContext = {
+    db: database.db,
+    clock: options.clock ?? systemClock,
+    events: new ServerEvents(),
+    settings: { ...DEFAULT_STORE_SETTINGS, ...options.settings },
+  };
+  const http = createHttpServer({ store, logger, apiKey: options.apiKey });
+  let address: Awaited<ReturnType<typeof listen>>;
+  try {
+    address = await listen(http, options.host ?? '127.0.0.1', options.port ?? 4200);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const host = address.address;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  logger.info({ url, database: options.databaseFile }, 'Drover server listening');
+  const close = () => stop(http, database);
+  return { url, host, port: address.port, store, close, [Symbol.asyncDispose]: close };
+}
+
+async function stop(http: Server, database: SqliteHandle): Promise<void> {
+  await new Promise<void>((resolve) => {
+    http.close(() => resolve());
+    http.closeIdleConnections();
+    // Long-polls hold connections open; end them rather than wait out their timeout.
+    setTimeout(() => http.closeAllConnections(), 1000).unref();
+  });
+  await database.close();
+}

@@ -1,0 +1,139 @@
+import { ACTIVE_STATE_TYPES, ClaimRunsInput, DroverError, type FlowRun } from '@drover/schemas';
+import { and, asc, count, eq, gt, inArray, lte, or } from 'drizzle-orm';
+import { deployments, flowRuns, workQueues } from '../db/schema.js';
+import type { Executor } from '../db/sqlite.js';
+import type { StoreContext } from './context.js';
+import { activeRunsOfDeployment, loadRuns, transition } from './flowRuns.js';
+import { requirePool } from './workPools.js';
+
+type Claim = ReturnType<typeof ClaimRunsInput.parse>;
+type DeploymentLimit = { limit: number; active: number; collisionStrategy: 'ENQUEUE' | 'CANCEL_NEW' } | null;
+
+const PAGE = 200;
+
+/**
+ * Hands a worker the pool's due runs and moves each to PENDING in the same transaction, so two
+ * workers never get the same run. Queues are served in priority order (1 first); paused pools and
+ * queues give nothing; pool, queue and deployment concurrency limits are never exceeded. With
+ * `waitMs`, an empty answer waits until a run is created for the pool (or the time is up).
+ */
+export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput): Promise<FlowRun[]> {
+  const claim = ClaimRunsInput.parse(input);
+  const first = claimOnce(ctx, claim);
+  if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
+  await waitForRuns(ctx, first.workPoolId, claim.waitMs);
+  return claimOnce(ctx, claim).runs;
+}
+
+function waitForRuns(ctx: StoreContext, workPoolId: string, waitMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      ctx.events.off('runsAvailable', onRuns);
+      resolve();
+    };
+    const onRuns = (poolId: string) => {
+      if (poolId === workPoolId) done();
+    };
+    const timer = setTimeout(done, waitMs);
+    ctx.events.on('runsAvailable', onRuns);
+  });
+}
+
+function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPoolId: string } {
+  const now = ctx.clock.now();
+  const before = new Date(claim.scheduledBefore).toISOString();
+  const { ids, workPoolId } = ctx.db.transaction(
+    (tx) => {
+      const pool = requirePool(tx, claim.workPoolName);
+      const allQueues = tx.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
+      const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
+      const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
+      if (unknown !== undefined) {
+        throw new DroverError('WORK_QUEUE_NOT_FOUND', `Work queue "${unknown}" not found in pool "${pool.name}" (its queues: ${allQueues.map((q) => q.name).join(', ')})`, {
+          workPoolName: pool.name,
+          workQueueName: unknown,
+        });
+      }
+      if (queues.length > 0) {
+        tx.update(workQueues).set({ lastPolled: now.toISOString() }).where(inArray(workQueues.id, queues.map((q) => q.id))).run();
+      }
+      if (pool.isPaused) return { ids: [], workPoolId: pool.id };
+
+      const active = activeByQueue(tx, allQueues.map((q) => q.id));
+      const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
+      let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
+      const limits = new Map<string, DeploymentLimit>();
+      const ids: string[] = [];
+      for (const queue of queues) {
+        if (remaining <= 0) break;
+        if (queue.isPaused) continue;
+        let take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
+        let after: { time: string; id: string } | null = null;
+        while (take > 0) {
+          const page = tx
+            .select()
+            .from(flowRuns)
+            .where(
+              and(
+                eq(flowRuns.workQueueId, queue.id),
+                eq(flowRuns.stateType, 'SCHEDULED'),
+                eq(flowRuns.retryInProcess, false),
+                lte(flowRuns.nextScheduledStartTime, before),
+                after
+                  ? or(gt(flowRuns.nextScheduledStartTime, after.time), and(eq(flowRuns.nextScheduledStartTime, after.time), gt(flowRuns.id, after.id)))
+                  : undefined,
+              ),
+            )
+            .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
+            .limit(Math.min(PAGE, Math.max(take, 1) * 2))
+            .all();
+          for (const run of page) {
+            if (take <= 0) break;
+            const slots = run.deploymentId ? deploymentLimit(tx, limits, run.deploymentId) : null;
+            // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
+            if (slots && slots.active >= slots.limit && slots.collisionStrategy === 'ENQUEUE') continue;
+            const outcome = transition(tx, ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName: claim.workerName } });
+            if (outcome.status === 'ACCEPT') {
+              ids.push(run.id);
+              take--;
+              remaining--;
+              if (slots) slots.active++;
+            }
+          }
+          const last = page.at(-1);
+          if (!last || page.length < Math.min(PAGE, Math.max(take, 1) * 2)) break;
+          after = { time: last.nextScheduledStartTime as string, id: last.id };
+        }
+      }
+      return { ids, workPoolId: pool.id };
+    },
+    { behavior: 'immediate' },
+  );
+  for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
+  return { runs: loadRuns(ctx.db, ids), workPoolId };
+}
+
+function activeByQueue(db: Executor, queueIds: string[]): Map<string, number> {
+  if (queueIds.length === 0) return new Map();
+  const rows = db
+    .select({ queueId: flowRuns.workQueueId, n: count() })
+    .from(flowRuns)
+    .where(and(inArray(flowRuns.workQueueId, queueIds), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+    .groupBy(flowRuns.workQueueId)
+    .all();
+  return new Map(rows.map((r) => [r.queueId as string, r.n]));
+}
+
+function deploymentLimit(db: Executor, cache: Map<string, DeploymentLimit>, deploymentId: string): DeploymentLimit {
+  if (!cache.has(deploymentId)) {
+    const deployment = db.select().from(deployments).where(eq(deployments.id, deploymentId)).get();
+    cache.set(
+      deploymentId,
+      deployment?.concurrencyLimit != null
+        ? { limit: deployment.concurrencyLimit, active: activeRunsOfDeployment(db, deploymentId), collisionStrategy: deployment.collisionStrategy }
+        : null,
+    );
+  }
+  return cache.get(deploymentId) ?? null;
+}

@@ -1,0 +1,327 @@
+import {
+  type Deployment,
+  DeploymentCreate,
+  type DeploymentDeleted,
+  DeploymentFilter,
+  type DeploymentRef,
+  DeploymentScheduleCreate,
+  DeploymentScheduleUpdate,
+  DeploymentUpdate,
+  DroverError,
+  splitDeploymentName,
+} from '@drover/schemas';
+import { and, asc, eq, inArray, type SQL } from 'drizzle-orm';
+import { canonicalJson } from '../canonicalJson.js';
+import { deploymentSchedules, deployments, flows, workPools, workQueues } from '../db/schema.js';
+import type { Executor } from '../db/sqlite.js';
+import { uuidv7 } from '../ids.js';
+import type { StoreContext } from './context.js';
+import { deleteFutureAutoRuns } from './scheduledRuns.js';
+import { toDeployment } from './rows.js';
+import { jsonArrayContainsAll } from './sqlDialect.js';
+import { ensureFlow } from './flows.js';
+import { requirePool } from './workPools.js';
+
+type DeploymentRow = typeof deployments.$inferSelect;
+type ScheduleRow = typeof deploymentSchedules.$inferSelect;
+/** A schedule to store; `id` keeps an existing schedule's identity when it is edited in place. */
+type ParsedSchedule = ReturnType<typeof DeploymentScheduleCreate.parse> & { id?: string };
+
+const isId = (ref: string) => !ref.includes('/');
+
+/** The deployment row for an id or `flow/name`, or DEPLOYMENT_NOT_FOUND. */
+export function requireDeployment(db: Executor, ref: DeploymentRef): DeploymentRow {
+  let row: DeploymentRow | undefined;
+  if (isId(ref)) {
+    row = db.select().from(deployments).where(eq(deployments.id, ref)).get();
+  } else {
+    const { flowName, deploymentName } = splitDeploymentName(ref);
+    row = db
+      .select({ d: deployments })
+      .from(deployments)
+      .innerJoin(flows, eq(flows.id, deployments.flowId))
+      .where(and(eq(flows.name, flowName), eq(deployments.name, deploymentName)))
+      .get()?.d;
+  }
+  if (!row) throw new DroverError('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
+  return row;
+}
+
+/**
+ * The queue a deployment's runs go to: the named queue of the pool (created when missing, as
+ * Prefect does), or the pool's default queue. No pool means no queue (runs served by a runner).
+ */
+function resolveQueue(db: Executor, workPoolName: string | null, workQueueName: string | null, now: Date): string | null {
+  if (workPoolName === null) {
+    if (workQueueName !== null) {
+      throw new DroverError('VALIDATION_ERROR', `Work queue "${workQueueName}" needs a work pool: set workPoolName too`, { workQueueName });
+    }
+    return null;
+  }
+  const pool = requirePool(db, workPoolName);
+  if (workQueueName === null) return pool.defaultQueueId;
+  const existing = db
+    .select({ id: workQueues.id })
+    .from(workQueues)
+    .where(and(eq(workQueues.workPoolId, pool.id), eq(workQueues.name, workQueueName)))
+    .get();
+  if (existing) return existing.id;
+  const priorities = db.select({ p: workQueues.priority }).from(workQueues).where(eq(workQueues.workPoolId, pool.id)).all();
+  const id = uuidv7(now.getTime());
+  db.insert(workQueues)
+    .values({
+      id,
+      workPoolId: pool.id,
+      name: workQueueName,
+      description: null,
+      isPaused: false,
+      concurrencyLimit: null,
+      priority: Math.max(0, ...priorities.map((r) => r.p)) + 1,
+      lastPolled: null,
+      created: now.toISOString(),
+    })
+    .run();
+  return id;
+}
+
+function assertUniqueSlugs(schedules: readonly ParsedSchedule[]): void {
+  const seen = new Set<string>();
+  for (const schedule of schedules) {
+    if (schedule.slug === null) continue;
+    if (seen.has(schedule.slug)) {
+      throw new DroverError('NAME_CONFLICT', `Schedule slug "${schedule.slug}" appears twice; slugs are unique within a deployment`, { slug: schedule.slug });
+    }
+    seen.add(schedule.slug);
+  }
+}
+
+const scheduleKey = (schedule: unknown) => canonicalJson(schedule);
+
+/**
+ * Replaces a deployment's schedules with `incoming`, keeping the id of each schedule that matches
+ * an existing one by id, by slug, or (without a slug) by identical schedule content, so a redeploy
+ * never orphans or duplicates scheduled runs. Returns the ids whose future auto-runs are now wrong.
+ */
+function reconcileSchedules(db: Executor, deploymentId: string, incoming: readonly ParsedSchedule[], now: string): string[] {
+  assertUniqueSlugs(incoming);
+  const existing = db.select().from(deploymentSchedules).where(eq(deploymentSchedules.deploymentId, deploymentId)).all();
+  const unmatched = new Map(existing.map((row) => [row.id, row]));
+  const stale: string[] = [];
+  const claim = (predicate: (row: ScheduleRow) => boolean) => {
+    const row = [...unmatched.values()].find(predicate);
+    if (row) unmatched.delete(row.id);
+    return row;
+  };
+  const matches = incoming.map((schedule) =>
+    schedule.id !== undefined ? claim((row) => row.id === schedule.id) : schedule.slug !== null ? claim((row) => row.slug === schedule.slug) : undefined,
+  );
+  incoming.forEach((schedule, i) => {
+    matches[i] ??= claim((row) => row.slug === null && scheduleKey(row.schedule) === scheduleKey(schedule.schedule));
+  });
+  for (const row of unmatched.values()) {
+    stale.push(row.id);
+    db.delete(deploymentSchedules).where(eq(deploymentSchedules.id, row.id)).run();
+  }
+  incoming.forEach((schedule, position) => {
+    const match = matches[position];
+    const values = {
+      position,
+      schedule: schedule.schedule as Record<string, unknown>,
+      active: schedule.active,
+      slug: schedule.slug,
+      parameters: schedule.parameters,
+      maxScheduledRuns: schedule.maxScheduledRuns,
+      catchup: schedule.catchup,
+      maxLateSeconds: schedule.maxLateSeconds,
+      updated: now,
+    };
+    if (!match) {
+      db.insert(deploymentSchedules)
+        .values({ id: uuidv7(Date.parse(now)), deploymentId, created: now, ...values })
+        .run();
+      return;
+    }
+    const runsChange =
+      scheduleKey(match.schedule) !== scheduleKey(schedule.schedule) ||
+      match.active !== schedule.active ||
+      canonicalJson(match.parameters) !== canonicalJson(schedule.parameters);
+    if (runsChange) stale.push(match.id);
+    db.update(deploymentSchedules).set(values).where(eq(deploymentSchedules.id, match.id)).run();
+  });
+  return stale;
+}
+
+/** Reads a deployment with its names and schedules. */
+export function loadDeployment(db: Executor, row: DeploymentRow): Deployment {
+  const names = db
+    .select({ flowName: flows.name, workQueueName: workQueues.name, workPoolName: workPools.name })
+    .from(flows)
+    .leftJoin(workQueues, eq(workQueues.id, row.workQueueId ?? ''))
+    .leftJoin(workPools, eq(workPools.id, workQueues.workPoolId))
+    .where(eq(flows.id, row.flowId))
+    .get();
+  const schedules = db
+    .select()
+    .from(deploymentSchedules)
+    .where(eq(deploymentSchedules.deploymentId, row.id))
+    .orderBy(asc(deploymentSchedules.position))
+    .all();
+  return toDeployment(row, { flowName: names?.flowName ?? '', workQueueName: names?.workQueueName ?? null, workPoolName: names?.workPoolName ?? null }, schedules);
+}
+
+/** Creates the deployment `flowName/name`, or updates it in place when it exists. */
+export async function upsertDeployment(ctx: StoreContext, input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }> {
+  const spec = DeploymentCreate.parse(input);
+  const now = ctx.clock.now();
+  const iso = now.toISOString();
+  const result = ctx.db.transaction((tx) => {
+    const flow = ensureFlow(tx, spec.flowName, now);
+    const workQueueId = resolveQueue(tx, spec.workPoolName, spec.workQueueName, now);
+    const values = {
+      entrypoint: spec.entrypoint,
+      parameters: spec.parameters,
+      parameterSchema: spec.parameterSchema,
+      enforceParameterSchema: spec.enforceParameterSchema,
+      tags: spec.tags,
+      description: spec.description,
+      version: spec.version,
+      workQueueId,
+      jobVariables: spec.jobVariables,
+      concurrencyLimit: spec.concurrencyLimit,
+      collisionStrategy: spec.concurrencyOptions.collisionStrategy,
+      pullSteps: spec.pullSteps,
+      paused: spec.paused,
+      updated: iso,
+    };
+    const existing = tx
+      .select()
+      .from(deployments)
+      .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, spec.name)))
+      .get();
+    const row = existing
+      ? tx.update(deployments).set(values).where(eq(deployments.id, existing.id)).returning().get()
+      : tx
+          .insert(deployments)
+          .values({ id: uuidv7(now.getTime()), flowId: flow.id, name: spec.name, created: iso, ...values })
+          .returning()
+          .get();
+    const stale = reconcileSchedules(tx, row.id, spec.schedules, iso);
+    deleteFutureAutoRuns(tx, { scheduleIds: stale }, now);
+    if (spec.paused) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
+    return { deployment: loadDeployment(tx, row), created: !existing };
+  });
+  ctx.events.emit('deploymentChanged', result.deployment.id);
+  return result;
+}
+
+export async function readDeployment(ctx: StoreContext, ref: DeploymentRef): Promise<Deployment> {
+  return loadDeployment(ctx.db, requireDeployment(ctx.db, ref));
+}
+
+export async function listDeployments(ctx: StoreContext, input: DeploymentFilter): Promise<Deployment[]> {
+  const filter = DeploymentFilter.parse(input);
+  const where: SQL[] = [];
+  if (filter.flowName !== undefined) where.push(eq(flows.name, filter.flowName));
+  if (filter.paused !== undefined) where.push(eq(deployments.paused, filter.paused));
+  if (filter.workPoolName !== undefined) where.push(eq(workPools.name, filter.workPoolName));
+  if (filter.tags?.length) where.push(jsonArrayContainsAll(deployments.tags, filter.tags));
+  const rows = ctx.db
+    .select({ d: deployments, flowName: flows.name, workQueueName: workQueues.name, workPoolName: workPools.name })
+    .from(deployments)
+    .innerJoin(flows, eq(flows.id, deployments.flowId))
+    .leftJoin(workQueues, eq(workQueues.id, deployments.workQueueId))
+    .leftJoin(workPools, eq(workPools.id, workQueues.workPoolId))
+    .where(and(...where))
+    .orderBy(asc(flows.name), asc(deployments.name))
+    .limit(filter.page.limit)
+    .offset(filter.page.offset)
+    .all();
+  const ids = rows.map((r) => r.d.id);
+  const schedules = ids.length
+    ? ctx.db.select().from(deploymentSchedules).where(inArray(deploymentSchedules.deploymentId, ids)).orderBy(asc(deploymentSchedules.position)).all()
+    : [];
+  return rows.map((r) =>
+    toDeployment(r.d, { flowName: r.flowName, workQueueName: r.workQueueName, workPoolName: r.workPoolName }, schedules.filter((s) => s.deploymentId === r.d.id)),
+  );
+}
+
+export async function updateDeployment(ctx: StoreContext, ref: DeploymentRef, input: DeploymentUpdate): Promise<Deployment> {
+  const changes = DeploymentUpdate.parse(input);
+  return changeDeployment(ctx, ref, () => changes);
+}
+
+/**
+ * Applies the changes that `change` derives from the current deployment, in one transaction, so
+ * schedule edits never race with another update.
+ */
+function changeDeployment(
+  ctx: StoreContext,
+  ref: DeploymentRef,
+  change: (current: Deployment) => Omit<ReturnType<typeof DeploymentUpdate.parse>, 'schedules'> & { schedules?: ParsedSchedule[] },
+): Deployment {
+  const now = ctx.clock.now();
+  const iso = now.toISOString();
+  const deployment = ctx.db.transaction((tx) => {
+    const current = loadDeployment(tx, requireDeployment(tx, ref));
+    const changes = change(current);
+    const { schedules, concurrencyOptions, workPoolName, workQueueName, ...plain } = changes;
+    const set: Partial<DeploymentRow> = { ...plain, updated: iso };
+    if (concurrencyOptions) set.collisionStrategy = concurrencyOptions.collisionStrategy;
+    if (workPoolName !== undefined || workQueueName !== undefined) {
+      const pool = workPoolName !== undefined ? workPoolName : current.workPoolName;
+      const queue = workQueueName !== undefined ? workQueueName : workPoolName !== undefined ? null : current.workQueueName;
+      set.workQueueId = resolveQueue(tx, pool, queue, now);
+    }
+    const row = tx.update(deployments).set(set).where(eq(deployments.id, current.id)).returning().get();
+    if (schedules) deleteFutureAutoRuns(tx, { scheduleIds: reconcileSchedules(tx, row.id, schedules, iso) }, now);
+    if (changes.paused === true || changes.parameters !== undefined) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
+    return loadDeployment(tx, row);
+  });
+  ctx.events.emit('deploymentChanged', deployment.id);
+  return deployment;
+}
+
+export async function setDeploymentPaused(ctx: StoreContext, ref: DeploymentRef, paused: boolean): Promise<Deployment> {
+  return updateDeployment(ctx, ref, { paused });
+}
+
+/** Deletes the deployment and its not-yet-started scheduled runs; other runs keep their history. */
+export async function deleteDeployment(ctx: StoreContext, ref: DeploymentRef): Promise<DeploymentDeleted> {
+  const now = ctx.clock.now();
+  return ctx.db.transaction((tx) => {
+    const deployment = loadDeployment(tx, requireDeployment(tx, ref));
+    const deletedScheduledRuns = deleteFutureAutoRuns(tx, { deploymentId: deployment.id, includeManual: true, includeLate: true }, now);
+    tx.delete(deployments).where(eq(deployments.id, deployment.id)).run();
+    return { id: deployment.id, name: `${deployment.flowName}/${deployment.name}`, deletedScheduledRuns };
+  });
+}
+
+export async function addSchedule(ctx: StoreContext, ref: DeploymentRef, input: DeploymentScheduleCreate): Promise<Deployment> {
+  const schedule = DeploymentScheduleCreate.parse(input);
+  return changeDeployment(ctx, ref, (current) => ({ schedules: [...current.schedules, schedule] }));
+}
+
+export async function updateSchedule(ctx: StoreContext, ref: DeploymentRef, scheduleId: string, input: DeploymentScheduleUpdate): Promise<Deployment> {
+  const changes = DeploymentScheduleUpdate.parse(input);
+  return changeDeployment(ctx, ref, (current) => {
+    requireSchedule(current, scheduleId);
+    return { schedules: current.schedules.map((s) => (s.id === scheduleId ? { ...s, ...changes } : s)) };
+  });
+}
+
+export async function removeSchedule(ctx: StoreContext, ref: DeploymentRef, scheduleId: string): Promise<Deployment> {
+  return changeDeployment(ctx, ref, (current) => {
+    requireSchedule(current, scheduleId);
+    return { schedules: current.schedules.filter((s) => s.id !== scheduleId) };
+  });
+}
+
+function requireSchedule(deployment: Deployment, scheduleId: string): void {
+  if (!deployment.schedules.some((s) => s.id === scheduleId)) {
+    throw new DroverError(
+      'SCHEDULE_NOT_FOUND',
+      `Schedule ${scheduleId} not found on deployment "${deployment.flowName}/${deployment.name}" (its schedules: ${deployment.schedules.map((s) => s.id).join(', ') || 'none'})`,
+      { scheduleId },
+    );
+  }
+}

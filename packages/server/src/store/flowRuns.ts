@@ -1,0 +1,346 @@
+import {
+  ACTIVE_STATE_TYPES,
+  DroverError,
+  type FlowRun,
+  FlowRunCreate,
+  FlowRunFilter,
+  isTerminal,
+  type OrchestrationResult,
+  SetStateInput,
+  type StateType,
+} from '@drover/schemas';
+import { and, asc, count, desc, eq, gte, inArray, lte, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
+import { canonicalJson } from '../canonicalJson.js';
+import { deployments, flowRuns, flowRunStates, flows, workPools, workQueues } from '../db/schema.js';
+import type { Executor } from '../db/sqlite.js';
+import { runName, uuidv7 } from '../ids.js';
+import { type DeploymentSlots, type NewState, orchestrate, type Proposal } from '../orchestration.js';
+import { assertParameters } from '../parameters.js';
+import type { StoreContext } from './context.js';
+import { requireDeployment } from './deployments.js';
+import { type FlowRunRow, toFlowRun } from './rows.js';
+import { jsonArrayContainsAll } from './sqlDialect.js';
+
+type RunRow = typeof flowRuns.$inferSelect;
+
+const runQueue = alias(workQueues, 'run_queue');
+
+/** Runs with the names the API shows beside their ids. */
+function selectRuns(db: Executor) {
+  return db
+    .select({
+      run: flowRuns,
+      flowName: flows.name,
+      deploymentName: deployments.name,
+      workQueueName: runQueue.name,
+      workPoolName: workPools.name,
+    })
+    .from(flowRuns)
+    .innerJoin(flows, eq(flows.id, flowRuns.flowId))
+    .leftJoin(deployments, eq(deployments.id, flowRuns.deploymentId))
+    .leftJoin(runQueue, eq(runQueue.id, flowRuns.workQueueId))
+    .leftJoin(workPools, eq(workPools.id, runQueue.workPoolId));
+}
+
+type SelectedRun = { run: RunRow; flowName: string; deploymentName: string | null; workQueueName: string | null; workPoolName: string | null };
+const flatten = (r: SelectedRun): FlowRunRow => ({ ...r.run, flowName: r.flowName, deploymentName: r.deploymentName, workQueueName: r.workQueueName, workPoolName: r.workPoolName });
+
+export function loadRuns(db: Executor, ids: readonly string[]): FlowRun[] {
+  if (ids.length === 0) return [];
+  const rows = selectRuns(db).where(inArray(flowRuns.id, [...ids])).all();
+  const byId = new Map(rows.map((r) => [r.run.id, toFlowRun(flatten(r))]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+export function requireRun(db: Executor, id: string): RunRow {
+  const row = db.select().from(flowRuns).where(eq(flowRuns.id, id)).get();
+  if (!row) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
+  return row;
+}
+
+/** How many of the deployment's runs hold a slot now (PENDING, RUNNING or CANCELLING). */
+export function activeRunsOfDeployment(db: Executor, deploymentId: string): number {
+  return (
+    db
+      .select({ n: count() })
+      .from(flowRuns)
+      .where(and(eq(flowRuns.deploymentId, deploymentId), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+      .get()?.n ?? 0
+  );
+}
+
+export interface StateExtras {
+  readonly workerName?: string;
+  readonly infrastructureId?: string;
+  readonly retries?: number;
+  readonly retryDelaySeconds?: number;
+  readonly result?: unknown;
+}
+
+/**
+ * Writes an orchestrated state onto a run and into its history, with the bookkeeping every
+ * accepted change carries: run count and start time on RUNNING, end time on a final state.
+ */
+export function writeState(db: Executor, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): void {
+  const iso = now.toISOString();
+  const entering = state.type !== run.stateType;
+  const set: Partial<RunRow> = {
+    stateType: state.type,
+    stateName: state.name,
+    stateTimestamp: iso,
+    stateMessage: state.message,
+    // PENDING keeps the due time, so a run claimed ahead of time still starts on time.
+    nextScheduledStartTime: state.type === 'SCHEDULED' ? state.scheduledTime : state.type === 'PENDING' ? run.nextScheduledStartTime : null,
+    retryInProcess: state.retryInProcess ?? false,
+    updated: iso,
+  };
+  if (state.type === 'RUNNING' && entering) {
+    set.runCount = run.runCount + 1;
+    set.startTime = run.startTime ?? iso;
+    set.lastHeartbeat = iso;
+  }
+  if (state.type === 'PENDING') set.lastHeartbeat = iso;
+  if (['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'].includes(state.type)) set.endTime = iso;
+  else if (run.endTime !== null) set.endTime = null;
+  if (extras.workerName !== undefined) set.workerName = extras.workerName;
+  if (extras.infrastructureId !== undefined) set.infrastructureId = extras.infrastructureId;
+  if (extras.retries !== undefined) set.retries = extras.retries;
+  if (extras.retryDelaySeconds !== undefined) set.retryDelaySeconds = extras.retryDelaySeconds;
+  if (extras.result !== undefined) set.result = extras.result;
+  db.update(flowRuns).set(set).where(eq(flowRuns.id, run.id)).run();
+  db.insert(flowRunStates)
+    .values({ flowRunId: run.id, type: state.type, name: state.name, timestamp: iso, message: state.message, scheduledTime: state.scheduledTime })
+    .run();
+}
+
+/** Runs orchestration for one proposal on `run` and writes the outcome. */
+export function transition(
+  db: Executor,
+  ctx: StoreContext,
+  run: RunRow,
+  proposal: Proposal,
+  options: { force?: boolean; extras?: StateExtras; deploymentSlots?: DeploymentSlots | null } = {},
+): Omit<OrchestrationResult, 'state'> & { written: NewState | null } {
+  const now = ctx.clock.now();
+  let deploymentSlots = options.deploymentSlots ?? null;
+  if (options.deploymentSlots === undefined && proposal.type === 'PENDING' && run.deploymentId) {
+    const deployment = db.select().from(deployments).where(eq(deployments.id, run.deploymentId)).get();
+    if (deployment?.concurrencyLimit != null) {
+      deploymentSlots = { limit: deployment.concurrencyLimit, active: activeRunsOfDeployment(db, deployment.id), collisionStrategy: deployment.collisionStrategy };
+    }
+  }
+  const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds }, options.force);
+  switch (decision.status) {
+    case 'ACCEPT':
+      writeState(db, run, decision.state, now, options.extras);
+      return { status: 'ACCEPT', reason: null, delaySeconds: null, written: decision.state };
+    case 'REJECT':
+      if (decision.state) writeState(db, run, decision.state, now);
+      return { status: 'REJECT', reason: decision.reason, delaySeconds: null, written: decision.state };
+    case 'WAIT':
+      return { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, written: null };
+    case 'ABORT':
+      return { status: 'ABORT', reason: decision.reason, delaySeconds: null, written: null };
+  }
+}
+
+/** Tells waiters what changed after a transaction committed. */
+function announce(ctx: StoreContext, runId: string, written: NewState | null, workPoolId: string | null): void {
+  if (!written) return;
+  ctx.events.emit('runStateChanged', runId, written.type);
+  if (workPoolId && (written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(written.type))) ctx.events.emit('runsAvailable', workPoolId);
+}
+
+function poolOfQueue(db: Executor, workQueueId: string | null): string | null {
+  if (!workQueueId) return null;
+  return db.select({ id: workQueues.workPoolId }).from(workQueues).where(eq(workQueues.id, workQueueId)).get()?.id ?? null;
+}
+
+/**
+ * Creates a run of a deployment. Parameters are the deployment's, shallow-merged with the given
+ * ones, and checked against its schema when it enforces one. An idempotency key returns the run
+ * it made before; the same key with other parameters is IDEMPOTENCY_CONFLICT.
+ */
+export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Promise<FlowRun> {
+  const spec = FlowRunCreate.parse(input);
+  const now = ctx.clock.now();
+  const iso = now.toISOString();
+  const { id, workPoolId, created } = ctx.db.transaction(
+    (tx) => {
+      const deployment = requireDeployment(tx, spec.deployment);
+      const fullName = () => `${tx.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
+      const parameters = { ...deployment.parameters, ...spec.parameters };
+      if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName(), deployment.parameterSchema, parameters);
+      let workQueueId = deployment.workQueueId;
+      if (spec.workQueueName !== undefined) workQueueId = requireQueueOfDeployment(tx, deployment, spec.workQueueName, fullName);
+      if (spec.idempotencyKey !== undefined) {
+        const existing = tx
+          .select()
+          .from(flowRuns)
+          .where(and(eq(flowRuns.flowId, deployment.flowId), eq(flowRuns.idempotencyKey, spec.idempotencyKey)))
+          .get();
+        if (existing) {
+          if (canonicalJson(existing.parameters) !== canonicalJson(parameters)) {
+            throw new DroverError(
+              'IDEMPOTENCY_CONFLICT',
+              `Idempotency key "${spec.idempotencyKey}" already made run ${existing.id} with other parameters (${canonicalJson(existing.parameters)}, not ${canonicalJson(parameters)}): use a new key or the same parameters`,
+              { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
+            );
+          }
+          return { id: existing.id, workPoolId: null, created: false };
+        }
+      }
+      const id = uuidv7(now.getTime());
+      const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
+      tx.insert(flowRuns)
+        .values({
+          id,
+          name: spec.name ?? runName(id),
+          flowId: deployment.flowId,
+          deploymentId: deployment.id,
+          workQueueId,
+          stateType: 'SCHEDULED',
+          stateName: 'Scheduled',
+          stateTimestamp: iso,
+          stateMessage: null,
+          nextScheduledStartTime: scheduledTime,
+          expectedStartTime: scheduledTime,
+          startTime: null,
+          endTime: null,
+          runCount: 0,
+          retries: null,
+          retryDelaySeconds: null,
+          retryInProcess: false,
+          parameters,
+          tags: [...new Set([...deployment.tags, ...spec.tags])],
+          idempotencyKey: spec.idempotencyKey ?? null,
+          jobVariables: spec.jobVariables,
+          autoScheduled: false,
+          scheduleId: null,
+          workerName: null,
+          infrastructureId: null,
+          lastHeartbeat: null,
+          result: null,
+          created: iso,
+          updated: iso,
+        })
+        .run();
+      tx.insert(flowRunStates).values({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime }).run();
+      return { id, workPoolId: poolOfQueue(tx, workQueueId), created: true };
+    },
+    { behavior: 'immediate' },
+  );
+  if (created && workPoolId) ctx.events.emit('runsAvailable', workPoolId);
+  return loadRuns(ctx.db, [id])[0] as FlowRun;
+}
+
+function requireQueueOfDeployment(db: Executor, deployment: typeof deployments.$inferSelect, name: string, fullName: () => string): string {
+  const poolId = poolOfQueue(db, deployment.workQueueId);
+  const queue = poolId
+    ? db.select({ id: workQueues.id }).from(workQueues).where(and(eq(workQueues.workPoolId, poolId), eq(workQueues.name, name))).get()
+    : undefined;
+  if (queue) return queue.id;
+  throw new DroverError(
+    'WORK_QUEUE_NOT_FOUND',
+    poolId ? `Work queue "${name}" not found in the work pool of deployment "${fullName()}"` : `Deployment "${fullName()}" has no work pool, so it has no queue "${name}"`,
+    { workQueueName: name },
+  );
+}
+
+export async function readFlowRun(ctx: StoreContext, id: string): Promise<FlowRun> {
+  const run = loadRuns(ctx.db, [id])[0];
+  if (!run) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
+  return run;
+}
+
+export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Promise<FlowRun[]> {
+  const filter = FlowRunFilter.parse(input);
+  const where: SQL[] = [];
+  if (filter.states?.length) where.push(inArray(flowRuns.stateType, filter.states));
+  if (filter.stateName !== undefined) where.push(eq(flowRuns.stateName, filter.stateName));
+  if (filter.deploymentId !== undefined) where.push(eq(flowRuns.deploymentId, filter.deploymentId));
+  if (filter.flowName !== undefined) where.push(eq(flows.name, filter.flowName));
+  if (filter.tags?.length) where.push(jsonArrayContainsAll(flowRuns.tags, filter.tags));
+  if (filter.expectedStartAfter !== undefined) where.push(gte(flowRuns.expectedStartTime, new Date(filter.expectedStartAfter).toISOString()));
+  if (filter.expectedStartBefore !== undefined) where.push(lte(flowRuns.expectedStartTime, new Date(filter.expectedStartBefore).toISOString()));
+  const order = filter.sort === 'EXPECTED_START_DESC' ? [desc(flowRuns.expectedStartTime), desc(flowRuns.id)] : [asc(flowRuns.expectedStartTime), asc(flowRuns.id)];
+  return selectRuns(ctx.db)
+    .where(and(...where))
+    .orderBy(...order)
+    .limit(filter.page.limit)
+    .offset(filter.page.offset)
+    .all()
+    .map((r) => toFlowRun(flatten(r)));
+}
+
+/** Proposes a state; orchestration decides. The answer carries the run's state afterwards. */
+export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): Promise<OrchestrationResult> {
+  const { flowRunId, state, force } = SetStateInput.parse(input);
+  const { result, poolId } = ctx.db.transaction(
+    (tx) => {
+      const run = requireRun(tx, flowRunId);
+      const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
+      const result = transition(tx, ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
+      return { result, poolId: poolOfQueue(tx, run.workQueueId) };
+    },
+    { behavior: 'immediate' },
+  );
+  announce(ctx, flowRunId, result.written, poolId);
+  const run = await readFlowRun(ctx, flowRunId);
+  return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: run.state };
+}
+
+/** Asks for a run to stop: a run with no job yet is CANCELLED at once, a running one CANCELLING. */
+export async function cancelFlowRun(ctx: StoreContext, flowRunId: string, message = 'Cancelled by request'): Promise<OrchestrationResult> {
+  return setFlowRunState(ctx, { flowRunId, state: { type: 'CANCELLING', message } });
+}
+
+/** Records that the runs' jobs are alive (sent by the engine or its worker). */
+export async function heartbeatFlowRuns(ctx: StoreContext, ids: readonly string[]): Promise<{ updated: number }> {
+  if (ids.length === 0) return { updated: 0 };
+  const result = ctx.db
+    .update(flowRuns)
+    .set({ lastHeartbeat: ctx.clock.now().toISOString() })
+    .where(and(inArray(flowRuns.id, [...ids]), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+    .run();
+  return { updated: result.changes };
+}
+
+/** A run's state history, oldest first. */
+export async function readStateHistory(ctx: StoreContext, flowRunId: string) {
+  requireRun(ctx.db, flowRunId);
+  return ctx.db
+    .select()
+    .from(flowRunStates)
+    .where(eq(flowRunStates.flowRunId, flowRunId))
+    .orderBy(asc(flowRunStates.id))
+    .all()
+    .map((s) => ({ type: s.type as StateType, name: s.name, timestamp: s.timestamp, message: s.message, scheduledTime: s.scheduledTime }));
+}
+
+/** Deletes a run with its history and logs. */
+export async function deleteFlowRun(ctx: StoreContext, flowRunId: string): Promise<{ id: string }> {
+  requireRun(ctx.db, flowRunId);
+  ctx.db.delete(flowRuns).where(eq(flowRuns.id, flowRunId)).run();
+  return { id: flowRunId };
+}
+
+/** Waits until the run reaches a final state or `timeoutMs` passes, then returns it as it is. */
+export async function waitForFlowRun(ctx: StoreContext, flowRunId: string, timeoutMs: number): Promise<FlowRun> {
+  const run = await readFlowRun(ctx, flowRunId);
+  if (isTerminal(run.state.type) || timeoutMs === 0) return run;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      ctx.events.off('runStateChanged', onChange);
+      resolve();
+    };
+    const onChange = (id: string, type: string) => {
+      if (id === flowRunId && isTerminal(type as StateType)) done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    ctx.events.on('runStateChanged', onChange);
+  });
+  return readFlowRun(ctx, flowRunId);
+}

@@ -1,0 +1,34 @@
+import { DroverError, LogCreate, LogQuery, type LogRecord } from '@drover/schemas';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { z } from 'zod';
+import { flowRuns, logs } from '../db/schema.js';
+import type { StoreContext } from './context.js';
+
+export const LogBatch = z.array(LogCreate).min(1).max(1000);
+
+/** Appends a batch of log lines (one transaction); every run they name must exist. */
+export async function appendLogs(ctx: StoreContext, input: z.input<typeof LogBatch>): Promise<{ appended: number }> {
+  const batch = LogBatch.parse(input);
+  const runIds = [...new Set(batch.map((line) => line.flowRunId))];
+  ctx.db.transaction((tx) => {
+    const found = new Set(tx.select({ id: flowRuns.id }).from(flowRuns).where(inArray(flowRuns.id, runIds)).all().map((r) => r.id));
+    const missing = runIds.find((id) => !found.has(id));
+    if (missing) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
+    tx.insert(logs)
+      .values(batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() })))
+      .run();
+  });
+  return { appended: batch.length };
+}
+
+/** A run's log lines after `afterId`, oldest first; pass the last id back to read on. */
+export async function readLogs(ctx: StoreContext, input: LogQuery): Promise<LogRecord[]> {
+  const query = LogQuery.parse(input);
+  return ctx.db
+    .select()
+    .from(logs)
+    .where(and(eq(logs.flowRunId, query.flowRunId), gt(logs.id, query.afterId)))
+    .orderBy(asc(logs.id))
+    .limit(query.limit)
+    .all();
+}

@@ -1,0 +1,121 @@
+import { DroverError, type WorkQueue, WorkQueueCreate, type WorkQueueRef, type WorkQueueUpdate } from '@drover/schemas';
+import { and, asc, eq } from 'drizzle-orm';
+import { workPools, workQueues } from '../db/schema.js';
+import type { Executor } from '../db/sqlite.js';
+import { uuidv7 } from '../ids.js';
+import type { StoreContext } from './context.js';
+import { toWorkQueue } from './rows.js';
+import { requirePool } from './workPools.js';
+
+type QueueRow = typeof workQueues.$inferSelect;
+
+/** The queue row, or WORK_QUEUE_NOT_FOUND naming the pool's queues. */
+export function requireQueue(db: Executor, workPoolName: string, name: string): QueueRow {
+  const pool = requirePool(db, workPoolName);
+  const rows = db.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
+  const row = rows.find((q) => q.name === name);
+  if (row) return row;
+  throw new DroverError(
+    'WORK_QUEUE_NOT_FOUND',
+    `Work queue "${name}" not found in pool "${workPoolName}" (its queues: ${rows.map((q) => q.name).join(', ')})`,
+    { workPoolName, workQueueName: name },
+  );
+}
+
+/**
+ * Makes `priority` free in the pool by moving the queues at and above it up one at a time, as far
+ * as they collide, so priorities stay unique and relative order is kept.
+ */
+function makeRoom(db: Executor, workPoolId: string, priority: number, exceptId?: string): void {
+  const taken = db.select().from(workQueues).where(eq(workQueues.workPoolId, workPoolId)).orderBy(asc(workQueues.priority)).all();
+  let next = priority;
+  const moves: QueueRow[] = [];
+  for (const queue of taken) {
+    if (queue.id === exceptId || queue.priority < next) continue;
+    if (queue.priority > next) break;
+    moves.push(queue);
+    next++;
+  }
+  for (const queue of moves.reverse()) {
+    db.update(workQueues).set({ priority: queue.priority + 1 }).where(eq(workQueues.id, queue.id)).run();
+  }
+}
+
+function lowestFreePriority(db: Executor, workPoolId: string): number {
+  const used = new Set(db.select({ p: workQueues.priority }).from(workQueues).where(eq(workQueues.workPoolId, workPoolId)).all().map((r) => r.p));
+  let priority = 1;
+  while (used.has(priority)) priority++;
+  return priority;
+}
+
+export async function createWorkQueue(ctx: StoreContext, input: WorkQueueCreate): Promise<WorkQueue> {
+  const queue = WorkQueueCreate.parse(input);
+  const row = ctx.db.transaction((tx) => {
+    const pool = requirePool(tx, queue.workPoolName);
+    if (tx.select({ id: workQueues.id }).from(workQueues).where(and(eq(workQueues.workPoolId, pool.id), eq(workQueues.name, queue.name))).get()) {
+      throw new DroverError('NAME_CONFLICT', `Work pool "${pool.name}" already has a queue named "${queue.name}"`, {
+        workPoolName: pool.name,
+        workQueueName: queue.name,
+      });
+    }
+    const priority = queue.priority ?? lowestFreePriority(tx, pool.id);
+    makeRoom(tx, pool.id, priority);
+    return tx
+      .insert(workQueues)
+      .values({
+        id: uuidv7(ctx.clock.now().getTime()),
+        workPoolId: pool.id,
+        name: queue.name,
+        description: queue.description,
+        isPaused: queue.isPaused,
+        concurrencyLimit: queue.concurrencyLimit,
+        priority,
+        lastPolled: null,
+        created: ctx.clock.now().toISOString(),
+      })
+      .returning()
+      .get();
+  });
+  return toWorkQueue(row, queue.workPoolName);
+}
+
+export async function readWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Promise<WorkQueue> {
+  return toWorkQueue(requireQueue(ctx.db, ref.workPoolName, ref.name), ref.workPoolName);
+}
+
+export async function listWorkQueues(ctx: StoreContext, workPoolName: string): Promise<WorkQueue[]> {
+  const pool = requirePool(ctx.db, workPoolName);
+  return ctx.db
+    .select()
+    .from(workQueues)
+    .where(eq(workQueues.workPoolId, pool.id))
+    .orderBy(asc(workQueues.priority))
+    .all()
+    .map((row) => toWorkQueue(row, pool.name));
+}
+
+export async function updateWorkQueue(ctx: StoreContext, ref: WorkQueueRef, changes: WorkQueueUpdate): Promise<WorkQueue> {
+  const row = ctx.db.transaction((tx) => {
+    const queue = requireQueue(tx, ref.workPoolName, ref.name);
+    if (changes.priority !== undefined && changes.priority !== queue.priority) makeRoom(tx, queue.workPoolId, changes.priority, queue.id);
+    return tx.update(workQueues).set(changes).where(eq(workQueues.id, queue.id)).returning().get();
+  });
+  ctx.events.emit('runsAvailable', row.workPoolId);
+  return toWorkQueue(row, ref.workPoolName);
+}
+
+/** Deletes a queue; the pool's default queue cannot be deleted. */
+export async function deleteWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Promise<{ workPoolName: string; name: string }> {
+  ctx.db.transaction((tx) => {
+    const queue = requireQueue(tx, ref.workPoolName, ref.name);
+    const pool = tx.select().from(workPools).where(eq(workPools.id, queue.workPoolId)).get();
+    if (pool?.defaultQueueId === queue.id) {
+      throw new DroverError('VALIDATION_ERROR', `Queue "${ref.name}" is the default queue of pool "${ref.workPoolName}" and cannot be deleted`, {
+        workPoolName: ref.workPoolName,
+        workQueueName: ref.name,
+      });
+    }
+    tx.delete(workQueues).where(eq(workQueues.id, queue.id)).run();
+  });
+  return { workPoolName: ref.workPoolName, name: ref.name };
+}
