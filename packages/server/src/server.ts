@@ -4,6 +4,7 @@ import { type Clock, systemClock } from './clock.js';
 import { openSqlite, type SqliteHandle } from './db/sqlite.js';
 import { ServerEvents } from './events.js';
 import { createHttpServer, listen } from './http.js';
+import { Services, type ServicesSettings } from './services/services.js';
 import { DEFAULT_STORE_SETTINGS, type StoreContext, type StoreSettings } from './store/context.js';
 
 export interface DroverServerOptions {
@@ -18,6 +19,8 @@ export interface DroverServerOptions {
   readonly settings?: Partial<StoreSettings>;
   /** WAL checkpoint interval in ms (0: none). */
   readonly checkpointIntervalMs?: number;
+  /** Which background services run (all by default) and their settings. */
+  readonly services?: ServicesSettings;
 }
 
 /** A running server: its address, its store (for services and tests) and how to stop it. */
@@ -26,6 +29,7 @@ export interface DroverServer {
   readonly host: string;
   readonly port: number;
   readonly store: StoreContext;
+  readonly services: Services;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -41,6 +45,7 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
     settings: { ...DEFAULT_STORE_SETTINGS, ...options.settings },
   };
   const http = createHttpServer({ store, logger, apiKey: options.apiKey });
+  const services = new Services({ store, logger }, options.services);
   let address: Awaited<ReturnType<typeof listen>>;
   try {
     address = await listen(http, options.host ?? '127.0.0.1', options.port ?? 4200);
@@ -50,12 +55,14 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   }
   const host = address.address;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  logger.info({ url, database: options.databaseFile }, 'Drover server listening');
-  const close = () => stop(http, database);
-  return { url, host, port: address.port, store, close, [Symbol.asyncDispose]: close };
+  services.start();
+  logger.info({ url, database: options.databaseFile, services: services.enabled }, 'Drover server listening');
+  const close = () => stop(http, services, database);
+  return { url, host, port: address.port, store, services, close, [Symbol.asyncDispose]: close };
 }
 
-async function stop(http: Server, database: SqliteHandle): Promise<void> {
+async function stop(http: Server, services: Services, database: SqliteHandle): Promise<void> {
+  await services.stop();
   await new Promise<void>((resolve) => {
     http.close(() => resolve());
     http.closeIdleConnections();

@@ -31,6 +31,8 @@ export async function withServer<T>(
     settings: options.settings,
     logger: pino({ level: 'silent' }),
     checkpointIntervalMs: 0,
+    // Tests run service passes themselves, with the fake clock.
+    services: { enabled: [] },
   });
   const client = ({ apiKey = options.apiKey, batch = true }: { apiKey?: string; batch?: boolean } = {}) => {
     const link = (batch ? httpBatchLink : httpLink)({ url: server.url, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });

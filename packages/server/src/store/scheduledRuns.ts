@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import { and, eq, gte, inArray, type SQL } from 'drizzle-orm';
 import { flowRuns } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 
@@ -24,6 +24,6 @@ export function deleteFutureAutoRuns(db: Executor, selection: ScheduledRunSelect
   }
   if (selection.deploymentId) where.push(eq(flowRuns.deploymentId, selection.deploymentId));
   if (!selection.includeManual) where.push(eq(flowRuns.autoScheduled, true));
-  if (!selection.includeLate) where.push(gt(flowRuns.nextScheduledStartTime, now.toISOString()));
+  if (!selection.includeLate) where.push(gte(flowRuns.nextScheduledStartTime, now.toISOString()));
   return db.delete(flowRuns).where(and(...where)).run().changes;
 }

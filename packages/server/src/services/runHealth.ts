@@ -1,0 +1,34 @@
+import { crashSilentRuns, expireCancellations } from '../store/runMaintenance.js';
+import { PeriodicService, type ServiceDeps } from './service.js';
+
+export interface RunHealthSettings {
+  readonly intervalMs: number;
+  /** A RUNNING or PENDING run without a heartbeat for this long is CRASHED (3 missed 30 s beats). */
+  readonly heartbeatTimeoutMs: number;
+  /** A CANCELLING run no worker confirmed within this long is CANCELLED by the server. */
+  readonly cancellationGraceMs: number;
+}
+
+export const DEFAULT_RUN_HEALTH_SETTINGS: RunHealthSettings = { intervalMs: 10_000, heartbeatTimeoutMs: 90_000, cancellationGraceMs: 30_000 };
+
+/**
+ * Finds runs whose jobs died with nobody left to say so: silent runs become CRASHED (and retry
+ * when their flow has retries), unconfirmed cancellations become CANCELLED. Both free their
+ * concurrency slots at once, so a dead job never holds a slot.
+ */
+export class RunHealth extends PeriodicService<{ crashed: string[]; cancelled: string[] }> {
+  readonly settings: RunHealthSettings;
+
+  constructor(deps: ServiceDeps, settings: Partial<RunHealthSettings> = {}) {
+    const merged = { ...DEFAULT_RUN_HEALTH_SETTINGS, ...settings };
+    super(deps, 'run-health', merged.intervalMs);
+    this.settings = merged;
+  }
+
+  protected work() {
+    const crashed = crashSilentRuns(this.store, this.settings.heartbeatTimeoutMs);
+    const cancelled = expireCancellations(this.store, this.settings.cancellationGraceMs);
+    if (crashed.length || cancelled.length) this.logger.warn({ crashed, cancelled }, 'runs without a live job');
+    return { crashed, cancelled };
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * What the background services do to runs that time has overtaken: mark Late, apply a schedule's
+ * catch-up policy to missed runs, crash runs whose heartbeats stopped, and finish cancellations
+ * no worker confirmed. Every change goes through orchestration, like any other.
+ */
+import { and, eq, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
+import { deploymentSchedules, flowRuns, workQueues } from '../db/schema.js';
+import type { StoreContext } from './context.js';
+import { transition } from './flowRuns.js';
+
+type RunRow = typeof flowRuns.$inferSelect;
+
+/** `95 s`, `12 min`, `2 h`: how late or how long, as a person would say it. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
+}
+
+/** Changes runs one at a time in one transaction and tells waiters; returns the ids changed. */
+function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: RunRow) => Parameters<typeof transition>[3]): string[] {
+  if (runs.length === 0) return [];
+  const changed = ctx.db.transaction(
+    (tx) =>
+      runs.flatMap((stale) => {
+        // Read again inside the write lock: a worker may have moved the run since the scan.
+        const run = tx.select().from(flowRuns).where(eq(flowRuns.id, stale.id)).get();
+        if (!run || run.stateType !== stale.stateType || run.stateTimestamp !== stale.stateTimestamp) return [];
+        const outcome = transition(tx, ctx, run, propose(run));
+        return outcome.written ? [{ id: run.id, type: outcome.written.type, queue: run.workQueueId }] : [];
+      }),
+    { behavior: 'immediate' },
+  );
+  const queues = [...new Set(changed.flatMap((c) => (c.queue ? [c.queue] : [])))];
+  const pools = queues.length ? ctx.db.select({ pool: workQueues.workPoolId }).from(workQueues).where(inArray(workQueues.id, queues)).all() : [];
+  for (const c of changed) ctx.events.emit('runStateChanged', c.id, c.type);
+  for (const { pool } of pools) ctx.events.emit('runsAvailable', pool);
+  return changed.map((c) => c.id);
+}
+
+/** SCHEDULED runs more than `lateAfterMs` past their time become Late (still SCHEDULED). */
+export function markLateRuns(ctx: StoreContext, lateAfterMs: number): string[] {
+  const threshold = new Date(ctx.clock.now().getTime() - lateAfterMs).toISOString();
+  const runs = ctx.db
+    .select()
+    .from(flowRuns)
+    .where(
+      and(eq(flowRuns.stateType, 'SCHEDULED'), ne(flowRuns.stateName, 'Late'), eq(flowRuns.retryInProcess, false), lt(flowRuns.nextScheduledStartTime, threshold)),
+    )
+    .all();
+  return changeRuns(ctx, runs, (run) => ({ type: 'SCHEDULED', name: 'Late', scheduledTime: run.nextScheduledStartTime ?? undefined }));
+}
+
+/**
+ * Cancels the Late scheduler runs their schedule says not to catch up: every one under
+ * `catchup: none`, all but the newest per schedule under `latest`, and any later than
+ * `maxLateSeconds`. Manual runs are never cancelled here.
+ */
+export function applyCatchup(ctx: StoreContext): string[] {
+  const now = ctx.clock.now().getTime();
+  const rows = ctx.db
+    .select({ run: flowRuns, catchup: deploymentSchedules.catchup, maxLateSeconds: deploymentSchedules.maxLateSeconds })
+    .from(flowRuns)
+    .innerJoin(deploymentSchedules, eq(deploymentSchedules.id, flowRuns.scheduleId))
+    .where(
+      and(
+        eq(flowRuns.stateType, 'SCHEDULED'),
+        eq(flowRuns.stateName, 'Late'),
+        eq(flowRuns.autoScheduled, true),
+        or(ne(deploymentSchedules.catchup, 'all'), isNotNull(deploymentSchedules.maxLateSeconds)),
+      ),
+    )
+    .all();
+  const newest = new Map<string, string>();
+  for (const { run } of rows) {
+    const key = run.scheduleId as string;
+    if ((newest.get(key) ?? '') < (run.nextScheduledStartTime as string)) newest.set(key, run.nextScheduledStartTime as string);
+  }
+  const reasons = new Map<string, string>();
+  for (const { run, catchup, maxLateSeconds } of rows) {
+    const lateMs = now - Date.parse(run.nextScheduledStartTime as string);
+    const late = `missed: ${humanDuration(lateMs)} late`;
+    if (maxLateSeconds !== null && lateMs > maxLateSeconds * 1000) reasons.set(run.id, `${late}, schedule maxLateSeconds=${maxLateSeconds}`);
+    else if (catchup === 'none') reasons.set(run.id, `${late}, schedule catchup=none`);
+    else if (catchup === 'latest' && run.nextScheduledStartTime !== newest.get(run.scheduleId as string)) {
+      reasons.set(run.id, `${late}, schedule catchup=latest (a newer missed run replaces it)`);
+    }
+  }
+  const runs = rows.map((r) => r.run).filter((run) => reasons.has(run.id));
+  return changeRuns(ctx, runs, (run) => ({ type: 'CANCELLED', message: reasons.get(run.id) }));
+}
+
+/**
+ * RUNNING and PENDING runs whose last heartbeat is older than `timeoutMs` are CRASHED (their
+ * slot frees at once; retries apply). The message names the worker and the last heartbeat.
+ */
+export function crashSilentRuns(ctx: StoreContext, timeoutMs: number): string[] {
+  const now = ctx.clock.now().getTime();
+  const threshold = new Date(now - timeoutMs).toISOString();
+  const runs = ctx.db
+    .select()
+    .from(flowRuns)
+    .where(and(inArray(flowRuns.stateType, ['RUNNING', 'PENDING']), lt(flowRuns.lastHeartbeat, threshold)))
+    .all();
+  return changeRuns(ctx, runs, (run) => ({
+    type: 'CRASHED',
+    message: `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}": its job is presumed dead`,
+  }));
+}
+
+/** CANCELLING runs that no worker confirmed within `graceMs` are CANCELLED by the server. */
+export function expireCancellations(ctx: StoreContext, graceMs: number): string[] {
+  const threshold = new Date(ctx.clock.now().getTime() - graceMs).toISOString();
+  const runs = ctx.db
+    .select()
+    .from(flowRuns)
+    .where(and(eq(flowRuns.stateType, 'CANCELLING'), lt(flowRuns.stateTimestamp, threshold)))
+    .all();
+  return changeRuns(ctx, runs, () => ({
+    type: 'CANCELLED',
+    message: `No worker confirmed the cancellation within ${humanDuration(graceMs)}, so the server cancelled the run`,
+  }));
+}
