@@ -36,7 +36,7 @@ export const FlowRun = z.strictObject({
   infrastructureId: z.string().nullable(),
   lastHeartbeat: Timestamp.nullable(),
   /** The flow's return value when it was JSON-serialisable. */
-  result: z.unknown(),
+  result: z.json().nullable(),
   created: Timestamp,
   updated: Timestamp,
 });

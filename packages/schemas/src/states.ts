@@ -57,7 +57,7 @@ export const StateProposal = z.strictObject({
   message: z.string().max(10_000).optional(),
   scheduledTime: Timestamp.optional(),
   /** A JSON result for COMPLETED states. */
-  result: z.unknown().optional(),
+  result: z.json().optional(),
   /** With RUNNING: the flow's retry policy, which orchestration applies when the run fails or crashes. */
   retries: z.number().int().min(0).max(1000).optional(),
   retryDelaySeconds: z.number().int().min(0).max(86_400 * 7).optional(),

@@ -10,6 +10,7 @@
  * await server.close();
  */
 export { type Clock, FakeClock, systemClock } from './clock.js';
+export { loadServerConfig, type ServerConfig, type ServerFlags } from './config.js';
 export { migrationsFolder, openSqlite, type SqliteHandle } from './db/sqlite.js';
 export { type ServerEventMap, ServerEvents } from './events.js';
 export { type Decision, orchestrate, type OrchestrationContext, type Proposal, RULES, type RunSnapshot } from './orchestration.js';

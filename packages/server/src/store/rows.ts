@@ -111,7 +111,7 @@ export function toFlowRun(row: FlowRunRow): FlowRun {
     workerName: row.workerName,
     infrastructureId: row.infrastructureId,
     lastHeartbeat: row.lastHeartbeat,
-    result: row.result ?? null,
+    result: (row.result ?? null) as FlowRun['result'],
     created: row.created,
     updated: row.updated,
   } satisfies FlowRun;

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { loadServerConfig } from './config.js';
+
+describe('loadServerConfig', () => {
+  it('defaults to ~/.drover/drover.db on 127.0.0.1:4200 with every service', () => {
+    const config = loadServerConfig({ HOME: '/home/ada' });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 4200, apiKey: undefined, logLevel: 'info' });
+    expect(config.databaseFile.endsWith('/.drover/drover.db')).toBe(true);
+    expect(config.services).toEqual(['scheduler', 'late-runs', 'worker-health', 'run-health']);
+  });
+
+  it('reads DROVER_HOME, the database URL and the services list; flags win over env', () => {
+    const config = loadServerConfig(
+      { DROVER_HOME: '/srv/drover', DROVER_SERVER_PORT: '5000', DROVER_SERVICES: 'scheduler, late-runs', DROVER_API_KEY: 'k' },
+      { port: '6000', host: '0.0.0.0' },
+    );
+    expect(config).toMatchObject({ home: '/srv/drover', databaseFile: '/srv/drover/drover.db', host: '0.0.0.0', port: 6000, apiKey: 'k', services: ['scheduler', 'late-runs'] });
+    expect(loadServerConfig({ DROVER_DATABASE_URL: 'sqlite:///tmp/x.db' }).databaseFile).toBe('/tmp/x.db');
+    expect(loadServerConfig({}, { services: false }).services).toEqual([]);
+  });
+
+  it.each([
+    [{ DROVER_SERVER_PORT: 'http' }, {}, 'Invalid DROVER_SERVER_PORT "http": expected a port number 0-65535'],
+    [{}, { port: '70000' }, 'Invalid --port "70000": expected a port number 0-65535'],
+    [{ DROVER_LOG_LEVEL: 'loud' }, {}, 'Invalid DROVER_LOG_LEVEL "loud": expected one of fatal, error, warn, info, debug, trace, silent'],
+    [{ DROVER_SERVICES: 'scheduler,cron' }, {}, 'Invalid DROVER_SERVICES "scheduler,cron": expected a comma-separated list of scheduler, late-runs, worker-health, run-health'],
+    [
+      { DROVER_DATABASE_URL: 'postgres://user:pw@db/drover' },
+      {},
+      'DROVER_DATABASE_URL "postgres://***@db/drover" points at PostgreSQL, which this version does not support yet: unset it to use SQLite',
+    ],
+  ])('rejects %j %j', (env, flags, message) => {
+    expect(() => loadServerConfig(env, flags)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message }));
+  });
+});

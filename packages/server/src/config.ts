@@ -1,0 +1,74 @@
+/**
+ * The server's configuration, parsed once from flags and environment (flags win). Every value
+ * says where it came from, so a bad one is reported with its source and what was expected.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DroverError } from '@drover/schemas';
+import { z } from 'zod';
+import { SERVICE_NAMES, type ServiceName } from './services/services.js';
+
+export interface ServerFlags {
+  readonly host?: string;
+  readonly port?: string;
+  /** false turns every background service off (`--no-services`). */
+  readonly services?: boolean;
+}
+
+export interface ServerConfig {
+  /** Where Drover keeps its files (`DROVER_HOME`, default ~/.drover). */
+  readonly home: string;
+  /** The SQLite database file (`DROVER_DATABASE_URL`, default $DROVER_HOME/drover.db). */
+  readonly databaseFile: string;
+  readonly host: string;
+  readonly port: number;
+  readonly apiKey: string | undefined;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly services: readonly ServiceName[];
+}
+
+const Port = z.coerce.number().int().min(0).max(65_535);
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const ServiceList = z
+  .string()
+  .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(SERVICE_NAMES)));
+
+function parse<T>(schema: z.ZodType<T>, value: string, source: string, expected: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new DroverError('VALIDATION_ERROR', `Invalid ${source} "${value}": expected ${expected}`, { source, value });
+}
+
+/** Reads the configuration; throws VALIDATION_ERROR naming the value, its source and what was expected. */
+export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}): ServerConfig {
+  const home = resolve(env.DROVER_HOME || join(homedir(), '.drover'));
+  const databaseUrl = env.DROVER_DATABASE_URL;
+  let databaseFile = join(home, 'drover.db');
+  if (databaseUrl) {
+    if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+      throw new DroverError(
+        'VALIDATION_ERROR',
+        `DROVER_DATABASE_URL "${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}" points at PostgreSQL, which this version does not support yet: unset it to use SQLite`,
+        { source: 'DROVER_DATABASE_URL' },
+      );
+    }
+    databaseFile = resolve(databaseUrl.replace(/^sqlite:(\/\/)?/, ''));
+  }
+  const portText = flags.port ?? env.DROVER_SERVER_PORT;
+  const portSource = flags.port !== undefined ? '--port' : 'DROVER_SERVER_PORT';
+  return {
+    home,
+    databaseFile,
+    host: flags.host ?? env.DROVER_SERVER_HOST ?? '127.0.0.1',
+    port: portText === undefined ? 4200 : parse(Port, portText, portSource, 'a port number 0-65535'),
+    apiKey: env.DROVER_API_KEY || undefined,
+    logLevel: env.DROVER_LOG_LEVEL ? parse(LogLevel, env.DROVER_LOG_LEVEL, 'DROVER_LOG_LEVEL', `one of ${LogLevel.options.join(', ')}`) : 'info',
+    services:
+      flags.services === false
+        ? []
+        : env.DROVER_SERVICES !== undefined
+          ? parse(ServiceList, env.DROVER_SERVICES, 'DROVER_SERVICES', `a comma-separated list of ${SERVICE_NAMES.join(', ')}`)
+          : SERVICE_NAMES,
+  };
+}
