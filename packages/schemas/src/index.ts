@@ -81,6 +81,7 @@ export {
 export { DateTimeInput, isTimezone, Timezone } from './timezone.js';
 export {
   BaseJobTemplate,
+  ClaimDeploymentRunsInput,
   ClaimRunsInput,
   Worker,
   WorkerHeartbeat,

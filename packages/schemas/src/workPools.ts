@@ -135,3 +135,13 @@ export const ClaimRunsInput = z.strictObject({
   waitMs: z.number().int().min(0).max(60_000).default(0),
 });
 export type ClaimRunsInput = z.input<typeof ClaimRunsInput>;
+
+/** A runner (`serve()`) asks for the due runs of its deployments. */
+export const ClaimDeploymentRunsInput = z.strictObject({
+  deploymentIds: z.array(Id).min(1).max(1000),
+  workerName: WorkerName,
+  scheduledBefore: Timestamp,
+  limit: z.number().int().min(1).max(1000).default(100),
+  waitMs: z.number().int().min(0).max(60_000).default(0),
+});
+export type ClaimDeploymentRunsInput = z.input<typeof ClaimDeploymentRunsInput>;

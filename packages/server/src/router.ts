@@ -1,5 +1,6 @@
 /** The API: every procedure takes and returns objects of @drover/schemas. */
 import {
+  ClaimDeploymentRunsInput,
   ClaimRunsInput,
   Deployment,
   DeploymentCreate,
@@ -36,7 +37,7 @@ import {
   WorkQueueUpdate,
 } from '@drover/schemas';
 import { z } from 'zod';
-import { claimRuns } from './store/claimRuns.js';
+import { claimDeploymentRuns, claimRuns } from './store/claimRuns.js';
 import {
   addSchedule,
   deleteDeployment,
@@ -108,6 +109,8 @@ export const appRouter = router({
       .input(ref.extend({ scheduleId: Id }))
       .output(Deployment)
       .mutation(({ ctx, input }) => removeSchedule(ctx.store, input.deployment, input.scheduleId)),
+    /** For runners (`serve()`): claim the due runs of these deployments. */
+    claimRuns: procedure.input(ClaimDeploymentRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input }) => claimDeploymentRuns(ctx.store, input)),
     schedulePreview: procedure
       .input(SchedulePreviewInput)
       .output(SchedulePreview)
@@ -127,7 +130,7 @@ export const appRouter = router({
     delete: procedure.input(runRef).output(z.object({ id: Id })).mutation(({ ctx, input }) => deleteFlowRun(ctx.store, input.id)),
     heartbeat: procedure
       .input(z.strictObject({ ids: z.array(Id).min(1).max(1000) }))
-      .output(z.object({ updated: z.number().int() }))
+      .output(z.object({ updated: z.number().int(), cancelling: z.array(Id) }))
       .mutation(({ ctx, input }) => heartbeatFlowRuns(ctx.store, input.ids)),
     /** Long-poll: answers as soon as the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait: procedure

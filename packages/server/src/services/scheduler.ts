@@ -1,5 +1,6 @@
 import { iterateDates } from '@drover/scheduling';
 import type { Schedule } from '@drover/schemas';
+import { announceRunsAvailable } from '../store/flowRuns.js';
 import { type AutoRun, futureAutoRuns, insertAutoRuns, type ScheduledDeployment, scheduledDeployments } from '../store/autoRuns.js';
 import { PeriodicService, type ServiceDeps } from './service.js';
 
@@ -111,8 +112,8 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
       }
     }
     if (runs.length === 0) return 0;
-    const { inserted, workPoolIds } = this.store.db.transaction((tx) => insertAutoRuns(tx, runs, now), { behavior: 'immediate' });
-    for (const id of workPoolIds) this.store.events.emit('runsAvailable', id);
+    const { inserted, channels } = this.store.db.transaction((tx) => insertAutoRuns(tx, runs, now), { behavior: 'immediate' });
+    announceRunsAvailable(this.store, channels);
     return inserted;
   }
 }

@@ -1,8 +1,9 @@
 /** The scheduler's reads and writes: active schedules in pages, and its runs, inserted once. */
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import { deploymentSchedules, deployments, flowRuns, flowRunStates, workQueues } from '../db/schema.js';
+import { deploymentSchedules, deployments, flowRuns, flowRunStates } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
+import { channelsOf } from './flowRuns.js';
 
 export type ScheduledDeployment = typeof deployments.$inferSelect & { schedules: (typeof deploymentSchedules.$inferSelect)[] };
 
@@ -69,11 +70,11 @@ export function autoRunKey(deploymentId: string, scheduleKey: string, time: Date
 
 const CHUNK = 500; // 33 columns x 500 rows stays under SQLite's 32,766 bound parameters
 
-/** Inserts the runs that do not exist yet; returns the ids of the work pools that got new runs. */
-export function insertAutoRuns(db: Executor, runs: readonly AutoRun[], now: Date): { inserted: number; workPoolIds: Set<string> } {
+/** Inserts the runs that do not exist yet; returns how many, and the runs' `runsAvailable` channels. */
+export function insertAutoRuns(db: Executor, runs: readonly AutoRun[], now: Date): { inserted: number; channels: Set<string> } {
   const iso = now.toISOString();
   let inserted = 0;
-  const queueIds = new Set<string>();
+  const added: { workQueueId: string | null; deploymentId: string | null }[] = [];
   for (let i = 0; i < runs.length; i += CHUNK) {
     const rows = runs.slice(i, i + CHUNK).map((run) => {
       const id = uuidv7(now.getTime());
@@ -110,16 +111,18 @@ export function insertAutoRuns(db: Executor, runs: readonly AutoRun[], now: Date
         updated: iso,
       };
     });
-    const added = db.insert(flowRuns).values(rows).onConflictDoNothing().returning({ id: flowRuns.id, time: flowRuns.nextScheduledStartTime, queue: flowRuns.workQueueId }).all();
-    if (added.length === 0) continue;
+    const fresh = db
+      .insert(flowRuns)
+      .values(rows)
+      .onConflictDoNothing()
+      .returning({ id: flowRuns.id, time: flowRuns.nextScheduledStartTime, workQueueId: flowRuns.workQueueId, deploymentId: flowRuns.deploymentId })
+      .all();
+    if (fresh.length === 0) continue;
     db.insert(flowRunStates)
-      .values(added.map((run) => ({ flowRunId: run.id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime: run.time })))
+      .values(fresh.map((run) => ({ flowRunId: run.id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime: run.time })))
       .run();
-    inserted += added.length;
-    for (const run of added) if (run.queue) queueIds.add(run.queue);
+    inserted += fresh.length;
+    added.push(...fresh);
   }
-  const workPoolIds = new Set(
-    queueIds.size ? db.select({ pool: workQueues.workPoolId }).from(workQueues).where(inArray(workQueues.id, [...queueIds])).all().map((r) => r.pool) : [],
-  );
-  return { inserted, workPoolIds };
+  return { inserted, channels: channelsOf(db, added) };
 }

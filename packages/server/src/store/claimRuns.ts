@@ -1,5 +1,6 @@
-import { ACTIVE_STATE_TYPES, ClaimRunsInput, DroverError, type FlowRun } from '@drover/schemas';
-import { and, asc, count, eq, gt, inArray, lte, or } from 'drizzle-orm';
+import { ACTIVE_STATE_TYPES, ClaimDeploymentRunsInput, ClaimRunsInput, DroverError, type FlowRun } from '@drover/schemas';
+import { and, asc, count, eq, gt, inArray, lte, or, type SQL } from 'drizzle-orm';
+import { deploymentChannel } from '../events.js';
 import { deployments, flowRuns, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import type { StoreContext } from './context.js';
@@ -21,19 +22,20 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput): Promi
   const claim = ClaimRunsInput.parse(input);
   const first = claimOnce(ctx, claim);
   if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
-  await waitForRuns(ctx, first.workPoolId, claim.waitMs);
+  await waitForRuns(ctx, [first.workPoolId], claim.waitMs);
   return claimOnce(ctx, claim).runs;
 }
 
-function waitForRuns(ctx: StoreContext, workPoolId: string, waitMs: number): Promise<void> {
+/** Resolves when runs become available on one of `channels` (pool ids, deployment channels) or after `waitMs`. */
+function waitForRuns(ctx: StoreContext, channels: readonly string[], waitMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       ctx.events.off('runsAvailable', onRuns);
       resolve();
     };
-    const onRuns = (poolId: string) => {
-      if (poolId === workPoolId) done();
+    const onRuns = (channel: string) => {
+      if (channels.includes(channel)) done();
     };
     const timer = setTimeout(done, waitMs);
     ctx.events.on('runsAvailable', onRuns);
@@ -68,43 +70,10 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
       for (const queue of queues) {
         if (remaining <= 0) break;
         if (queue.isPaused) continue;
-        let take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
-        let after: { time: string; id: string } | null = null;
-        while (take > 0) {
-          const page = tx
-            .select()
-            .from(flowRuns)
-            .where(
-              and(
-                eq(flowRuns.workQueueId, queue.id),
-                eq(flowRuns.stateType, 'SCHEDULED'),
-                eq(flowRuns.retryInProcess, false),
-                lte(flowRuns.nextScheduledStartTime, before),
-                after
-                  ? or(gt(flowRuns.nextScheduledStartTime, after.time), and(eq(flowRuns.nextScheduledStartTime, after.time), gt(flowRuns.id, after.id)))
-                  : undefined,
-              ),
-            )
-            .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
-            .limit(Math.min(PAGE, Math.max(take, 1) * 2))
-            .all();
-          for (const run of page) {
-            if (take <= 0) break;
-            const slots = run.deploymentId ? deploymentLimit(tx, limits, run.deploymentId) : null;
-            // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
-            if (slots && slots.active >= slots.limit && slots.collisionStrategy === 'ENQUEUE') continue;
-            const outcome = transition(tx, ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName: claim.workerName } });
-            if (outcome.status === 'ACCEPT') {
-              ids.push(run.id);
-              take--;
-              remaining--;
-              if (slots) slots.active++;
-            }
-          }
-          const last = page.at(-1);
-          if (!last || page.length < Math.min(PAGE, Math.max(take, 1) * 2)) break;
-          after = { time: last.nextScheduledStartTime as string, id: last.id };
-        }
+        const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
+        const claimed = claimDue(tx, ctx, eq(flowRuns.workQueueId, queue.id), before, take, limits, claim.workerName);
+        ids.push(...claimed);
+        remaining -= claimed.length;
       }
       return { ids, workPoolId: pool.id };
     },
@@ -112,6 +81,78 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
   );
   for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
   return { runs: loadRuns(ctx.db, ids), workPoolId };
+}
+
+/**
+ * Moves up to `take` due SCHEDULED runs matching `where` to PENDING for `workerName`, soonest
+ * first, skipping runs whose deployment is at its limit (ENQUEUE: they wait as they are;
+ * CANCEL_NEW: orchestration cancels them). Pages through candidates, so skipped runs never hide
+ * claimable ones behind them. Returns the claimed ids.
+ */
+function claimDue(
+  tx: Executor,
+  ctx: StoreContext,
+  where: SQL,
+  before: string,
+  take: number,
+  limits: Map<string, DeploymentLimit>,
+  workerName: string,
+): string[] {
+  const ids: string[] = [];
+  let after: { time: string; id: string } | null = null;
+  while (ids.length < take) {
+    const page = tx
+      .select()
+      .from(flowRuns)
+      .where(
+        and(
+          where,
+          eq(flowRuns.stateType, 'SCHEDULED'),
+          eq(flowRuns.retryInProcess, false),
+          lte(flowRuns.nextScheduledStartTime, before),
+          after ? or(gt(flowRuns.nextScheduledStartTime, after.time), and(eq(flowRuns.nextScheduledStartTime, after.time), gt(flowRuns.id, after.id))) : undefined,
+        ),
+      )
+      .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
+      .limit(PAGE)
+      .all();
+    for (const run of page) {
+      if (ids.length >= take) break;
+      const slots = run.deploymentId ? deploymentLimit(tx, limits, run.deploymentId) : null;
+      // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
+      if (slots && slots.active >= slots.limit && slots.collisionStrategy === 'ENQUEUE') continue;
+      const outcome = transition(tx, ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName } });
+      if (outcome.status === 'ACCEPT') {
+        ids.push(run.id);
+        if (slots) slots.active++;
+      }
+    }
+    const last = page.at(-1);
+    if (!last || page.length < PAGE) break;
+    after = { time: last.nextScheduledStartTime as string, id: last.id };
+  }
+  return ids;
+}
+
+/**
+ * For a runner (`serve()`): claims the due runs of the given deployments, whatever their pool,
+ * within the deployments' concurrency limits. With `waitMs`, an empty answer waits for a run.
+ */
+export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploymentRunsInput): Promise<FlowRun[]> {
+  const claim = ClaimDeploymentRunsInput.parse(input);
+  const once = () => {
+    const before = new Date(claim.scheduledBefore).toISOString();
+    const ids = ctx.db.transaction(
+      (tx) => claimDue(tx, ctx, inArray(flowRuns.deploymentId, claim.deploymentIds), before, claim.limit, new Map(), claim.workerName),
+      { behavior: 'immediate' },
+    );
+    for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
+    return loadRuns(ctx.db, ids);
+  };
+  const first = once();
+  if (first.length > 0 || claim.waitMs === 0) return first;
+  await waitForRuns(ctx, claim.deploymentIds.map(deploymentChannel), claim.waitMs);
+  return once();
 }
 
 function activeByQueue(db: Executor, queueIds: string[]): Map<string, number> {

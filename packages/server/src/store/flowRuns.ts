@@ -17,6 +17,7 @@ import type { Executor } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
 import { type DeploymentSlots, type NewState, orchestrate, type Proposal } from '../orchestration.js';
 import { assertParameters } from '../parameters.js';
+import { deploymentChannel } from '../events.js';
 import type { StoreContext } from './context.js';
 import { requireDeployment } from './deployments.js';
 import { type FlowRunRow, toFlowRun } from './rows.js';
@@ -145,11 +146,26 @@ export function transition(
   }
 }
 
-/** Tells waiters what changed after a transaction committed. */
-function announce(ctx: StoreContext, runId: string, written: NewState | null, workPoolId: string | null): void {
-  if (!written) return;
-  ctx.events.emit('runStateChanged', runId, written.type);
-  if (workPoolId && (written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(written.type))) ctx.events.emit('runsAvailable', workPoolId);
+/**
+ * The `runsAvailable` channels on which these runs' claimers wait: their work pools (workers)
+ * and their deployments (runners).
+ */
+export function channelsOf(db: Executor, runs: readonly { workQueueId: string | null; deploymentId: string | null }[]): Set<string> {
+  const channels = new Set<string>();
+  const queues = new Set<string>();
+  for (const run of runs) {
+    if (run.deploymentId) channels.add(deploymentChannel(run.deploymentId));
+    if (run.workQueueId) queues.add(run.workQueueId);
+  }
+  if (queues.size > 0) {
+    for (const { pool } of db.select({ pool: workQueues.workPoolId }).from(workQueues).where(inArray(workQueues.id, [...queues])).all()) channels.add(pool);
+  }
+  return channels;
+}
+
+/** Wakes the claimers waiting on `channels`. */
+export function announceRunsAvailable(ctx: StoreContext, channels: Iterable<string>): void {
+  for (const channel of channels) ctx.events.emit('runsAvailable', channel);
 }
 
 function poolOfQueue(db: Executor, workQueueId: string | null): string | null {
@@ -166,7 +182,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   const spec = FlowRunCreate.parse(input);
   const now = ctx.clock.now();
   const iso = now.toISOString();
-  const { id, workPoolId, created } = ctx.db.transaction(
+  const { id, channels } = ctx.db.transaction(
     (tx) => {
       const deployment = requireDeployment(tx, spec.deployment);
       const fullName = () => `${tx.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
@@ -188,7 +204,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
               { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
             );
           }
-          return { id: existing.id, workPoolId: null, created: false };
+          return { id: existing.id, channels: new Set<string>() };
         }
       }
       const id = uuidv7(now.getTime());
@@ -227,11 +243,11 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
         })
         .run();
       tx.insert(flowRunStates).values({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime }).run();
-      return { id, workPoolId: poolOfQueue(tx, workQueueId), created: true };
+      return { id, channels: channelsOf(tx, [{ workQueueId, deploymentId: deployment.id }]) };
     },
     { behavior: 'immediate' },
   );
-  if (created && workPoolId) ctx.events.emit('runsAvailable', workPoolId);
+  announceRunsAvailable(ctx, channels);
   return loadRuns(ctx.db, [id])[0] as FlowRun;
 }
 
@@ -277,16 +293,19 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
 /** Proposes a state; orchestration decides. The answer carries the run's state afterwards. */
 export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): Promise<OrchestrationResult> {
   const { flowRunId, state, force } = SetStateInput.parse(input);
-  const { result, poolId } = ctx.db.transaction(
+  const { result, channels } = ctx.db.transaction(
     (tx) => {
       const run = requireRun(tx, flowRunId);
       const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
       const result = transition(tx, ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
-      return { result, poolId: poolOfQueue(tx, run.workQueueId) };
+      // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
+      const frees = result.written && (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type));
+      return { result, channels: frees ? channelsOf(tx, [run]) : new Set<string>() };
     },
     { behavior: 'immediate' },
   );
-  announce(ctx, flowRunId, result.written, poolId);
+  if (result.written) ctx.events.emit('runStateChanged', flowRunId, result.written.type);
+  announceRunsAvailable(ctx, channels);
   const run = await readFlowRun(ctx, flowRunId);
   return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: run.state };
 }
@@ -296,15 +315,24 @@ export async function cancelFlowRun(ctx: StoreContext, flowRunId: string, messag
   return setFlowRunState(ctx, { flowRunId, state: { type: 'CANCELLING', message } });
 }
 
-/** Records that the runs' jobs are alive (sent by the engine or its worker). */
-export async function heartbeatFlowRuns(ctx: StoreContext, ids: readonly string[]): Promise<{ updated: number }> {
-  if (ids.length === 0) return { updated: 0 };
+/**
+ * Records that the runs' jobs are alive (sent by the engine or its worker), and answers which of
+ * them are CANCELLING, so the sender stops those jobs without a separate poll.
+ */
+export async function heartbeatFlowRuns(ctx: StoreContext, ids: readonly string[]): Promise<{ updated: number; cancelling: string[] }> {
+  if (ids.length === 0) return { updated: 0, cancelling: [] };
   const result = ctx.db
     .update(flowRuns)
     .set({ lastHeartbeat: ctx.clock.now().toISOString() })
     .where(and(inArray(flowRuns.id, [...ids]), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
     .run();
-  return { updated: result.changes };
+  const cancelling = ctx.db
+    .select({ id: flowRuns.id })
+    .from(flowRuns)
+    .where(and(inArray(flowRuns.id, [...ids]), eq(flowRuns.stateType, 'CANCELLING')))
+    .all()
+    .map((r) => r.id);
+  return { updated: result.changes, cancelling };
 }
 
 /** A run's state history, oldest first. */

@@ -4,9 +4,9 @@
  * no worker confirmed. Every change goes through orchestration, like any other.
  */
 import { and, eq, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
-import { deploymentSchedules, flowRuns, workQueues } from '../db/schema.js';
+import { deploymentSchedules, flowRuns } from '../db/schema.js';
 import type { StoreContext } from './context.js';
-import { transition } from './flowRuns.js';
+import { announceRunsAvailable, channelsOf, transition } from './flowRuns.js';
 
 type RunRow = typeof flowRuns.$inferSelect;
 
@@ -28,14 +28,12 @@ function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: R
         const run = tx.select().from(flowRuns).where(eq(flowRuns.id, stale.id)).get();
         if (!run || run.stateType !== stale.stateType || run.stateTimestamp !== stale.stateTimestamp) return [];
         const outcome = transition(tx, ctx, run, propose(run));
-        return outcome.written ? [{ id: run.id, type: outcome.written.type, queue: run.workQueueId }] : [];
+        return outcome.written ? [{ id: run.id, type: outcome.written.type, workQueueId: run.workQueueId, deploymentId: run.deploymentId }] : [];
       }),
     { behavior: 'immediate' },
   );
-  const queues = [...new Set(changed.flatMap((c) => (c.queue ? [c.queue] : [])))];
-  const pools = queues.length ? ctx.db.select({ pool: workQueues.workPoolId }).from(workQueues).where(inArray(workQueues.id, queues)).all() : [];
   for (const c of changed) ctx.events.emit('runStateChanged', c.id, c.type);
-  for (const { pool } of pools) ctx.events.emit('runsAvailable', pool);
+  announceRunsAvailable(ctx, channelsOf(ctx.db, changed));
   return changed.map((c) => c.id);
 }
 
