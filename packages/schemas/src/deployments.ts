@@ -199,3 +199,18 @@ export const DeploymentDeleted = z.strictObject({
   deletedScheduledRuns: z.number().int(),
 });
 export type DeploymentDeleted = z.infer<typeof DeploymentDeleted>;
+
+/** Ask for the next `count` times of each of a deployment's schedules. */
+export const SchedulePreviewInput = z.strictObject({
+  deployment: DeploymentRef,
+  count: z.number().int().min(1).max(1000).default(5),
+  /** From this instant (inclusive); the server's now when absent. */
+  start: Timestamp.optional(),
+});
+export type SchedulePreviewInput = z.input<typeof SchedulePreviewInput>;
+
+/** The next times of each schedule, in the deployment's schedule order. */
+export const SchedulePreview = z.array(
+  z.strictObject({ scheduleId: Id, slug: z.string().nullable(), active: z.boolean(), times: z.array(Timestamp) }),
+);
+export type SchedulePreview = z.infer<typeof SchedulePreview>;

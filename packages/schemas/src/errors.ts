@@ -18,6 +18,11 @@ export const ERROR_CODES = [
   'INVALID_STATE_TRANSITION',
   'DATABASE_TOO_NEW',
   'ADDRESS_IN_USE',
+  'SERVER_UNREACHABLE',
+  'FLOW_RUN_TIMEOUT',
+  'FLOW_LOAD_ERROR',
+  'DOCKER_UNAVAILABLE',
+  'FILE_EXISTS',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

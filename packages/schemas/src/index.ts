@@ -25,6 +25,8 @@ export {
   DeploymentUpdate,
   MAX_SCHEDULED_RUNS,
   PullStep,
+  SchedulePreview,
+  SchedulePreviewInput,
 } from './deployments.js';
 export { DroverError, ERROR_CODES, type ErrorCode, type ErrorDetails, isDroverError } from './errors.js';
 export {

@@ -21,6 +21,8 @@ import {
   LogRecord,
   OrchestrationResult,
   Page,
+  SchedulePreview,
+  SchedulePreviewInput,
   SetStateInput,
   State,
   BaseJobTemplate,
@@ -62,7 +64,7 @@ import {
   waitForFlowRun,
 } from './store/flowRuns.js';
 import { appendLogs, LogBatch, readLogs } from './store/logs.js';
-import { schedulePreview, SchedulePreview, SchedulePreviewInput } from './store/schedulePreview.js';
+import { schedulePreview } from './store/schedulePreview.js';
 import { heartbeat, listWorkers } from './store/workers.js';
 import { createWorkPool, deleteWorkPool, listWorkPools, readWorkPool, updateWorkPool } from './store/workPools.js';
 import { createWorkQueue, deleteWorkQueue, listWorkQueues, readWorkQueue, updateWorkQueue } from './store/workQueues.js';

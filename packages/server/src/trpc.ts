@@ -35,6 +35,11 @@ export function trpcCodeOf(code: ErrorCode): TrpcCode {
       return 'CONFLICT';
     case 'DATABASE_TOO_NEW':
     case 'ADDRESS_IN_USE':
+    case 'SERVER_UNREACHABLE':
+    case 'FLOW_RUN_TIMEOUT':
+    case 'FLOW_LOAD_ERROR':
+    case 'DOCKER_UNAVAILABLE':
+    case 'FILE_EXISTS':
     case 'INTERNAL':
       return 'INTERNAL_SERVER_ERROR';
   }
@@ -43,7 +48,8 @@ export function trpcCodeOf(code: ErrorCode): TrpcCode {
 const t = initTRPC.context<RequestContext>().create({
   errorFormatter({ shape, error, path }) {
     const cause = error.cause;
-    if (cause instanceof ZodError) {
+    // Only a failed input parse is the caller's fault; a failed output parse is the server's (INTERNAL, below).
+    if (cause instanceof ZodError && error.code === 'BAD_REQUEST') {
       const issues = toIssues(cause);
       return {
         ...shape,

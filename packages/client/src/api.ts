@@ -1,0 +1,157 @@
+/**
+ * The typed API client. Its methods take and return @drover/schemas types only (the server's
+ * router type is used inside, never shipped), and every error leaves as an SDK error.
+ */
+import type {
+  BaseJobTemplate,
+  ClaimDeploymentRunsInput,
+  ClaimRunsInput,
+  Deployment,
+  DeploymentCreate,
+  DeploymentDeleted,
+  DeploymentFilter,
+  DeploymentScheduleCreate,
+  DeploymentScheduleUpdate,
+  DeploymentUpdate,
+  Flow,
+  FlowCreate,
+  FlowRun,
+  FlowRunCreate,
+  FlowRunFilter,
+  LogCreate,
+  LogQuery,
+  LogRecord,
+  OrchestrationResult,
+  SchedulePreview,
+  SchedulePreviewInput,
+  SetStateInput,
+  State,
+  Worker,
+  WorkerHeartbeat,
+  WorkPool,
+  WorkPoolCreate,
+  WorkPoolType,
+  WorkPoolUpdate,
+  WorkQueue,
+  WorkQueueCreate,
+  WorkQueueRef,
+  WorkQueueUpdate,
+} from '@drover/schemas';
+import type { AppRouter } from '@drover/server';
+import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from '@trpc/client';
+import { toSdkError } from './errors.js';
+import { apiSettings } from './settings.js';
+
+export interface ClientOptions {
+  /** The server, e.g. `http://127.0.0.1:4200`; `DROVER_API_URL` or the profile when absent. */
+  readonly apiUrl?: string;
+  /** Sent as a bearer token; `DROVER_API_KEY` or the profile when absent. */
+  readonly apiKey?: string;
+}
+
+/** Procedures that may wait on the server before answering. */
+const LONG_POLLS = new Set(['flowRuns.wait', 'workPools.claimRuns', 'deployments.claimRuns']);
+
+/** A Drover API client. Build one with `getClient()`. */
+export class DroverClient {
+  readonly apiUrl: string;
+  readonly #trpc: TRPCClient<AppRouter>;
+
+  constructor(options: ClientOptions = {}) {
+    const settings = apiSettings(options);
+    this.apiUrl = settings.apiUrl;
+    const headers = settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {};
+    // Calls made in the same tick travel in one request; long-polls go alone, since a batch's
+    // answer waits for its slowest call and would hold every other call back.
+    this.#trpc = createTRPCClient<AppRouter>({
+      links: [
+        splitLink({
+          condition: (op) => LONG_POLLS.has(op.path),
+          true: httpLink({ url: this.apiUrl, headers }),
+          false: httpBatchLink({ url: this.apiUrl, headers, maxItems: 100 }),
+        }),
+      ],
+    });
+  }
+
+  async #call<T>(request: (api: TRPCClient<AppRouter>) => Promise<unknown>): Promise<T> {
+    try {
+      return (await request(this.#trpc)) as T;
+    } catch (error) {
+      throw toSdkError(error, this.apiUrl);
+    }
+  }
+
+  health = (): Promise<{ status: 'ok' }> => this.#call((api) => api.health.query());
+  version = (): Promise<{ version: string }> => this.#call((api) => api.version.query());
+
+  readonly flows = {
+    createOrRead: (input: FlowCreate): Promise<Flow> => this.#call((api) => api.flows.createOrRead.mutate(input)),
+    read: (flow: string): Promise<Flow> => this.#call((api) => api.flows.read.query({ flow })),
+    list: (page?: { limit?: number; offset?: number }): Promise<Flow[]> => this.#call((api) => api.flows.list.query(page)),
+  };
+
+  readonly deployments = {
+    upsert: (input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }> => this.#call((api) => api.deployments.upsert.mutate(input)),
+    read: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.read.query({ deployment })),
+    list: (filter: DeploymentFilter = {}): Promise<Deployment[]> => this.#call((api) => api.deployments.list.query(filter)),
+    update: (deployment: string, changes: DeploymentUpdate): Promise<Deployment> =>
+      this.#call((api) => api.deployments.update.mutate({ deployment, changes })),
+    delete: (deployment: string): Promise<DeploymentDeleted> => this.#call((api) => api.deployments.delete.mutate({ deployment })),
+    pause: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.pause.mutate({ deployment })),
+    resume: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.resume.mutate({ deployment })),
+    addSchedule: (deployment: string, schedule: DeploymentScheduleCreate): Promise<Deployment> =>
+      this.#call((api) => api.deployments.addSchedule.mutate({ deployment, schedule })),
+    updateSchedule: (deployment: string, scheduleId: string, changes: DeploymentScheduleUpdate): Promise<Deployment> =>
+      this.#call((api) => api.deployments.updateSchedule.mutate({ deployment, scheduleId, changes })),
+    removeSchedule: (deployment: string, scheduleId: string): Promise<Deployment> =>
+      this.#call((api) => api.deployments.removeSchedule.mutate({ deployment, scheduleId })),
+    schedulePreview: (input: SchedulePreviewInput): Promise<SchedulePreview> => this.#call((api) => api.deployments.schedulePreview.query(input)),
+    claimRuns: (input: ClaimDeploymentRunsInput): Promise<FlowRun[]> => this.#call((api) => api.deployments.claimRuns.mutate(input)),
+  };
+
+  readonly flowRuns = {
+    create: (input: FlowRunCreate): Promise<FlowRun> => this.#call((api) => api.flowRuns.create.mutate(input)),
+    read: (id: string): Promise<FlowRun> => this.#call((api) => api.flowRuns.read.query({ id })),
+    list: (filter: FlowRunFilter = {}): Promise<FlowRun[]> => this.#call((api) => api.flowRuns.list.query(filter)),
+    history: (id: string): Promise<State[]> => this.#call((api) => api.flowRuns.history.query({ id })),
+    setState: (input: SetStateInput): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.setState.mutate(input)),
+    cancel: (id: string, message?: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.cancel.mutate({ id, message })),
+    delete: (id: string): Promise<{ id: string }> => this.#call((api) => api.flowRuns.delete.mutate({ id })),
+    heartbeat: (ids: string[]): Promise<{ updated: number; cancelling: string[] }> => this.#call((api) => api.flowRuns.heartbeat.mutate({ ids })),
+    /** Long-poll: the run once it is final, or as it is after `timeoutMs`. */
+    wait: (id: string, timeoutMs: number): Promise<FlowRun> => this.#call((api) => api.flowRuns.wait.query({ id, timeoutMs })),
+    appendLogs: (lines: LogCreate[]): Promise<{ appended: number }> => this.#call((api) => api.flowRuns.appendLogs.mutate(lines)),
+    logs: (query: LogQuery): Promise<LogRecord[]> => this.#call((api) => api.flowRuns.logs.query(query)),
+  };
+
+  readonly workPools = {
+    create: (input: WorkPoolCreate): Promise<WorkPool> => this.#call((api) => api.workPools.create.mutate(input)),
+    read: (name: string): Promise<WorkPool> => this.#call((api) => api.workPools.read.query({ name })),
+    list: (): Promise<WorkPool[]> => this.#call((api) => api.workPools.list.query()),
+    update: (name: string, changes: WorkPoolUpdate): Promise<WorkPool> => this.#call((api) => api.workPools.update.mutate({ name, changes })),
+    pause: (name: string): Promise<WorkPool> => this.#call((api) => api.workPools.pause.mutate({ name })),
+    resume: (name: string): Promise<WorkPool> => this.#call((api) => api.workPools.resume.mutate({ name })),
+    delete: (name: string): Promise<{ name: string }> => this.#call((api) => api.workPools.delete.mutate({ name })),
+    defaultBaseJobTemplate: (type: WorkPoolType): Promise<BaseJobTemplate> => this.#call((api) => api.workPools.defaultBaseJobTemplate.query({ type })),
+    claimRuns: (input: ClaimRunsInput): Promise<FlowRun[]> => this.#call((api) => api.workPools.claimRuns.mutate(input)),
+  };
+
+  readonly workQueues = {
+    create: (input: WorkQueueCreate): Promise<WorkQueue> => this.#call((api) => api.workQueues.create.mutate(input)),
+    read: (ref: WorkQueueRef): Promise<WorkQueue> => this.#call((api) => api.workQueues.read.query(ref)),
+    list: (workPoolName: string): Promise<WorkQueue[]> => this.#call((api) => api.workQueues.list.query({ workPoolName })),
+    update: (ref: WorkQueueRef, changes: WorkQueueUpdate): Promise<WorkQueue> => this.#call((api) => api.workQueues.update.mutate({ ...ref, changes })),
+    delete: (ref: WorkQueueRef): Promise<{ workPoolName: string; name: string }> => this.#call((api) => api.workQueues.delete.mutate(ref)),
+  };
+
+  readonly workers = {
+    heartbeat: (input: WorkerHeartbeat): Promise<Worker> => this.#call((api) => api.workers.heartbeat.mutate(input)),
+    list: (workPoolName: string): Promise<Worker[]> => this.#call((api) => api.workers.list.query({ workPoolName })),
+  };
+}
+
+/** A client configured from `options`, `DROVER_API_URL` / `DROVER_API_KEY`, or the saved profile. */
+export function getClient(options: ClientOptions = {}): DroverClient {
+  return new DroverClient(options);
+}

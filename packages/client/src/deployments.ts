@@ -1,0 +1,272 @@
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import {
+  type ConcurrencyOptions,
+  type DeploymentCreate,
+  DeploymentImage,
+  type DeploymentScheduleCreate,
+  DroverError,
+  type ScheduleInput,
+} from '@drover/schemas';
+import type { DroverClient } from './api.js';
+import { getClient } from './api.js';
+import { type AnyFlow, isFlow } from './flow.js';
+import { importModule } from './loadFlow.js';
+import type { ServeOptions } from './runner.js';
+import { serve } from './runner.js';
+
+/** A schedule as given to `deploy()`: a schedule (`{ cron }`, `{ interval }`, `{ rrule }`) with optional options. */
+export type ScheduleSpec = ScheduleInput & Partial<Omit<DeploymentScheduleCreate, 'schedule'>>;
+
+export interface DeploymentOptions {
+  /** The deployment's name; the flow's name when absent. */
+  readonly name?: string;
+  readonly schedule?: ScheduleSpec;
+  readonly schedules?: readonly ScheduleSpec[];
+  readonly parameters?: Record<string, unknown>;
+  readonly tags?: readonly string[];
+  readonly description?: string;
+  readonly version?: string;
+  readonly workPoolName?: string;
+  readonly workQueueName?: string;
+  readonly jobVariables?: Record<string, unknown>;
+  /** Check run parameters against the flow's schema on the server (default true). */
+  readonly enforceParameterSchema?: boolean;
+  readonly concurrencyLimit?: number;
+  readonly concurrencyOptions?: ConcurrencyOptions;
+  readonly paused?: boolean;
+  /** `path/to/file.ts:exportName` relative to the project root; computed from the flow when absent. */
+  readonly entrypoint?: string;
+}
+
+const SCHEDULE_OPTION_KEYS = ['active', 'slug', 'parameters', 'maxScheduledRuns', 'catchup', 'maxLateSeconds'] as const;
+
+/** Splits a schedule spec into the schedule and its options. */
+export function toScheduleCreate(spec: ScheduleSpec): DeploymentScheduleCreate {
+  const schedule: Record<string, unknown> = {};
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(spec)) {
+    if ((SCHEDULE_OPTION_KEYS as readonly string[]).includes(key)) options[key] = value;
+    else schedule[key] = value;
+  }
+  return { schedule: schedule as ScheduleInput, ...options };
+}
+
+/** The folder a project's entrypoints are relative to: the nearest with drover.yaml, else package.json. */
+export function findProjectRoot(from: string): string {
+  for (const marker of ['drover.yaml', 'package.json']) {
+    for (let dir = resolve(from); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, marker))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return resolve(from);
+}
+
+/** `file:export` for a flow, found by importing the file that defined it. */
+async function entrypointOf(flow: AnyFlow): Promise<string> {
+  const file = flow.definedIn;
+  if (!file) {
+    throw new DroverError('FLOW_LOAD_ERROR', `Cannot tell which file defines flow "${flow.name}": pass entrypoint: "path/to/file.ts:exportName"`, {});
+  }
+  const module = await importModule(file);
+  const exportName = Object.entries(module).find(([, value]) => isFlow(value) && value.name === flow.name)?.[0];
+  if (!exportName) {
+    throw new DroverError(
+      'FLOW_LOAD_ERROR',
+      `Flow "${flow.name}" is defined in ${file} but not exported from it: export it so workers can load it`,
+      { file },
+    );
+  }
+  return `${relative(findProjectRoot(dirname(file)), file)}:${exportName}`;
+}
+
+/**
+ * A deployment of a flow, built in code: `RunnerDeployment.fromFlow(flow, options)` then
+ * `.deploy()` to a work pool or `.serve()` from this process.
+ */
+export class RunnerDeployment {
+  readonly name: string;
+  readonly flow: AnyFlow;
+  readonly options: DeploymentOptions;
+
+  constructor(flow: AnyFlow, options: DeploymentOptions = {}) {
+    this.flow = flow;
+    this.name = options.name ?? flow.name;
+    this.options = options;
+  }
+
+  static fromFlow(flow: AnyFlow, options: DeploymentOptions = {}): RunnerDeployment {
+    return new RunnerDeployment(flow, options);
+  }
+
+  /** `flow-name/deployment-name`. */
+  get fullName(): string {
+    return `${this.flow.name}/${this.name}`;
+  }
+
+  /** The API input that creates or updates this deployment. */
+  async toCreate(overrides: Partial<DeploymentOptions> = {}): Promise<DeploymentCreate> {
+    const o = { ...this.options, ...overrides };
+    const schedules = [...(o.schedule ? [o.schedule] : []), ...(o.schedules ?? [])].map(toScheduleCreate);
+    return {
+      flowName: this.flow.name,
+      name: this.name,
+      entrypoint: o.entrypoint ?? (await entrypointOf(this.flow)),
+      schedules,
+      parameters: o.parameters ?? {},
+      parameterSchema: this.flow.parameterSchema(),
+      enforceParameterSchema: o.enforceParameterSchema ?? true,
+      tags: [...(o.tags ?? [])],
+      description: o.description ?? this.flow.options.description ?? null,
+      version: o.version ?? this.flow.options.version ?? null,
+      workPoolName: o.workPoolName ?? null,
+      workQueueName: o.workQueueName ?? null,
+      jobVariables: o.jobVariables ?? {},
+      concurrencyLimit: o.concurrencyLimit ?? null,
+      concurrencyOptions: o.concurrencyOptions,
+      paused: o.paused ?? false,
+    };
+  }
+
+  /** Creates or updates the deployment on the server; returns its id. */
+  async deploy(options: { workPoolName?: string; image?: string | DeploymentImage; client?: DroverClient } = {}): Promise<string> {
+    const [deployed] = await deploy(this, { workPoolName: options.workPoolName ?? this.options.workPoolName, image: options.image, build: false, push: false, printNextSteps: false, client: options.client });
+    return (deployed as DeployedDeployment).id;
+  }
+
+  /** Serves this deployment from this process (see `serve()`). */
+  serve(options: ServeOptions = {}) {
+    return serve(this, options);
+  }
+}
+
+export interface DeployOptions extends Omit<DeploymentOptions, 'name'> {
+  /** Deployment name for every flow given (each flow's own name when absent). */
+  readonly name?: string;
+  readonly workPoolName?: string;
+  readonly image?: string | DeploymentImage;
+  /** Build the image with `docker build` (default true when an image is given). */
+  readonly build?: boolean;
+  /** Push the image with `docker push` (default true when an image is given). */
+  readonly push?: boolean;
+  readonly printNextSteps?: boolean;
+  readonly ignoreWarnings?: boolean;
+  /** The client to deploy with; `getClient()` when absent. */
+  readonly client?: DroverClient;
+  /** Where messages go (default: stdout/stderr). */
+  readonly print?: (line: string) => void;
+  readonly warn?: (line: string) => void;
+}
+
+export interface DeployedDeployment extends RunnerDeployment {
+  readonly id: string;
+}
+
+/** The image reference `name:tag`. */
+export function imageRef(image: DeploymentImage): string {
+  return image.tag ? `${image.name}:${image.tag}` : image.name;
+}
+
+const AUTO_DOCKERFILE = `FROM node:20-slim
+WORKDIR /opt/drover/project
+COPY . .
+RUN if [ -f package-lock.json ]; then npm ci --omit=dev; elif [ -f package.json ]; then npm install --omit=dev; fi
+`;
+
+/** Runs docker with `args`; a missing client or engine is DOCKER_UNAVAILABLE with the way around it. */
+export async function docker(args: readonly string[], cwd: string): Promise<void> {
+  const output: string[] = [];
+  const code = await new Promise<number | 'ENOENT'>((resolveCode) => {
+    const child = spawn('docker', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk) => output.push(String(chunk)));
+    child.stderr.on('data', (chunk) => output.push(String(chunk)));
+    child.on('error', (error: NodeJS.ErrnoException) => resolveCode(error.code === 'ENOENT' ? 'ENOENT' : 1));
+    child.on('close', (status) => resolveCode(status ?? 1));
+  });
+  if (code === 0) return;
+  const text = output.join('').trim();
+  const hint = 'deploy without building: pass build: false and push: false with an image that already exists, or use a process work pool';
+  if (code === 'ENOENT') throw new DroverError('DOCKER_UNAVAILABLE', `\`docker ${args[0]}\` failed: the docker command is not installed here; ${hint}`, { args });
+  if (/Cannot connect to the Docker daemon|docker daemon is not running|error during connect/i.test(text)) {
+    throw new DroverError('DOCKER_UNAVAILABLE', `\`docker ${args[0]}\` failed: no Docker engine is running here (${text.split('\n')[0]}); ${hint}`, { args });
+  }
+  throw new DroverError('DOCKER_UNAVAILABLE', `\`docker ${args.join(' ')}\` exited with ${code}: ${text.split('\n').slice(-3).join(' ')}`, { args });
+}
+
+/** Builds (writing a Dockerfile when none is given) and pushes an image, as `deploy()` asks. */
+export async function buildAndPushImage(image: DeploymentImage, options: { build: boolean; push: boolean; root: string }): Promise<void> {
+  const ref = imageRef(image);
+  if (options.build) {
+    const generated = image.dockerfile === 'auto';
+    const dockerfile = generated ? join(options.root, 'Dockerfile.drover') : resolve(options.root, image.dockerfile);
+    if (generated) writeFileSync(dockerfile, AUTO_DOCKERFILE);
+    try {
+      const buildArgs = Object.entries(image.buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
+      await docker(['build', '--tag', ref, '--file', dockerfile, ...buildArgs, '.'], options.root);
+    } finally {
+      if (generated) rmSync(dockerfile, { force: true });
+    }
+  }
+  if (options.push) await docker(['push', ref], options.root);
+}
+
+/**
+ * Deploys flows (or RunnerDeployments) to a work pool: optionally builds and pushes an image,
+ * creates or updates each deployment, prints warnings (unless ignored) and the next steps.
+ *
+ * @example
+ * await deploy(etl, report, { workPoolName: 'local', schedule: { cron: '0 2 * * *', timezone: 'Europe/London' } });
+ */
+export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], DeployOptions]): Promise<DeployedDeployment[]> {
+  const options = args.at(-1) as DeployOptions;
+  const items = args.slice(0, -1) as (AnyFlow | RunnerDeployment)[];
+  if (items.length === 0) throw new DroverError('VALIDATION_ERROR', 'deploy() needs at least one flow or RunnerDeployment before its options', {});
+  const client = options.client ?? getClient();
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const warn = options.ignoreWarnings ? () => {} : (options.warn ?? ((line: string) => process.stderr.write(`Warning: ${line}\n`)));
+  const { name, image: imageOption, build, push, printNextSteps = true, ignoreWarnings: _i, client: _c, print: _p, warn: _w, ...shared } = options;
+  const deployments = items.map((item) => (isFlow(item) ? new RunnerDeployment(item, { ...shared, name }) : item));
+  const image = imageOption === undefined ? undefined : DeploymentImage.parse(typeof imageOption === 'string' ? splitImage(imageOption) : imageOption);
+
+  const poolName = options.workPoolName ?? deployments[0]?.options.workPoolName;
+  const pool = poolName ? await client.workPools.read(poolName) : undefined;
+  if (image && pool?.type === 'process') warn(`work pool "${pool.name}" is a process pool, which runs no images; the image ${imageRef(image)} is not used`);
+  if (image && (build ?? true)) {
+    await buildAndPushImage(image, { build: build ?? true, push: push ?? true, root: findProjectRoot(process.cwd()) });
+  } else if (image && (push ?? false)) {
+    await buildAndPushImage(image, { build: false, push: true, root: findProjectRoot(process.cwd()) });
+  }
+
+  const deployed: DeployedDeployment[] = [];
+  for (const deployment of deployments) {
+    const input = await deployment.toCreate({ ...shared, workPoolName: poolName });
+    if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
+    try {
+      deployment.flow.parseParameters(input.parameters);
+    } catch (error) {
+      warn(`the default parameters of ${deployment.fullName} do not match the flow's schema (${(error as Error).message.split('\n')[0]}); runs must supply the rest`);
+    }
+    const { deployment: saved, created } = await client.deployments.upsert(input);
+    if (saved.schedules.length > 0) {
+      const preview = await client.deployments.schedulePreview({ deployment: saved.id, count: 1 });
+      preview.forEach((p, i) => {
+        if (p.times.length === 0) warn(`schedule ${i} of ${deployment.fullName} never fires again`);
+      });
+    }
+    print(`${created ? 'Created' : 'Updated'} deployment ${deployment.fullName} (${saved.id})`);
+    deployed.push(Object.assign(deployment, { id: saved.id }));
+  }
+  if (printNextSteps) {
+    if (poolName) print(`\nTo start a worker for pool "${poolName}":\n  drover worker start --pool ${poolName}`);
+    print(`\nTo run ${deployed.length > 1 ? 'a deployment' : 'it'} now:\n  drover deployment run '${deployed[0]?.fullName}'`);
+  }
+  return deployed;
+}
+
+function splitImage(ref: string): { name: string; tag?: string } {
+  const match = /^(.*?)(?::([\w][\w.-]{0,127}))?$/.exec(ref);
+  const [, imageName = ref, tag] = match ?? [];
+  return tag && !imageName.endsWith('/') ? { name: imageName, tag } : { name: ref };
+}

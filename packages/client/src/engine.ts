@@ -1,0 +1,131 @@
+/**
+ * The engine: runs one flow run against the server. It waits for the run's time, moves it
+ * RUNNING, heartbeats, captures logs, enforces the timeout, retries as orchestration says, stores
+ * a JSON result, and ends the run COMPLETED, FAILED or CANCELLED. A worker's job and `serve()`
+ * both run flows through it.
+ */
+import { describeIssues, type FlowRun, type OrchestrationResult, type State, type StateProposal, STATE_NAMES, toIssues } from '@drover/schemas';
+import { ZodError } from 'zod';
+import type { DroverClient } from './api.js';
+import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
+import { LogShipper } from './logShipper.js';
+
+export interface EngineOptions {
+  /** How often the engine tells the server the run is alive (default 10 s; the server crashes runs after 90 s of silence). */
+  readonly heartbeatIntervalMs?: number;
+  /** Aborting it cancels the run (used by `serve()` on shutdown). */
+  readonly cancel?: AbortSignal;
+}
+
+/** Thrown into a flow when its run is cancelled. */
+export class FlowCancelledError extends Error {
+  override readonly name = 'FlowCancelledError';
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+
+/** A JSON copy of `value`, or null when it does not survive JSON. */
+function jsonResult(value: unknown): StateProposal['result'] {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(value)) as StateProposal['result'];
+  } catch {
+    return null;
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack ? `${error.stack}` : `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/** Runs `run` with `flow` to a final state; returns the state it ended in. */
+export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: AnyFlow, options: EngineOptions = {}): Promise<State> {
+  const logs = new LogShipper(client, run.id);
+  const cancel = new AbortController();
+  const onOuterCancel = () => cancel.abort(new FlowCancelledError(String(options.cancel?.reason ?? 'Runner shut down')));
+  options.cancel?.addEventListener('abort', onOuterCancel, { once: true });
+  const propose = (state: StateProposal): Promise<OrchestrationResult> => client.flowRuns.setState({ flowRunId: run.id, state });
+  try {
+    let parameters: unknown;
+    try {
+      parameters = flow.parseParameters(run.parameters);
+    } catch (error) {
+      const detail = error instanceof ZodError ? describeIssues(toIssues(error)) : describeError(error);
+      logs.add('error', `Invalid parameters for flow "${flow.name}": ${detail}`);
+      return (await propose({ type: 'FAILED', message: `Invalid parameters for flow "${flow.name}": ${detail}` })).state;
+    }
+    let dueAt = run.nextScheduledStartTime;
+    for (let attempt = 1; ; attempt++) {
+      await sleep(dueAt ? Date.parse(dueAt) - Date.now() : 0, cancel.signal);
+      if (cancel.signal.aborted) return (await propose({ type: 'CANCELLED', message: String((cancel.signal.reason as Error)?.message ?? 'Cancelled') })).state;
+      const start = await propose({ type: 'RUNNING', retries: flow.options.retries, retryDelaySeconds: flow.options.retryDelaySeconds });
+      if (start.status === 'WAIT') {
+        dueAt = new Date(Date.now() + (start.delaySeconds ?? 1) * 1000).toISOString();
+        attempt--;
+        continue;
+      }
+      if (start.status !== 'ACCEPT') {
+        logs.add('warn', `The server did not let run ${run.name} start: ${start.reason}`);
+        return start.state;
+      }
+      const heartbeat = setInterval(() => {
+        client.flowRuns.heartbeat([run.id]).then(
+          ({ cancelling }) => {
+            if (cancelling.includes(run.id)) cancel.abort(new FlowCancelledError('Cancellation requested through the server'));
+          },
+          () => {}, // a missed beat is retried at the next interval
+        );
+      }, options.heartbeatIntervalMs ?? 10_000);
+      let outcome: OrchestrationResult;
+      try {
+        const result = await runAttempt(
+          flow.fn as never,
+          parameters,
+          flow.options,
+          { flowRunId: run.id, flowRunName: run.name, deploymentName: run.deploymentName ? `${run.flowName}/${run.deploymentName}` : null, attempt },
+          logs.add,
+          cancel.signal,
+        );
+        clearInterval(heartbeat);
+        await logs.flush();
+        outcome = await propose({ type: 'COMPLETED', result: jsonResult(result) });
+      } catch (error) {
+        clearInterval(heartbeat);
+        if (cancel.signal.aborted && !(error instanceof FlowTimeoutError)) {
+          logs.add('warn', `Run cancelled: ${(cancel.signal.reason as Error)?.message ?? 'cancelled'}`);
+          await logs.flush();
+          return (await propose({ type: 'CANCELLED', message: (cancel.signal.reason as Error)?.message ?? 'Cancelled' })).state;
+        }
+        logs.add('error', describeError(error));
+        await logs.flush();
+        const timedOut = error instanceof FlowTimeoutError;
+        outcome = await propose({
+          type: 'FAILED',
+          name: timedOut ? STATE_NAMES.timedOut : undefined,
+          message: timedOut ? error.message : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`,
+        });
+        // Orchestration answers a FAILED with retries left by scheduling the retry.
+        if (outcome.status === 'REJECT' && outcome.state.type === 'SCHEDULED' && outcome.state.name === STATE_NAMES.awaitingRetry) {
+          logs.add('info', `Retrying at ${outcome.state.scheduledTime} (${outcome.reason})`);
+          dueAt = outcome.state.scheduledTime;
+          continue;
+        }
+      }
+      return outcome.state;
+    }
+  } finally {
+    options.cancel?.removeEventListener('abort', onOuterCancel);
+    await logs.flush();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * @drover/client: what flow authors and callers import. Define flows with `flow()`, deploy them
+ * to a work pool with `deploy()` or serve them from this process with `serve()`, trigger them
+ * with `runDeployment()`, and manage everything through the typed `getClient()`. Its types come
+ * from @drover/schemas only: installing it never installs the server or a database driver.
+ *
+ * @example
+ * import { deploy, flow, runDeployment } from '@drover/client';
+ * import { z } from 'zod';
+ *
+ * export const etl = flow({ name: 'etl', parameters: z.object({ date: z.string() }) }, async ({ date }, ctx) => {
+ *   ctx.logger.info(`loading ${date}`);
+ *   return { rows: 42 };
+ * });
+ * await deploy(etl, { workPoolName: 'local', schedule: { cron: '0 2 * * *', timezone: 'Europe/London' } });
+ * const run = await runDeployment('etl/etl', { parameters: { date: '2026-01-01' }, timeout: 600 });
+ */
+export type { WorkPoolJobConfiguration } from '@drover/schemas';
+export { type ClientOptions, DroverClient, getClient } from './api.js';
+export type { FlowContext, FlowLogger } from './context.js';
+export {
+  buildAndPushImage,
+  type DeployedDeployment,
+  type DeploymentOptions,
+  type DeployOptions,
+  deploy,
+  docker,
+  findProjectRoot,
+  imageRef,
+  RunnerDeployment,
+  type ScheduleSpec,
+  toScheduleCreate,
+} from './deployments.js';
+export { type EngineOptions, executeFlowRun, FlowCancelledError } from './engine.js';
+export { DeploymentNotFoundError, FlowRunTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
+export { type AnyFlow, type Flow, type FlowOptions, FlowTimeoutError, flow, isFlow } from './flow.js';
+export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
+export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';
+export { type InitializeProjectOptions, initializeProject, projectFor, RECIPES, type Recipe } from './project.js';
+export { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
+export { Runner, type ServeOptions, serve } from './runner.js';
+export { apiSettings, DEFAULT_API_URL, droverHome, Profile, type ProfileKey, profilePath, readProfile } from './settings.js';

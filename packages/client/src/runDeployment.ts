@@ -1,0 +1,62 @@
+import { type FlowRun, isTerminal } from '@drover/schemas';
+import { type DroverClient, getClient } from './api.js';
+import { FlowRunTimeoutError } from './errors.js';
+
+export interface RunDeploymentOptions {
+  readonly parameters?: Record<string, unknown>;
+  /** When the run should start (now when absent). */
+  readonly scheduledTime?: Date | string;
+  readonly flowRunName?: string;
+  /** Seconds to wait for a final state; 0 returns at once; absent waits for ever. */
+  readonly timeout?: number;
+  /** Seconds between reads when the server's long-poll is not available (default 10). */
+  readonly pollInterval?: number;
+  readonly tags?: readonly string[];
+  readonly idempotencyKey?: string;
+  readonly workQueueName?: string;
+  readonly jobVariables?: Record<string, unknown>;
+  readonly client?: DroverClient;
+}
+
+/** Longest single long-poll; the wait loops until the run is final or the timeout passes. */
+const LONG_POLL_MS = 30_000;
+
+/**
+ * Creates a run of `flow-name/deployment-name` and waits for its final state (unless `timeout`
+ * is 0). Waiting is a server long-poll, so it returns as soon as the run ends. Throws
+ * `DeploymentNotFoundError` for an unknown deployment and `FlowRunTimeoutError` (with the run id
+ * and last state) when the timeout passes first.
+ *
+ * @example
+ * const run = await runDeployment('etl/nightly', { parameters: { date: '2026-01-01' }, timeout: 600 });
+ * console.log(run.state.type, run.result);
+ */
+export async function runDeployment(name: string, options: RunDeploymentOptions = {}): Promise<FlowRun> {
+  const client = options.client ?? getClient();
+  let run = await client.flowRuns.create({
+    deployment: name,
+    parameters: options.parameters ?? {},
+    scheduledTime: options.scheduledTime === undefined ? undefined : new Date(options.scheduledTime).toISOString(),
+    name: options.flowRunName,
+    tags: [...(options.tags ?? [])],
+    idempotencyKey: options.idempotencyKey,
+    workQueueName: options.workQueueName,
+    jobVariables: options.jobVariables ?? {},
+  });
+  if (options.timeout === 0) return run;
+  const deadline = options.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeout * 1000;
+  while (!isTerminal(run.state.type)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new FlowRunTimeoutError(run.id, run.state, options.timeout as number);
+    try {
+      run = await client.flowRuns.wait(run.id, Math.min(left, LONG_POLL_MS));
+    } catch (error) {
+      // A server without long-polls (or a dropped connection): fall back to reading at the poll interval.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(left, (options.pollInterval ?? 10) * 1000)));
+      run = await client.flowRuns.read(run.id).catch(() => {
+        throw error;
+      });
+    }
+  }
+  return run;
+}
