@@ -1,4 +1,4 @@
-import type { StateType } from '@drover/schemas';
+import { defaultStateName, type StateType } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
 import { type Decision, type OrchestrationContext, orchestrate, type Proposal, RULES, type RunSnapshot } from './orchestration.js';
@@ -9,7 +9,7 @@ const at = (seconds: number) => new Date(NOW.getTime() + seconds * 1000).toISOSt
 
 const run = (stateType: StateType, more: Partial<RunSnapshot> = {}): RunSnapshot => ({
   stateType,
-  stateName: stateType.charAt(0) + stateType.slice(1).toLowerCase(),
+  stateName: defaultStateName(stateType),
   nextScheduledStartTime: null,
   runCount: 0,
   retries: null,
@@ -264,6 +264,20 @@ const CASES: Case[] = [
     decision: { status: 'REJECT', reason: 'Run is RUNNING; it can be rescheduled only by a retry', state: null },
   },
   {
+    title: 'a proposed scheduled time with an offset is stored in UTC, as every stored time is',
+    run: run('PENDING', { nextScheduledStartTime: at(-10) }),
+    proposal: { type: 'SCHEDULED', scheduledTime: '2026-03-01T17:30:00+05:30' },
+    rule: null,
+    decision: accepted('SCHEDULED', 'Scheduled', null, '2026-03-01T12:00:00.000Z'),
+  },
+  {
+    title: 'a proposed scheduled time without milliseconds is stored with them',
+    run: run('PENDING', { nextScheduledStartTime: at(-10) }),
+    proposal: { type: 'SCHEDULED', scheduledTime: '2026-03-01T12:00:05Z' },
+    rule: null,
+    decision: accepted('SCHEDULED', 'Scheduled', null, at(5)),
+  },
+  {
     title: 'PENDING → SCHEDULED without a time is accepted at now',
     run: run('PENDING', { nextScheduledStartTime: at(-10) }),
     proposal: { type: 'SCHEDULED' },
@@ -307,6 +321,17 @@ const CASES: Case[] = [
       },
     }),
   ),
+  {
+    title: 'a retry message stays within the 10,000 characters a state message may have',
+    run: run('RUNNING', { runCount: 1, retries: 1, retryDelaySeconds: 0 }),
+    proposal: { type: 'FAILED', message: 'x'.repeat(10_000) },
+    rule: 'failed and crashed runs retry while retries are left',
+    decision: {
+      status: 'REJECT',
+      reason: `Retry 1 of 1 after: ${'x'.repeat(10_000)}`,
+      state: { type: 'SCHEDULED', name: 'AwaitingRetry', message: `Retry 1 of 1 after: ${'x'.repeat(9_979)}…`, scheduledTime: at(0), retryInProcess: true },
+    },
+  },
   {
     title: 'FAILED with retries exhausted is accepted',
     run: run('RUNNING', { runCount: 3, retries: 2, retryDelaySeconds: 10 }),
@@ -546,6 +571,38 @@ describe('orchestration through the API', () => {
       },
       { clock },
     );
+  });
+
+  it('reschedules to an offset time that claims then see at the right instant', async () => {
+    const clock = new FakeClock(NOW);
+    await withServer(
+      async ({ api }) => {
+        await api.workPools.create.mutate({ name: 'local', type: 'process' });
+        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'local' });
+        const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a', scheduledTime: at(3600) });
+        // 17:30 in Kolkata is 12:00:30 UTC: due 30 s from now, not 5.5 hours.
+        const moved = await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'SCHEDULED', scheduledTime: '2026-03-01T17:30:30+05:30' } });
+        expect(moved).toMatchObject({ status: 'ACCEPT', state: { scheduledTime: at(30) } });
+        expect((await api.flowRuns.read.query({ id })).nextScheduledStartTime).toBe(at(30));
+        const claim = (before: string) => api.workPools.claimRuns.mutate({ workPoolName: 'local', workerName: 'w', scheduledBefore: before });
+        expect(await claim(at(29))).toEqual([]);
+        expect((await claim(at(30))).map((r) => r.id)).toEqual([id]);
+      },
+      { clock },
+    );
+  });
+
+  it('keeps a run readable when its retry message would pass the state message limit', async () => {
+    await withServer(async ({ api }) => {
+      await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
+      const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+      await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'RUNNING', retries: 1 } });
+      const answer = await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'FAILED', message: 'e'.repeat(10_000) } });
+      expect(answer).toMatchObject({ status: 'REJECT', state: { type: 'SCHEDULED', name: 'AwaitingRetry' } });
+      const run = await api.flowRuns.read.query({ id });
+      expect([run.state.message?.length, run.state.message?.startsWith('Retry 1 of 1 after: eee'), run.state.message?.endsWith('e…')]).toEqual([10_000, true, true]);
+      expect((await api.flowRuns.history.query({ id })).at(-1)?.message).toBe(run.state.message);
+    });
   });
 
   it('records a cancellation of a run with no job as one CANCELLED state, and a forced change as proposed', async () => {

@@ -4,7 +4,7 @@
  * from an explicit table of rules, checked in order; the first rule with an opinion wins and
  * anything no rule objects to is accepted. The store applies the decision in the same transaction.
  */
-import { defaultStateName, isTerminal, STATE_NAMES, type StateType } from '@drover/schemas';
+import { defaultStateName, isTerminal, State, STATE_NAMES, type StateType } from '@drover/schemas';
 
 /** The parts of a run the rules read. */
 export interface RunSnapshot {
@@ -57,6 +57,10 @@ interface Rule {
   readonly name: string;
   decide(run: RunSnapshot, proposed: NewState, ctx: OrchestrationContext): Decision | undefined;
 }
+
+/** The longest state message the API carries; a longer one would be stored but could never be read back. */
+const MAX_MESSAGE = State.shape.message.unwrap().maxLength ?? 10_000;
+const clip = (message: string) => (message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 1)}…`);
 
 const scheduledAt = (name: string, at: Date, message: string | null, retryInProcess = false): NewState => ({
   type: 'SCHEDULED',
@@ -153,11 +157,13 @@ export const RULES: readonly Rule[] = [
     decide(run, proposed, ctx) {
       const failing = proposed.type === 'FAILED' && run.stateType === 'RUNNING';
       const crashing = proposed.type === 'CRASHED' && (run.stateType === 'RUNNING' || run.stateType === 'PENDING');
-      if (!(failing || crashing) || run.retries === null || run.runCount > run.retries) return undefined;
+      // A crash before the job started (PENDING) spends an attempt too, so a job that never starts cannot retry for ever.
+      const attempts = run.runCount + (run.stateType === 'PENDING' ? 1 : 0);
+      if (!(failing || crashing) || run.retries === null || attempts > run.retries) return undefined;
       const retryAt = new Date(ctx.now.getTime() + (run.retryDelaySeconds ?? 0) * 1000);
       const attempt = `Retry ${run.runCount} of ${run.retries} after: ${proposed.message ?? proposed.type}`;
       // A FAILED flow is retried by its engine in the same process; a CRASHED one by whichever worker claims it.
-      return { status: 'REJECT', reason: attempt, state: scheduledAt(STATE_NAMES.awaitingRetry, retryAt, attempt, failing) };
+      return { status: 'REJECT', reason: attempt, state: scheduledAt(STATE_NAMES.awaitingRetry, retryAt, clip(attempt), failing) };
     },
   },
 ];
@@ -176,6 +182,7 @@ export function orchestrate(run: RunSnapshot, proposal: Proposal, ctx: Orchestra
 function normalise(run: RunSnapshot, proposal: Proposal, now: Date): NewState {
   const retrying = proposal.type === 'RUNNING' && run.stateName === STATE_NAMES.awaitingRetry;
   const name = proposal.name ?? (retrying ? STATE_NAMES.retrying : defaultStateName(proposal.type));
-  const scheduledTime = proposal.type === 'SCHEDULED' ? (proposal.scheduledTime ?? now.toISOString()) : null;
+  // Stored times compare as text, so every one is UTC with milliseconds, whatever offset the proposal used.
+  const scheduledTime = proposal.type === 'SCHEDULED' ? new Date(proposal.scheduledTime ?? now).toISOString() : null;
   return { type: proposal.type, name, message: proposal.message ?? null, scheduledTime };
 }

@@ -61,6 +61,7 @@ import {
   readFlowRun,
   readStateHistory,
   setFlowRunState,
+  setInfrastructure,
   waitForFlowRun,
 } from './store/flowRuns.js';
 import { appendLogs, LogBatch, readLogs } from './store/logs.js';
@@ -130,6 +131,10 @@ export const appRouter = router({
       .output(OrchestrationResult)
       .mutation(({ ctx, input }) => cancelFlowRun(ctx.store, input.id, input.message)),
     delete: procedure.input(runRef).output(z.object({ id: Id })).mutation(({ ctx, input }) => deleteFlowRun(ctx.store, input.id)),
+    setInfrastructure: procedure
+      .input(runRef.extend({ infrastructureId: z.string().min(1).max(500) }))
+      .output(FlowRun)
+      .mutation(({ ctx, input }) => setInfrastructure(ctx.store, input.id, input.infrastructureId)),
     heartbeat: procedure
       .input(z.strictObject({ ids: z.array(Id).min(1).max(1000) }))
       .output(z.object({ updated: z.number().int(), cancelling: z.array(Id) }))

@@ -1,5 +1,5 @@
 import { ACTIVE_STATE_TYPES, ClaimDeploymentRunsInput, ClaimRunsInput, DroverError, type FlowRun } from '@drover/schemas';
-import { and, asc, count, eq, gt, inArray, lte, or, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, lte, min, or, type SQL } from 'drizzle-orm';
 import { deploymentChannel } from '../events.js';
 import { deployments, flowRuns, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
@@ -12,6 +12,9 @@ type DeploymentLimit = { limit: number; active: number; collisionStrategy: 'ENQU
 
 const PAGE = 200;
 
+/** A run a claim did not take but moved (CANCEL_NEW cancels it): its waiters are told after commit. */
+type Ended = { id: string; type: string };
+
 /**
  * Hands a worker the pool's due runs and moves each to PENDING in the same transaction, so two
  * workers never get the same run. Queues are served in priority order (1 first); paused pools and
@@ -22,8 +25,25 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput): Promi
   const claim = ClaimRunsInput.parse(input);
   const first = claimOnce(ctx, claim);
   if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
-  await waitForRuns(ctx, [first.workPoolId], claim.waitMs);
-  return claimOnce(ctx, claim).runs;
+  // Wake for a new run, or when the next scheduled one enters the worker's window, whichever is first.
+  const started = ctx.clock.now().getTime();
+  const before = Date.parse(claim.scheduledBefore);
+  const nextDue = nextDueTime(ctx, first.workPoolId);
+  const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
+  await waitForRuns(ctx, [first.workPoolId], Math.min(claim.waitMs, untilDue));
+  const waited = ctx.clock.now().getTime() - started;
+  return claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() }).runs;
+}
+
+/** When the pool's next SCHEDULED run is due, or null when it has none. */
+function nextDueTime(ctx: StoreContext, workPoolId: string): string | null {
+  const row = ctx.db
+    .select({ next: min(flowRuns.nextScheduledStartTime) })
+    .from(flowRuns)
+    .innerJoin(workQueues, eq(workQueues.id, flowRuns.workQueueId))
+    .where(and(eq(workQueues.workPoolId, workPoolId), eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, false)))
+    .get();
+  return row?.next ?? null;
 }
 
 /** Resolves when runs become available on one of `channels` (pool ids, deployment channels) or after `waitMs`. */
@@ -45,7 +65,7 @@ function waitForRuns(ctx: StoreContext, channels: readonly string[], waitMs: num
 function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPoolId: string } {
   const now = ctx.clock.now();
   const before = new Date(claim.scheduledBefore).toISOString();
-  const { ids, workPoolId } = ctx.db.transaction(
+  const { ids, ended, workPoolId } = ctx.db.transaction(
     (tx) => {
       const pool = requirePool(tx, claim.workPoolName);
       const allQueues = tx.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
@@ -60,26 +80,29 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
       if (queues.length > 0) {
         tx.update(workQueues).set({ lastPolled: now.toISOString() }).where(inArray(workQueues.id, queues.map((q) => q.id))).run();
       }
-      if (pool.isPaused) return { ids: [], workPoolId: pool.id };
+      if (pool.isPaused) return { ids: [], ended: [], workPoolId: pool.id };
 
       const active = activeByQueue(tx, allQueues.map((q) => q.id));
       const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
       let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
       const limits = new Map<string, DeploymentLimit>();
       const ids: string[] = [];
+      const ended: Ended[] = [];
       for (const queue of queues) {
         if (remaining <= 0) break;
         if (queue.isPaused) continue;
         const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
         const claimed = claimDue(tx, ctx, eq(flowRuns.workQueueId, queue.id), before, take, limits, claim.workerName);
-        ids.push(...claimed);
-        remaining -= claimed.length;
+        ids.push(...claimed.ids);
+        ended.push(...claimed.ended);
+        remaining -= claimed.ids.length;
       }
-      return { ids, workPoolId: pool.id };
+      return { ids, ended, workPoolId: pool.id };
     },
     { behavior: 'immediate' },
   );
   for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
+  for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
   return { runs: loadRuns(ctx.db, ids), workPoolId };
 }
 
@@ -87,7 +110,7 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
  * Moves up to `take` due SCHEDULED runs matching `where` to PENDING for `workerName`, soonest
  * first, skipping runs whose deployment is at its limit (ENQUEUE: they wait as they are;
  * CANCEL_NEW: orchestration cancels them). Pages through candidates, so skipped runs never hide
- * claimable ones behind them. Returns the claimed ids.
+ * claimable ones behind them. Returns the claimed ids, and the ids of runs it cancelled instead.
  */
 function claimDue(
   tx: Executor,
@@ -97,8 +120,9 @@ function claimDue(
   take: number,
   limits: Map<string, DeploymentLimit>,
   workerName: string,
-): string[] {
+): { ids: string[]; ended: Ended[] } {
   const ids: string[] = [];
+  const ended: Ended[] = [];
   let after: { time: string; id: string } | null = null;
   while (ids.length < take) {
     const page = tx
@@ -125,13 +149,15 @@ function claimDue(
       if (outcome.status === 'ACCEPT') {
         ids.push(run.id);
         if (slots) slots.active++;
+      } else if (outcome.written) {
+        ended.push({ id: run.id, type: outcome.written.type });
       }
     }
     const last = page.at(-1);
     if (!last || page.length < PAGE) break;
     after = { time: last.nextScheduledStartTime as string, id: last.id };
   }
-  return ids;
+  return { ids, ended };
 }
 
 /**
@@ -142,11 +168,12 @@ export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploym
   const claim = ClaimDeploymentRunsInput.parse(input);
   const once = () => {
     const before = new Date(claim.scheduledBefore).toISOString();
-    const ids = ctx.db.transaction(
+    const { ids, ended } = ctx.db.transaction(
       (tx) => claimDue(tx, ctx, inArray(flowRuns.deploymentId, claim.deploymentIds), before, claim.limit, new Map(), claim.workerName),
       { behavior: 'immediate' },
     );
     for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
+    for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
     return loadRuns(ctx.db, ids);
   };
   const first = once();

@@ -276,6 +276,7 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
   if (filter.states?.length) where.push(inArray(flowRuns.stateType, filter.states));
   if (filter.stateName !== undefined) where.push(eq(flowRuns.stateName, filter.stateName));
   if (filter.deploymentId !== undefined) where.push(eq(flowRuns.deploymentId, filter.deploymentId));
+  if (filter.workPoolName !== undefined) where.push(eq(workPools.name, filter.workPoolName));
   if (filter.flowName !== undefined) where.push(eq(flows.name, filter.flowName));
   if (filter.tags?.length) where.push(jsonArrayContainsAll(flowRuns.tags, filter.tags));
   if (filter.expectedStartAfter !== undefined) where.push(gte(flowRuns.expectedStartTime, new Date(filter.expectedStartAfter).toISOString()));
@@ -333,6 +334,13 @@ export async function heartbeatFlowRuns(ctx: StoreContext, ids: readonly string[
     .all()
     .map((r) => r.id);
   return { updated: result.changes, cancelling };
+}
+
+/** Records where a run's job lives (after a worker launched it), so any worker can stop it later. */
+export async function setInfrastructure(ctx: StoreContext, flowRunId: string, infrastructureId: string): Promise<FlowRun> {
+  requireRun(ctx.db, flowRunId);
+  ctx.db.update(flowRuns).set({ infrastructureId, updated: ctx.clock.now().toISOString() }).where(eq(flowRuns.id, flowRunId)).run();
+  return readFlowRun(ctx, flowRunId);
 }
 
 /** A run's state history, oldest first. */
