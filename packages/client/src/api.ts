@@ -118,6 +118,8 @@ export class DroverClient {
     setState: (input: SetStateInput): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.setState.mutate(input)),
     cancel: (id: string, message?: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.cancel.mutate({ id, message })),
     delete: (id: string): Promise<{ id: string }> => this.#call((api) => api.flowRuns.delete.mutate({ id })),
+    setInfrastructure: (id: string, infrastructureId: string): Promise<FlowRun> =>
+      this.#call((api) => api.flowRuns.setInfrastructure.mutate({ id, infrastructureId })),
     heartbeat: (ids: string[]): Promise<{ updated: number; cancelling: string[] }> => this.#call((api) => api.flowRuns.heartbeat.mutate({ ids })),
     /** Long-poll: the run once it is final, or as it is after `timeoutMs`. */
     wait: (id: string, timeoutMs: number): Promise<FlowRun> => this.#call((api) => api.flowRuns.wait.query({ id, timeoutMs })),

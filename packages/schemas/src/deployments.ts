@@ -178,7 +178,14 @@ export const DeploymentUpdate = z.strictObject({
 export type DeploymentUpdate = z.input<typeof DeploymentUpdate>;
 
 /** A deployment by id or by `flow-name/deployment-name`. */
-export const DeploymentRef = z.union([Id, DeploymentFullName]);
+export const DeploymentRef = z.string().superRefine((value, ctx) => {
+  if (!Id.safeParse(value).success && !DeploymentFullName.safeParse(value).success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `Invalid deployment "${value}": expected a deployment id or flow-name/deployment-name, each name 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit`,
+    });
+  }
+});
 export type DeploymentRef = z.infer<typeof DeploymentRef>;
 
 /** Filters for listing deployments; all given filters must match. */

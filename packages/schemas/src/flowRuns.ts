@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DeploymentRef } from './deployments.js';
-import { FlowName, Id, JsonObject, Page, Tag, Timestamp, WorkQueueName } from './names.js';
+import { FlowName, Id, JsonObject, Page, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
 import { OrchestrationStatus, State, StateProposal, StateType } from './states.js';
 
 /** One execution of a flow. */
@@ -65,6 +65,7 @@ export const FlowRunFilter = z.strictObject({
   stateName: z.string().min(1).max(100).optional(),
   deploymentId: Id.optional(),
   flowName: FlowName.optional(),
+  workPoolName: WorkPoolName.optional(),
   /** Runs carrying every one of these tags. */
   tags: z.array(Tag).max(50).optional(),
   expectedStartAfter: Timestamp.optional(),

@@ -65,6 +65,7 @@ export {
   CronSchedule,
   IntervalSchedule,
   MAX_INTERVAL_SECONDS,
+  MIN_INTERVAL_SECONDS,
   RRuleSchedule,
   Schedule,
   type ScheduleInput,

@@ -16,7 +16,7 @@ const nonZero = (min: number, max: number) => (v: string) => int(min, max)(v) &&
 const PARTS: Record<string, (value: string) => boolean> = {
   FREQ: (v) => FREQS.includes(v),
   INTERVAL: int(1, 1_000_000),
-  COUNT: int(1, 1_000_000),
+  COUNT: int(1, 100_000),
   UNTIL: (v) => DATE.test(v),
   WKST: (v) => new RegExp(`^${WEEKDAY}$`).test(v),
   BYSECOND: list(int(0, 59)),
@@ -45,7 +45,10 @@ export function rruleError(text: string): string | undefined {
     const isBareRule = colon < 0 && line.includes('=');
     const head = isBareRule ? 'RRULE' : line.slice(0, colon).toUpperCase();
     const body = isBareRule ? line : line.slice(colon + 1);
-    const name = head.split(';')[0];
+    const [name, ...params] = head.split(';');
+    if (params.some((param) => /^TZID=/i.test(param))) {
+      return `TZID is not supported in "${line}": DTSTART, RDATE and EXDATE are wall times in the schedule's timezone`;
+    }
     switch (name) {
       case 'RRULE':
       case 'EXRULE': {

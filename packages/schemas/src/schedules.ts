@@ -20,6 +20,8 @@ export type CronSchedule = z.infer<typeof CronSchedule>;
 
 /** Longest interval accepted: 100 years, far beyond any real schedule, small enough for exact date maths. */
 export const MAX_INTERVAL_SECONDS = 100 * 366 * 86_400;
+/** Shortest interval accepted: runs more often than once a second are not what an orchestrator is for. */
+export const MIN_INTERVAL_SECONDS = 1;
 
 /**
  * Every `interval` seconds from `anchorDate` (default 2020-01-01T00:00 wall time in the zone). Whole
@@ -29,10 +31,10 @@ export const IntervalSchedule = z.strictObject({
   interval: z
     .number()
     .superRefine((value, ctx) => {
-      if (!(value > 0) || value > MAX_INTERVAL_SECONDS) {
+      if (!(value >= MIN_INTERVAL_SECONDS) || value > MAX_INTERVAL_SECONDS) {
         ctx.addIssue({
           code: 'custom',
-          message: `Invalid interval ${value}: must be more than 0 and at most ${MAX_INTERVAL_SECONDS} seconds`,
+          message: `Invalid interval ${value}: must be at least ${MIN_INTERVAL_SECONDS} and at most ${MAX_INTERVAL_SECONDS} seconds`,
         });
       }
     }),
@@ -76,4 +78,5 @@ export function byScheduleKind<A extends z.ZodType, B extends z.ZodType, C exten
 /** One of the three schedule kinds, told apart by which of `cron`, `interval` or `rrule` it has. */
 export const Schedule = byScheduleKind(CronSchedule, IntervalSchedule, RRuleSchedule);
 export type Schedule = z.infer<typeof Schedule>;
-export type ScheduleInput = z.input<typeof Schedule>;
+/** A schedule as callers write it (`dayOr` optional, `anchorDate` a string or Date). */
+export type ScheduleInput = z.input<typeof CronSchedule> | z.input<typeof IntervalSchedule> | z.input<typeof RRuleSchedule>;

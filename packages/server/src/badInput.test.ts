@@ -100,7 +100,7 @@ const ROWS: Row[] = [
     call: (api) => addSchedule(api, { interval: -5 }),
     code: 'VALIDATION_ERROR',
     status: 400,
-    message: 'Invalid input to deployments.addSchedule: schedule.schedule.interval: Invalid interval -5: must be more than 0 and at most 3162240000 seconds',
+    message: 'Invalid input to deployments.addSchedule: schedule.schedule.interval: Invalid interval -5: must be at least 1 and at most 3162240000 seconds',
   },
   {
     name: 'an interval anchor that is not a date',
@@ -259,8 +259,8 @@ const ROWS: Row[] = [
     call: (api) => api.flowRuns.create.mutate({ deployment: 'etl/night/ly' }),
     code: 'VALIDATION_ERROR',
     status: 400,
-    // Poor: the union of id and name loses both of their messages (reported; the fix belongs in @drover/schemas).
-    message: 'Invalid input to flowRuns.create: deployment: Invalid input',
+    message:
+      'Invalid input to flowRuns.create: deployment: Invalid deployment "etl/night/ly": expected a deployment id or flow-name/deployment-name, each name 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit',
   },
   {
     name: 'a run on an unknown queue of its pool',

@@ -46,6 +46,8 @@ export function trpcCodeOf(code: ErrorCode): TrpcCode {
 }
 
 const t = initTRPC.context<RequestContext>().create({
+  // Never send stack traces to clients, whatever NODE_ENV says.
+  isDev: false,
   errorFormatter({ shape, error, path }) {
     const cause = error.cause;
     // Only a failed input parse is the caller's fault; a failed output parse is the server's (INTERNAL, below).
@@ -59,6 +61,11 @@ const t = initTRPC.context<RequestContext>().create({
     }
     if (isDroverError(cause)) {
       return { ...shape, message: cause.message, data: { ...shape.data, droverCode: cause.code, issues: [], details: cause.details } };
+    }
+    if (error.code === 'NOT_FOUND' || error.code === 'METHOD_NOT_SUPPORTED') {
+      // The caller asked for a procedure this server does not have: usually a client newer than the server.
+      const message = `${error.message} (is the client newer than the server? upgrade the server)`;
+      return { ...shape, message, data: { ...shape.data, droverCode: 'VALIDATION_ERROR' as ErrorCode, issues: [], details: {} } };
     }
     const droverCode: ErrorCode = error.code === 'UNAUTHORIZED' ? 'UNAUTHORIZED' : error.code === 'BAD_REQUEST' ? 'VALIDATION_ERROR' : 'INTERNAL';
     return { ...shape, data: { ...shape.data, droverCode, issues: [], details: {} } };
