@@ -33,16 +33,18 @@ export type LogSink = (level: LogLevel, message: string) => void;
 interface Scope {
   readonly sink: LogSink;
   readonly capture: boolean;
+  /** Also print captured lines as usual (false when the sink itself writes them to stdout). */
+  readonly echo: boolean;
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
 
-/** A logger that writes to the console and to `sink`. */
-export function createLogger(sink: LogSink): FlowLogger {
+/** A logger that writes to `sink`, and to the console when `echo` is true. */
+export function createLogger(sink: LogSink, echo = true): FlowLogger {
   const write = (level: LogLevel) => (...args: unknown[]) => {
     const message = format(...args);
     sink(level, message);
-    original[level](message);
+    if (echo) original[level](message);
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
@@ -61,8 +63,8 @@ function patchConsole(): void {
   if (patched) return;
   patched = true;
   const route = (level: LogLevel, print: (...args: unknown[]) => void) => (...args: unknown[]) => {
-    print(...args);
     const scope = scopes.getStore();
+    if (!scope?.capture || scope.echo) print(...args);
     if (scope?.capture) scope.sink(level, format(...args));
   };
   console.log = route('info', original.log);
@@ -73,7 +75,27 @@ function patchConsole(): void {
 }
 
 /** Runs `fn` with console output captured into `sink` when `capture` is true. */
-export function withLogScope<T>(sink: LogSink, capture: boolean, fn: () => T): T {
+export function withLogScope<T>(sink: LogSink, capture: boolean, echo: boolean, fn: () => T): T {
   if (capture) patchConsole();
-  return scopes.run({ sink, capture }, fn);
+  return scopes.run({ sink, capture, echo }, fn);
 }
+
+/** Where a run's log lines go: the API (in batches), or stdout for the worker that launched the job to ship. */
+export interface LogOutput {
+  readonly add: LogSink;
+  /** Print lines to the console as well? False when `add` already writes to stdout. */
+  readonly echo: boolean;
+  flush(): Promise<void>;
+}
+
+/** Marks a log line on a job's stdout, so its worker can tell the engine's lines from raw output. */
+export const LOG_MARKER = '::drover-log::';
+
+/** Log lines written to stdout as `::drover-log::{"level","message"}`, for the job's worker to ship. */
+export const stdoutLogs: LogOutput = {
+  add: (level, message) => {
+    process.stdout.write(`${LOG_MARKER}${JSON.stringify({ level, message })}\n`);
+  },
+  echo: false,
+  flush: async () => {},
+};

@@ -9,12 +9,15 @@ import { ZodError } from 'zod';
 import type { DroverClient } from './api.js';
 import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
 import { LogShipper } from './logShipper.js';
+import { type LogOutput, stdoutLogs } from './context.js';
 
 export interface EngineOptions {
   /** How often the engine tells the server the run is alive (default 10 s; the server crashes runs after 90 s of silence). */
   readonly heartbeatIntervalMs?: number;
-  /** Aborting it cancels the run (used by `serve()` on shutdown). */
+  /** Aborting it cancels the run (used by `serve()` on shutdown, and by a job on SIGTERM). */
   readonly cancel?: AbortSignal;
+  /** Where log lines go: the API (default), or stdout for the worker that launched this job. */
+  readonly logs?: 'api' | 'stdout';
 }
 
 /** Thrown into a flow when its run is cancelled. */
@@ -51,7 +54,7 @@ function describeError(error: unknown): string {
 
 /** Runs `run` with `flow` to a final state; returns the state it ended in. */
 export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: AnyFlow, options: EngineOptions = {}): Promise<State> {
-  const logs = new LogShipper(client, run.id);
+  const logs: LogOutput = options.logs === 'stdout' ? stdoutLogs : new LogShipper(client, run.id);
   const cancel = new AbortController();
   const onOuterCancel = () => cancel.abort(new FlowCancelledError(String(options.cancel?.reason ?? 'Runner shut down')));
   options.cancel?.addEventListener('abort', onOuterCancel, { once: true });
@@ -94,7 +97,7 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
           parameters,
           flow.options,
           { flowRunId: run.id, flowRunName: run.name, deploymentName: run.deploymentName ? `${run.flowName}/${run.deploymentName}` : null, attempt },
-          logs.add,
+          logs,
           cancel.signal,
         );
         clearInterval(heartbeat);

@@ -1,33 +1,46 @@
 #!/usr/bin/env node
 /**
  * The engine as a program: what a worker's job runs. It reads the run named by
- * DROVER_FLOW_RUN_ID from the server at DROVER_API_URL, loads its deployment's entrypoint from
- * the working directory, and runs it. Exit code 0 when the run reached a final state (even
- * FAILED: the server has the truth), 1 when the engine itself could not finish.
+ * DROVER_FLOW_RUN_ID from the server at DROVER_API_URL, runs its deployment's pull steps, loads
+ * the entrypoint and runs the flow. SIGTERM cancels the run (it ends CANCELLED). With
+ * DROVER_LOG_TO=stdout, log lines go to stdout for the worker to ship. Exit code 0 when the run
+ * reached a final state (even FAILED: the server has the truth), 1 when the engine could not finish.
  */
-import { isTerminal } from '@drover/schemas';
+import { isTerminal, type State } from '@drover/schemas';
 import { getClient } from './api.js';
-import { executeFlowRun } from './engine.js';
+import { type LogOutput, stdoutLogs } from './context.js';
+import { executeFlowRun, FlowCancelledError } from './engine.js';
 import { loadFlow } from './loadFlow.js';
+import { LogShipper } from './logShipper.js';
+import { runPullSteps } from './pullSteps.js';
 
 const flowRunId = process.env.DROVER_FLOW_RUN_ID;
 if (!flowRunId) {
   process.stderr.write('drover-engine: DROVER_FLOW_RUN_ID is not set; a worker starts this program with the run to execute\n');
   process.exit(2);
 }
+const logTo = process.env.DROVER_LOG_TO === 'stdout' ? 'stdout' : 'api';
+const cancel = new AbortController();
+const stop = (signal: string) => () => cancel.abort(new FlowCancelledError(`The job was stopped (${signal})`));
+process.once('SIGTERM', stop('SIGTERM'));
+process.once('SIGINT', stop('SIGINT'));
+
 const client = getClient();
 try {
   const run = await client.flowRuns.read(flowRunId);
   if (!run.deploymentId) throw new Error(`Flow run ${run.id} has no deployment, so there is no entrypoint to run`);
   const deployment = await client.deployments.read(run.deploymentId);
-  let state;
+  const logs: LogOutput = logTo === 'stdout' ? stdoutLogs : new LogShipper(client, run.id);
+  let state: State;
   try {
-    const flow = await loadFlow(deployment.entrypoint ?? '', process.cwd());
-    state = await executeFlowRun(client, run, flow);
+    const directory = await runPullSteps(deployment.pullSteps, process.cwd(), logs.add);
+    const flow = await loadFlow(deployment.entrypoint ?? '', directory);
+    state = await executeFlowRun(client, run, flow, { cancel: cancel.signal, logs: logTo });
   } catch (error) {
-    // A flow that cannot load is the run's failure, not the engine's: record it and say so.
+    // Code that cannot be fetched or loaded is the run's failure, not the engine's: record it.
     const message = (error as Error).message;
-    process.stderr.write(`${message}\n`);
+    logs.add('error', message);
+    await logs.flush();
     state = (await client.flowRuns.setState({ flowRunId, state: { type: 'FAILED', message } })).state;
   }
   process.exitCode = isTerminal(state.type) ? 0 : 1;

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { createLogger, type FlowContext, withLogScope } from './context.js';
+import { createLogger, type FlowContext, type LogOutput, withLogScope } from './context.js';
 
 export interface FlowOptions<S extends z.ZodType | undefined = undefined> {
   /** The flow's name: the first half of `flow-name/deployment-name`. */
@@ -67,7 +67,7 @@ export function flow<S extends z.ZodType | undefined = undefined, R = unknown>(
     const attempts = (options.retries ?? 0) + 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await runAttempt(fn, parameters, options, { flowRunId: 'local', flowRunName: options.name, deploymentName: null, attempt });
+        return await runAttempt(fn, parameters, options, { flowRunId: 'local', flowRunName: options.name, deploymentName: null, attempt }, LOCAL_LOGS);
       } catch (error) {
         if (attempt >= attempts) throw error;
         await new Promise((resolve) => setTimeout(resolve, (options.retryDelaySeconds ?? 0) * 1000));
@@ -105,16 +105,19 @@ export class FlowTimeoutError extends Error {
   }
 }
 
+/** A flow called directly logs to the console only. */
+const LOCAL_LOGS: LogOutput = { add: () => {}, echo: true, flush: async () => {} };
+
 /**
  * One attempt of a flow body: `signal` aborts on timeout or when `cancel` fires; console output is
- * captured into `sink` when the flow logs prints.
+ * captured into `logs` when the flow logs prints.
  */
 export async function runAttempt<R>(
   fn: (parameters: never, ctx: FlowContext) => Promise<R> | R,
   parameters: unknown,
   options: FlowOptions<z.ZodType | undefined>,
   run: Omit<FlowContext, 'logger' | 'signal'>,
-  sink: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void = () => {},
+  logs: LogOutput,
   cancel?: AbortSignal,
 ): Promise<R> {
   const controller = new AbortController();
@@ -135,9 +138,9 @@ export async function runAttempt<R>(
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
   });
-  const ctx: FlowContext = { ...run, logger: createLogger(sink), signal: controller.signal };
+  const ctx: FlowContext = { ...run, logger: createLogger(logs.add, logs.echo), signal: controller.signal };
   try {
-    return await withLogScope(sink, options.logPrints ?? true, () =>
+    return await withLogScope(logs.add, options.logPrints ?? true, logs.echo, () =>
       Promise.race([Promise.resolve().then(() => fn(parameters as never, ctx)), timeout, aborted]),
     );
   } finally {

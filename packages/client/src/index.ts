@@ -17,7 +17,7 @@
  */
 export type { WorkPoolJobConfiguration } from '@drover/schemas';
 export { type ClientOptions, DroverClient, getClient } from './api.js';
-export type { FlowContext, FlowLogger } from './context.js';
+export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput } from './context.js';
 export {
   buildAndPushImage,
   type DeployedDeployment,
@@ -37,6 +37,7 @@ export { type AnyFlow, type Flow, type FlowOptions, FlowTimeoutError, flow, isFl
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
 export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';
 export { type InitializeProjectOptions, initializeProject, projectFor, RECIPES, type Recipe } from './project.js';
+export { runPullSteps } from './pullSteps.js';
 export { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
 export { Runner, type ServeOptions, serve } from './runner.js';
 export { apiSettings, DEFAULT_API_URL, droverHome, Profile, type ProfileKey, profilePath, readProfile } from './settings.js';

@@ -1,5 +1,6 @@
 import type { LogLevel } from '@drover/schemas';
 import type { DroverClient } from './api.js';
+import type { LogOutput } from './context.js';
 
 /** Most lines sent in one request (the API's batch limit). */
 const MAX_BATCH = 1000;
@@ -8,7 +9,8 @@ const MAX_BATCH = 1000;
  * Collects a run's log lines and sends them in batches: every `flushMs`, or at once when a
  * batch fills. A failed send keeps the lines for the next try, so a blip loses nothing.
  */
-export class LogShipper {
+export class LogShipper implements LogOutput {
+  readonly echo = true;
   #lines: { flowRunId: string; timestamp: string; level: LogLevel; message: string }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> = Promise.resolve();
