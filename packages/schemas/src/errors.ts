@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'FLOW_LOAD_ERROR',
   'DOCKER_UNAVAILABLE',
   'FILE_EXISTS',
+  'JOB_VARIABLES_INVALID',
+  'INFRASTRUCTURE_ERROR',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -113,7 +113,7 @@ export const appRouter = router({
       .output(Deployment)
       .mutation(({ ctx, input }) => removeSchedule(ctx.store, input.deployment, input.scheduleId)),
     /** For runners (`serve()`): claim the due runs of these deployments. */
-    claimRuns: procedure.input(ClaimDeploymentRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input }) => claimDeploymentRuns(ctx.store, input)),
+    claimRuns: procedure.input(ClaimDeploymentRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input, signal }) => claimDeploymentRuns(ctx.store, input, signal)),
     schedulePreview: procedure
       .input(SchedulePreviewInput)
       .output(SchedulePreview)
@@ -163,7 +163,7 @@ export const appRouter = router({
       .input(z.strictObject({ type: WorkPoolType }))
       .output(BaseJobTemplate)
       .query(({ input }) => defaultBaseJobTemplate(input.type)),
-    claimRuns: procedure.input(ClaimRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input }) => claimRuns(ctx.store, input)),
+    claimRuns: procedure.input(ClaimRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input, signal }) => claimRuns(ctx.store, input, signal)),
   }),
 
   workQueues: router({

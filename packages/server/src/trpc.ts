@@ -40,6 +40,8 @@ export function trpcCodeOf(code: ErrorCode): TrpcCode {
     case 'FLOW_LOAD_ERROR':
     case 'DOCKER_UNAVAILABLE':
     case 'FILE_EXISTS':
+    case 'JOB_VARIABLES_INVALID':
+    case 'INFRASTRUCTURE_ERROR':
     case 'INTERNAL':
       return 'INTERNAL_SERVER_ERROR';
   }

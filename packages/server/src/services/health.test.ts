@@ -75,6 +75,28 @@ describe('RunHealth', () => {
     );
   });
 
+  it('offers again a PENDING run whose worker died before launching its job', async () => {
+    const clock = new FakeClock(T0);
+    await withServer(
+      async ({ api, services }) => {
+        await api.workPools.create.mutate({ name: 'pool', type: 'process' });
+        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
+        const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+        await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w1', scheduledBefore: T0 });
+        clock.advance(91_000);
+        expect((await services.runHealth.pass()).crashed).toEqual([run.id]);
+        expect((await api.flowRuns.read.query({ id: run.id })).state).toMatchObject({
+          type: 'SCHEDULED',
+          scheduledTime: T0,
+          message: 'No heartbeat for 91 s (last at 2026-06-01T00:00:00.000Z) from worker "w1" before it launched the job: offered again',
+        });
+        const again = await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w2', scheduledBefore: clock.now().toISOString() });
+        expect(again.map((r) => r.id)).toEqual([run.id]);
+      },
+      { clock },
+    );
+  });
+
   it('retries a crashed run through any worker when its flow has retries', async () => {
     const clock = new FakeClock(T0);
     await withServer(

@@ -21,7 +21,7 @@ type Ended = { id: string; type: string };
  * queues give nothing; pool, queue and deployment concurrency limits are never exceeded. With
  * `waitMs`, an empty answer waits until a run is created for the pool (or the time is up).
  */
-export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput): Promise<FlowRun[]> {
+export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]> {
   const claim = ClaimRunsInput.parse(input);
   const first = claimOnce(ctx, claim);
   if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
@@ -30,7 +30,9 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput): Promi
   const before = Date.parse(claim.scheduledBefore);
   const nextDue = nextDueTime(ctx, first.workPoolId);
   const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
-  await waitForRuns(ctx, [first.workPoolId], Math.min(claim.waitMs, untilDue));
+  await waitForRuns(ctx, [first.workPoolId], Math.min(claim.waitMs, untilDue), signal);
+  // A worker that hung up would never launch what it was given.
+  if (signal?.aborted) return [];
   const waited = ctx.clock.now().getTime() - started;
   return claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() }).runs;
 }
@@ -46,14 +48,19 @@ function nextDueTime(ctx: StoreContext, workPoolId: string): string | null {
   return row?.next ?? null;
 }
 
-/** Resolves when runs become available on one of `channels` (pool ids, deployment channels) or after `waitMs`. */
-function waitForRuns(ctx: StoreContext, channels: readonly string[], waitMs: number): Promise<void> {
+/**
+ * Resolves when runs become available on one of `channels` (pool ids, deployment channels), after
+ * `waitMs`, or when the caller hangs up (`signal`).
+ */
+function waitForRuns(ctx: StoreContext, channels: readonly string[], waitMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       ctx.events.off('runsAvailable', onRuns);
+      signal?.removeEventListener('abort', done);
       resolve();
     };
+    signal?.addEventListener('abort', done, { once: true });
     const onRuns = (channel: string) => {
       if (channels.includes(channel)) done();
     };
@@ -164,7 +171,7 @@ function claimDue(
  * For a runner (`serve()`): claims the due runs of the given deployments, whatever their pool,
  * within the deployments' concurrency limits. With `waitMs`, an empty answer waits for a run.
  */
-export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploymentRunsInput): Promise<FlowRun[]> {
+export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]> {
   const claim = ClaimDeploymentRunsInput.parse(input);
   const once = () => {
     const before = new Date(claim.scheduledBefore).toISOString();
@@ -178,8 +185,8 @@ export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploym
   };
   const first = once();
   if (first.length > 0 || claim.waitMs === 0) return first;
-  await waitForRuns(ctx, claim.deploymentIds.map(deploymentChannel), claim.waitMs);
-  return once();
+  await waitForRuns(ctx, claim.deploymentIds.map(deploymentChannel), claim.waitMs, signal);
+  return signal?.aborted ? [] : once();
 }
 
 function activeByQueue(db: Executor, queueIds: string[]): Map<string, number> {

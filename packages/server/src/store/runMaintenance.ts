@@ -91,7 +91,9 @@ export function applyCatchup(ctx: StoreContext): string[] {
 
 /**
  * RUNNING and PENDING runs whose last heartbeat is older than `timeoutMs` are CRASHED (their
- * slot frees at once; retries apply). The message names the worker and the last heartbeat.
+ * slot frees at once; retries apply). The message names the worker and the last heartbeat. A
+ * PENDING run whose job was never launched (no infrastructure id: its worker died holding it) is
+ * offered again instead, SCHEDULED at its time, since no job can be running it.
  */
 export function crashSilentRuns(ctx: StoreContext, timeoutMs: number): string[] {
   const now = ctx.clock.now().getTime();
@@ -101,10 +103,13 @@ export function crashSilentRuns(ctx: StoreContext, timeoutMs: number): string[] 
     .from(flowRuns)
     .where(and(inArray(flowRuns.stateType, ['RUNNING', 'PENDING']), lt(flowRuns.lastHeartbeat, threshold)))
     .all();
-  return changeRuns(ctx, runs, (run) => ({
-    type: 'CRASHED',
-    message: `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}": its job is presumed dead`,
-  }));
+  return changeRuns(ctx, runs, (run) => {
+    const silence = `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}"`;
+    if (run.stateType === 'PENDING' && run.infrastructureId === null) {
+      return { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} before it launched the job: offered again` };
+    }
+    return { type: 'CRASHED', message: `${silence}: its job is presumed dead` };
+  });
 }
 
 /** CANCELLING runs that no worker confirmed within `graceMs` are CANCELLED by the server. */
