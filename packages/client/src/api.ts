@@ -55,11 +55,14 @@ const LONG_POLLS = new Set(['flowRuns.wait', 'workPools.claimRuns', 'deployments
 /** A Drover API client. Build one with `getClient()`. */
 export class DroverClient {
   readonly apiUrl: string;
+  /** The key sent with every request, if any (workers pass it on to their jobs). */
+  readonly apiKey: string | undefined;
   readonly #trpc: TRPCClient<AppRouter>;
 
   constructor(options: ClientOptions = {}) {
     const settings = apiSettings(options);
     this.apiUrl = settings.apiUrl;
+    this.apiKey = settings.apiKey;
     const headers = settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {};
     // Calls made in the same tick travel in one request; long-polls go alone, since a batch's
     // answer waits for its slowest call and would hold every other call back.
@@ -107,7 +110,9 @@ export class DroverClient {
     removeSchedule: (deployment: string, scheduleId: string): Promise<Deployment> =>
       this.#call((api) => api.deployments.removeSchedule.mutate({ deployment, scheduleId })),
     schedulePreview: (input: SchedulePreviewInput): Promise<SchedulePreview> => this.#call((api) => api.deployments.schedulePreview.query(input)),
-    claimRuns: (input: ClaimDeploymentRunsInput): Promise<FlowRun[]> => this.#call((api) => api.deployments.claimRuns.mutate(input)),
+    /** Long-poll; aborting `signal` hangs up, and the server then hands out nothing. */
+    claimRuns: (input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]> =>
+      this.#call((api) => api.deployments.claimRuns.mutate(input, { signal })),
   };
 
   readonly flowRuns = {
@@ -136,7 +141,8 @@ export class DroverClient {
     resume: (name: string): Promise<WorkPool> => this.#call((api) => api.workPools.resume.mutate({ name })),
     delete: (name: string): Promise<{ name: string }> => this.#call((api) => api.workPools.delete.mutate({ name })),
     defaultBaseJobTemplate: (type: WorkPoolType): Promise<BaseJobTemplate> => this.#call((api) => api.workPools.defaultBaseJobTemplate.query({ type })),
-    claimRuns: (input: ClaimRunsInput): Promise<FlowRun[]> => this.#call((api) => api.workPools.claimRuns.mutate(input)),
+    /** Long-poll; aborting `signal` hangs up, and the server then hands out nothing. */
+    claimRuns: (input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]> => this.#call((api) => api.workPools.claimRuns.mutate(input, { signal })),
   };
 
   readonly workQueues = {

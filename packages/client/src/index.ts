@@ -35,6 +35,7 @@ export { type EngineOptions, executeFlowRun, FlowCancelledError } from './engine
 export { DeploymentNotFoundError, FlowRunTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
 export { type AnyFlow, type Flow, type FlowOptions, FlowTimeoutError, flow, isFlow } from './flow.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
+export { LogShipper } from './logShipper.js';
 export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';
 export { type InitializeProjectOptions, initializeProject, projectFor, RECIPES, type Recipe } from './project.js';
 export { runPullSteps } from './pullSteps.js';

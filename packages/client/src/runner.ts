@@ -15,7 +15,7 @@ export interface ServeOptions {
   readonly shutdownGraceSeconds?: number;
   /** Claim runs due this far ahead, and start each at its time (default 10 s). */
   readonly prefetchSeconds?: number;
-  /** How long one poll waits on the server for a run (default 2 s; runs created meanwhile wake it at once). */
+  /** How long one poll waits on the server for a run (default 10 s; runs created meanwhile wake it at once). */
   readonly pollWaitSeconds?: number;
   /** How often running flows heartbeat; cancellation requests are noticed at a heartbeat (default 10 s). */
   readonly heartbeatSeconds?: number;
@@ -109,21 +109,15 @@ export class Runner {
           workerName: this.name,
           scheduledBefore: new Date(Date.now() + prefetchMs).toISOString(),
           limit: Math.min(free, 1000),
-          waitMs: (this.#options.pollWaitSeconds ?? 2) * 1000,
-        });
+          waitMs: (this.#options.pollWaitSeconds ?? 10) * 1000,
+        }, this.#stop.signal);
       } catch (error) {
+        if (this.#stop.signal.aborted) break; // stop() hung up the long-poll
         this.#print(`Could not poll for runs (${(error as Error).message}); retrying in 5 s`);
         await new Promise((resolve) => setTimeout(resolve, 5000));
         continue;
       }
-      for (const run of runs) {
-        if (this.#stop.signal.aborted) {
-          // Claimed as the runner stopped: hand the run back for another runner or a restart.
-          await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: `Runner ${this.name} stopped before starting it` } });
-          continue;
-        }
-        this.#start(run);
-      }
+      for (const run of runs) this.#start(run);
     }
   }
 
