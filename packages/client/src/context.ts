@@ -80,22 +80,24 @@ export function withLogScope<T>(sink: LogSink, capture: boolean, echo: boolean, 
   return scopes.run({ sink, capture, echo }, fn);
 }
 
-/** Where a run's log lines go: the API (in batches), or stdout for the worker that launched the job to ship. */
+/** Where a run's log lines go. */
 export interface LogOutput {
   readonly add: LogSink;
-  /** Print lines to the console as well? False when `add` already writes to stdout. */
+  /** Print lines to the console as well? False when `add` already writes them to stdout. */
   readonly echo: boolean;
+  /** Resolves once every line added so far is stored. */
   flush(): Promise<void>;
 }
 
 /** Marks a log line on a job's stdout, so its worker can tell the engine's lines from raw output. */
 export const LOG_MARKER = '::drover-log::';
 
-/** Log lines written to stdout as `::drover-log::{"level","message"}`, for the job's worker to ship. */
-export const stdoutLogs: LogOutput = {
-  add: (level, message) => {
-    process.stdout.write(`${LOG_MARKER}${JSON.stringify({ level, message })}\n`);
-  },
-  echo: false,
-  flush: async () => {},
-};
+/** `{ level, message }` of a line the engine marked, or undefined for any other line. */
+export function parseMarkedLine(line: string): { level: LogLevel; message: string } | undefined {
+  if (!line.startsWith(LOG_MARKER)) return undefined;
+  try {
+    return JSON.parse(line.slice(LOG_MARKER.length)) as { level: LogLevel; message: string };
+  } catch {
+    return undefined;
+  }
+}

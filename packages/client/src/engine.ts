@@ -8,16 +8,16 @@ import { describeIssues, type FlowRun, type OrchestrationResult, type State, typ
 import { ZodError } from 'zod';
 import type { DroverClient } from './api.js';
 import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
-import { LogShipper } from './logShipper.js';
-import { type LogOutput, stdoutLogs } from './context.js';
+import type { LogOutput } from './context.js';
+import { runLogs } from './logShipper.js';
 
 export interface EngineOptions {
   /** How often the engine tells the server the run is alive (default 10 s; the server crashes runs after 90 s of silence). */
   readonly heartbeatIntervalMs?: number;
   /** Aborting it cancels the run (used by `serve()` on shutdown, and by a job on SIGTERM). */
   readonly cancel?: AbortSignal;
-  /** Where log lines go: the API (default), or stdout for the worker that launched this job. */
-  readonly logs?: 'api' | 'stdout';
+  /** Where the run's log lines go (default: shipped to the API). */
+  readonly logs?: LogOutput;
 }
 
 /** Thrown into a flow when its run is cancelled. */
@@ -54,9 +54,12 @@ function describeError(error: unknown): string {
 
 /** Runs `run` with `flow` to a final state; returns the state it ended in. */
 export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: AnyFlow, options: EngineOptions = {}): Promise<State> {
-  const logs: LogOutput = options.logs === 'stdout' ? stdoutLogs : new LogShipper(client, run.id);
+  const logs = options.logs ?? runLogs(client, run.id, false);
   const cancel = new AbortController();
-  const onOuterCancel = () => cancel.abort(new FlowCancelledError(String(options.cancel?.reason ?? 'Runner shut down')));
+  const onOuterCancel = () => {
+    const reason: unknown = options.cancel?.reason;
+    cancel.abort(reason instanceof Error ? reason : new FlowCancelledError(String(reason ?? 'Runner shut down')));
+  };
   options.cancel?.addEventListener('abort', onOuterCancel, { once: true });
   const propose = (state: StateProposal): Promise<OrchestrationResult> => client.flowRuns.setState({ flowRunId: run.id, state });
   try {

@@ -2,16 +2,15 @@
 /**
  * The engine as a program: what a worker's job runs. It reads the run named by
  * DROVER_FLOW_RUN_ID from the server at DROVER_API_URL, runs its deployment's pull steps, loads
- * the entrypoint and runs the flow. SIGTERM cancels the run (it ends CANCELLED). With
- * DROVER_LOG_TO=stdout, log lines go to stdout for the worker to ship. Exit code 0 when the run
+ * the entrypoint and runs the flow. SIGTERM cancels the run (it ends CANCELLED). Log lines go
+ * to the API; with DROVER_LOG_ECHO=marked they are also written to stdout, marked, for the worker. Exit code 0 when the run
  * reached a final state (even FAILED: the server has the truth), 1 when the engine could not finish.
  */
 import { isTerminal, type State } from '@drover/schemas';
 import { getClient } from './api.js';
-import { type LogOutput, stdoutLogs } from './context.js';
 import { executeFlowRun, FlowCancelledError } from './engine.js';
 import { loadFlow } from './loadFlow.js';
-import { LogShipper } from './logShipper.js';
+import { runLogs } from './logShipper.js';
 import { runPullSteps } from './pullSteps.js';
 
 const flowRunId = process.env.DROVER_FLOW_RUN_ID;
@@ -19,7 +18,7 @@ if (!flowRunId) {
   process.stderr.write('drover-engine: DROVER_FLOW_RUN_ID is not set; a worker starts this program with the run to execute\n');
   process.exit(2);
 }
-const logTo = process.env.DROVER_LOG_TO === 'stdout' ? 'stdout' : 'api';
+const echoToStdout = process.env.DROVER_LOG_ECHO === 'marked';
 const cancel = new AbortController();
 const stop = (signal: string) => () => cancel.abort(new FlowCancelledError(`The job was stopped (${signal})`));
 process.once('SIGTERM', stop('SIGTERM'));
@@ -30,12 +29,12 @@ try {
   const run = await client.flowRuns.read(flowRunId);
   if (!run.deploymentId) throw new Error(`Flow run ${run.id} has no deployment, so there is no entrypoint to run`);
   const deployment = await client.deployments.read(run.deploymentId);
-  const logs: LogOutput = logTo === 'stdout' ? stdoutLogs : new LogShipper(client, run.id);
+  const logs = runLogs(client, run.id, echoToStdout);
   let state: State;
   try {
     const directory = await runPullSteps(deployment.pullSteps, process.cwd(), logs.add);
     const flow = await loadFlow(deployment.entrypoint ?? '', directory);
-    state = await executeFlowRun(client, run, flow, { cancel: cancel.signal, logs: logTo });
+    state = await executeFlowRun(client, run, flow, { cancel: cancel.signal, logs });
   } catch (error) {
     // Code that cannot be fetched or loaded is the run's failure, not the engine's: record it.
     const message = (error as Error).message;

@@ -17,7 +17,7 @@
  */
 export type { WorkPoolJobConfiguration } from '@drover/schemas';
 export { type ClientOptions, DroverClient, getClient } from './api.js';
-export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput } from './context.js';
+export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './context.js';
 export {
   buildAndPushImage,
   type DeployedDeployment,
@@ -35,7 +35,7 @@ export { type EngineOptions, executeFlowRun, FlowCancelledError } from './engine
 export { DeploymentNotFoundError, FlowRunTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
 export { type AnyFlow, type Flow, type FlowOptions, FlowTimeoutError, flow, isFlow } from './flow.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
-export { LogShipper } from './logShipper.js';
+export { LogShipper, runLogs } from './logShipper.js';
 export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';
 export { type InitializeProjectOptions, initializeProject, projectFor, RECIPES, type Recipe } from './project.js';
 export { runPullSteps } from './pullSteps.js';

@@ -1,6 +1,6 @@
 import type { LogLevel } from '@drover/schemas';
 import type { DroverClient } from './api.js';
-import type { LogOutput } from './context.js';
+import { LOG_MARKER, type LogOutput } from './context.js';
 
 /** Most lines sent in one request (the API's batch limit). */
 const MAX_BATCH = 1000;
@@ -44,4 +44,21 @@ export class LogShipper implements LogOutput {
     });
     return this.#sending;
   }
+}
+
+/**
+ * A run's log output: shipped to the API in batches; with `echoToStdout`, also written to stdout
+ * as marked lines (instead of printed plainly) for the worker that launched the job to show.
+ */
+export function runLogs(client: DroverClient, flowRunId: string, echoToStdout: boolean): LogOutput {
+  const shipper = new LogShipper(client, flowRunId);
+  if (!echoToStdout) return shipper;
+  return {
+    add: (level, message) => {
+      shipper.add(level, message);
+      process.stdout.write(`${LOG_MARKER}${JSON.stringify({ level, message })}\n`);
+    },
+    echo: false,
+    flush: () => shipper.flush(),
+  };
 }

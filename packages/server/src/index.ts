@@ -22,6 +22,7 @@ export { Scheduler, type SchedulerPass, type SchedulerSettings } from './service
 export { PeriodicService, type ServiceDeps } from './services/service.js';
 export { SERVICE_NAMES, type ServiceName, Services, type ServicesSettings } from './services/services.js';
 export { WorkerHealth } from './services/workerHealth.js';
+export { withTemporaryServer } from './temporaryServer.js';
 export { DEFAULT_STORE_SETTINGS, type StoreContext, type StoreSettings } from './store/context.js';
 export { trpcCodeOf } from './trpc.js';
 export { VERSION } from './version.js';

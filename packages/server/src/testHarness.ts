@@ -1,13 +1,10 @@
 // Test helpers (not exported from the package): a real server on an ephemeral port over a real
 // SQLite file in a fresh temp folder, and a typed tRPC client to drive it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
-import { pino } from 'pino';
 import type { Clock } from './clock.js';
 import type { AppRouter } from './router.js';
-import { type DroverServer, startServer } from './server.js';
+import type { DroverServer } from './server.js';
+import { withTemporaryServer } from './temporaryServer.js';
 import type { StoreSettings } from './store/context.js';
 
 export interface TestServer extends DroverServer {
@@ -21,29 +18,17 @@ export async function withServer<T>(
   run: (server: TestServer) => Promise<T>,
   options: { clock?: Clock; apiKey?: string; settings?: Partial<StoreSettings> } = {},
 ): Promise<T> {
-  const home = mkdtempSync(join(tmpdir(), 'drover-test-'));
-  const databaseFile = join(home, 'drover.db');
-  const server = await startServer({
-    databaseFile,
-    port: 0,
-    clock: options.clock,
-    apiKey: options.apiKey,
-    settings: options.settings,
-    logger: pino({ level: 'silent' }),
-    checkpointIntervalMs: 0,
-    // Tests run service passes themselves, with the fake clock.
-    services: { enabled: [] },
-  });
-  const client = ({ apiKey = options.apiKey, batch = true }: { apiKey?: string; batch?: boolean } = {}) => {
-    const link = (batch ? httpBatchLink : httpLink)({ url: server.url, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
-    return createTRPCClient<AppRouter>({ links: [link] });
-  };
-  try {
-    return await run({ ...server, api: client(), client, databaseFile });
-  } finally {
-    await server.close();
-    rmSync(home, { recursive: true, force: true });
-  }
+  // Tests run service passes themselves, with the fake clock (services are off by default).
+  return withTemporaryServer(
+    (server) => {
+      const client = ({ apiKey = options.apiKey, batch = true }: { apiKey?: string; batch?: boolean } = {}) => {
+        const link = (batch ? httpBatchLink : httpLink)({ url: server.url, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+        return createTRPCClient<AppRouter>({ links: [link] });
+      };
+      return run({ ...server, api: client(), client });
+    },
+    { clock: options.clock, apiKey: options.apiKey, settings: options.settings },
+  );
 }
 
 /** Every row of every table, to prove a failed request wrote nothing. */

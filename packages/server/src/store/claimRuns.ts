@@ -1,16 +1,65 @@
 import { ACTIVE_STATE_TYPES, ClaimDeploymentRunsInput, ClaimRunsInput, DroverError, type FlowRun } from '@drover/schemas';
-import { and, asc, count, eq, gt, inArray, lte, min, or, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, lte, min, or, type SQL, sql } from 'drizzle-orm';
 import { deploymentChannel } from '../events.js';
-import { deployments, flowRuns, workQueues } from '../db/schema.js';
-import type { Executor } from '../db/sqlite.js';
+import { flowRuns, workPools, workQueues } from '../db/schema.js';
+import { type Executor, inJsonArray, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import type { StoreContext } from './context.js';
-import { activeRunsOfDeployment, loadRuns, transition } from './flowRuns.js';
+import { activeRunsOfDeployment, deploymentRow, loadRuns, transition } from './flowRuns.js';
 import { requirePool } from './workPools.js';
 
 type Claim = ReturnType<typeof ClaimRunsInput.parse>;
 type DeploymentLimit = { limit: number; active: number; collisionStrategy: 'ENQUEUE' | 'CANCEL_NEW' } | null;
 
 const PAGE = 200;
+
+type RunRow = typeof flowRuns.$inferSelect;
+
+/**
+ * Due SCHEDULED runs matching `where`, soonest first, a page at a time after the cursor
+ * (`afterTime`, `afterId`; both '' for the first page: every due run has a time, so all sort after it).
+ */
+function dueRuns(db: SqliteDb, where: SQL) {
+  const afterTime = sql.placeholder('afterTime');
+  return db
+    .select()
+    .from(flowRuns)
+    .where(
+      and(
+        where,
+        eq(flowRuns.stateType, 'SCHEDULED'),
+        eq(flowRuns.retryInProcess, false),
+        lte(flowRuns.nextScheduledStartTime, sql.placeholder('before')),
+        or(gt(flowRuns.nextScheduledStartTime, afterTime), and(eq(flowRuns.nextScheduledStartTime, afterTime), gt(flowRuns.id, sql.placeholder('afterId')))),
+      ),
+    )
+    .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
+    .limit(PAGE)
+    .prepare();
+}
+
+/** The statements of a claim, prepared once per database (see `preparedStatements`). */
+const statements = preparedStatements((db: SqliteDb) => ({
+  poolByName: db.select().from(workPools).where(eq(workPools.name, sql.placeholder('name'))).prepare(),
+  queuesOfPool: db.select().from(workQueues).where(eq(workQueues.workPoolId, sql.placeholder('poolId'))).orderBy(asc(workQueues.priority)).prepare(),
+  markPolled: db
+    .update(workQueues)
+    .set({ lastPolled: sql`${sql.placeholder('now')}` })
+    .where(inJsonArray(workQueues.id, 'ids'))
+    .prepare(),
+  activeByQueue: db
+    .select({ queueId: flowRuns.workQueueId, n: count() })
+    .from(flowRuns)
+    .where(and(inJsonArray(flowRuns.workQueueId, 'ids'), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+    .groupBy(flowRuns.workQueueId)
+    .prepare(),
+  dueInQueue: dueRuns(db, eq(flowRuns.workQueueId, sql.placeholder('queueId'))),
+  dueOfDeployments: dueRuns(db, inJsonArray(flowRuns.deploymentId, 'deploymentIds')),
+}));
+
+/** `requirePool` through a prepared statement; a miss goes to `requirePool` itself for its error. */
+function findPool(db: SqliteDb, tx: Executor, name: string): typeof workPools.$inferSelect {
+  return statements(db).poolByName.get({ name }) ?? requirePool(tx, name);
+}
 
 /** A run a claim did not take but moved (CANCEL_NEW cancels it): its waiters are told after commit. */
 type Ended = { id: string; type: string };
@@ -28,7 +77,7 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal
   // Wake for a new run, or when the next scheduled one enters the worker's window, whichever is first.
   const started = ctx.clock.now().getTime();
   const before = Date.parse(claim.scheduledBefore);
-  const nextDue = nextDueTime(ctx, first.workPoolId);
+  const nextDue = nextDueTime(ctx, first.workPoolId, claim.scheduledBefore);
   const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
   await waitForRuns(ctx, [first.workPoolId], Math.min(claim.waitMs, untilDue), signal);
   // A worker that hung up would never launch what it was given.
@@ -37,13 +86,23 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal
   return claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() }).runs;
 }
 
-/** When the pool's next SCHEDULED run is due, or null when it has none. */
-function nextDueTime(ctx: StoreContext, workPoolId: string): string | null {
+/**
+ * When the pool's next SCHEDULED run after `after` is due, or null. Runs due already but held back
+ * by a limit are not counted: the slot that frees wakes the claimer instead.
+ */
+function nextDueTime(ctx: StoreContext, workPoolId: string, after: string): string | null {
   const row = ctx.db
     .select({ next: min(flowRuns.nextScheduledStartTime) })
     .from(flowRuns)
     .innerJoin(workQueues, eq(workQueues.id, flowRuns.workQueueId))
-    .where(and(eq(workQueues.workPoolId, workPoolId), eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, false)))
+    .where(
+      and(
+        eq(workQueues.workPoolId, workPoolId),
+        eq(flowRuns.stateType, 'SCHEDULED'),
+        eq(flowRuns.retryInProcess, false),
+        gt(flowRuns.nextScheduledStartTime, new Date(after).toISOString()),
+      ),
+    )
     .get();
   return row?.next ?? null;
 }
@@ -72,10 +131,11 @@ function waitForRuns(ctx: StoreContext, channels: readonly string[], waitMs: num
 function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPoolId: string } {
   const now = ctx.clock.now();
   const before = new Date(claim.scheduledBefore).toISOString();
-  const { ids, ended, workPoolId } = ctx.db.transaction(
+  const db = ctx.db;
+  const { ids, ended, workPoolId } = db.transaction(
     (tx) => {
-      const pool = requirePool(tx, claim.workPoolName);
-      const allQueues = tx.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
+      const pool = findPool(db, tx, claim.workPoolName);
+      const allQueues = statements(db).queuesOfPool.all({ poolId: pool.id });
       const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
       const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
       if (unknown !== undefined) {
@@ -84,12 +144,12 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
           workQueueName: unknown,
         });
       }
-      if (queues.length > 0) {
-        tx.update(workQueues).set({ lastPolled: now.toISOString() }).where(inArray(workQueues.id, queues.map((q) => q.id))).run();
-      }
+      if (queues.length > 0) statements(db).markPolled.run({ now: now.toISOString(), ids: JSON.stringify(queues.map((q) => q.id)) });
       if (pool.isPaused) return { ids: [], ended: [], workPoolId: pool.id };
 
-      const active = activeByQueue(tx, allQueues.map((q) => q.id));
+      // Counting the active runs reads every one of them, so it is done only when a limit needs it.
+      const limited = pool.concurrencyLimit !== null || queues.some((q) => q.concurrencyLimit !== null);
+      const active = limited ? activeByQueue(db, allQueues.map((q) => q.id)) : new Map<string, number>();
       const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
       let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
       const limits = new Map<string, DeploymentLimit>();
@@ -99,7 +159,7 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
         if (remaining <= 0) break;
         if (queue.isPaused) continue;
         const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
-        const claimed = claimDue(tx, ctx, eq(flowRuns.workQueueId, queue.id), before, take, limits, claim.workerName);
+        const claimed = claimDue(tx, ctx, (after) => statements(db).dueInQueue.all({ queueId: queue.id, before, ...after }), take, limits, claim.workerName);
         ids.push(...claimed.ids);
         ended.push(...claimed.ended);
         remaining -= claimed.ids.length;
@@ -110,46 +170,31 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
   );
   for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
   for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
-  return { runs: loadRuns(ctx.db, ids), workPoolId };
+  return { runs: loadRuns(db, ids), workPoolId };
 }
 
 /**
- * Moves up to `take` due SCHEDULED runs matching `where` to PENDING for `workerName`, soonest
- * first, skipping runs whose deployment is at its limit (ENQUEUE: they wait as they are;
- * CANCEL_NEW: orchestration cancels them). Pages through candidates, so skipped runs never hide
- * claimable ones behind them. Returns the claimed ids, and the ids of runs it cancelled instead.
+ * Moves up to `take` due SCHEDULED runs of `page` to PENDING for `workerName`, soonest first,
+ * skipping runs whose deployment is at its limit (ENQUEUE: they wait as they are; CANCEL_NEW:
+ * orchestration cancels them). Pages through candidates, so skipped runs never hide claimable
+ * ones behind them. Returns the claimed ids, and the ids of runs it cancelled instead.
  */
 function claimDue(
   tx: Executor,
   ctx: StoreContext,
-  where: SQL,
-  before: string,
+  page: (after: { afterTime: string; afterId: string }) => RunRow[],
   take: number,
   limits: Map<string, DeploymentLimit>,
   workerName: string,
 ): { ids: string[]; ended: Ended[] } {
   const ids: string[] = [];
   const ended: Ended[] = [];
-  let after: { time: string; id: string } | null = null;
+  let after = { afterTime: '', afterId: '' };
   while (ids.length < take) {
-    const page = tx
-      .select()
-      .from(flowRuns)
-      .where(
-        and(
-          where,
-          eq(flowRuns.stateType, 'SCHEDULED'),
-          eq(flowRuns.retryInProcess, false),
-          lte(flowRuns.nextScheduledStartTime, before),
-          after ? or(gt(flowRuns.nextScheduledStartTime, after.time), and(eq(flowRuns.nextScheduledStartTime, after.time), gt(flowRuns.id, after.id))) : undefined,
-        ),
-      )
-      .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
-      .limit(PAGE)
-      .all();
-    for (const run of page) {
+    const runs = page(after);
+    for (const run of runs) {
       if (ids.length >= take) break;
-      const slots = run.deploymentId ? deploymentLimit(tx, limits, run.deploymentId) : null;
+      const slots = run.deploymentId ? deploymentLimit(ctx.db, limits, run.deploymentId) : null;
       // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
       if (slots && slots.active >= slots.limit && slots.collisionStrategy === 'ENQUEUE') continue;
       const outcome = transition(tx, ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName } });
@@ -160,9 +205,9 @@ function claimDue(
         ended.push({ id: run.id, type: outcome.written.type });
       }
     }
-    const last = page.at(-1);
-    if (!last || page.length < PAGE) break;
-    after = { time: last.nextScheduledStartTime as string, id: last.id };
+    const last = runs.at(-1);
+    if (!last || runs.length < PAGE) break;
+    after = { afterTime: last.nextScheduledStartTime as string, afterId: last.id };
   }
   return { ids, ended };
 }
@@ -175,8 +220,9 @@ export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploym
   const claim = ClaimDeploymentRunsInput.parse(input);
   const once = () => {
     const before = new Date(claim.scheduledBefore).toISOString();
+    const deploymentIds = JSON.stringify(claim.deploymentIds);
     const { ids, ended } = ctx.db.transaction(
-      (tx) => claimDue(tx, ctx, inArray(flowRuns.deploymentId, claim.deploymentIds), before, claim.limit, new Map(), claim.workerName),
+      (tx) => claimDue(tx, ctx, (after) => statements(ctx.db).dueOfDeployments.all({ deploymentIds, before, ...after }), claim.limit, new Map(), claim.workerName),
       { behavior: 'immediate' },
     );
     for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
@@ -189,20 +235,15 @@ export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploym
   return signal?.aborted ? [] : once();
 }
 
-function activeByQueue(db: Executor, queueIds: string[]): Map<string, number> {
+function activeByQueue(db: SqliteDb, queueIds: string[]): Map<string, number> {
   if (queueIds.length === 0) return new Map();
-  const rows = db
-    .select({ queueId: flowRuns.workQueueId, n: count() })
-    .from(flowRuns)
-    .where(and(inArray(flowRuns.workQueueId, queueIds), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
-    .groupBy(flowRuns.workQueueId)
-    .all();
+  const rows = statements(db).activeByQueue.all({ ids: JSON.stringify(queueIds) });
   return new Map(rows.map((r) => [r.queueId as string, r.n]));
 }
 
-function deploymentLimit(db: Executor, cache: Map<string, DeploymentLimit>, deploymentId: string): DeploymentLimit {
+function deploymentLimit(db: SqliteDb, cache: Map<string, DeploymentLimit>, deploymentId: string): DeploymentLimit {
   if (!cache.has(deploymentId)) {
-    const deployment = db.select().from(deployments).where(eq(deployments.id, deploymentId)).get();
+    const deployment = deploymentRow(db, deploymentId);
     cache.set(
       deploymentId,
       deployment?.concurrencyLimit != null

@@ -1,0 +1,56 @@
+import { defaultBaseJobTemplate } from '@drover/schemas';
+import { describe, expect, it } from 'vitest';
+import { buildJobConfiguration, mergeJobVariables, renderTemplate } from './jobConfiguration.js';
+
+describe('mergeJobVariables', () => {
+  it('merges env key by key at every layer and replaces every other variable whole', () => {
+    expect(
+      mergeJobVariables(
+        { env: { A: '1', B: '1' }, labels: { x: 'a' }, image: 'base' },
+        { env: { B: '2', C: '2' }, labels: { y: 'b' } },
+        { 'env.C': '3', image: 'run' },
+      ),
+    ).toEqual({ env: { A: '1', B: '2', C: '3' }, labels: { y: 'b' }, image: 'run' });
+  });
+});
+
+describe('renderTemplate', () => {
+  it('puts typed values for whole placeholders, text for embedded ones, and drops missing keys', () => {
+    const template = {
+      env: '{{ env }}',
+      count: '{{ n }}',
+      name: 'run-{{ name }}-{{ missing }}',
+      gone: '{{ missing }}',
+      list: ['{{ first }}', '{{ missing }}', 'x'],
+      deep: '{{ nested.items[1] }}',
+      home: '{{ $DROVER_TEST_HOME }}',
+    };
+    const values = { env: { A: '1' }, n: 3, name: 'etl', first: true, nested: { items: ['a', 'b'] } };
+    expect(renderTemplate(template, values, { DROVER_TEST_HOME: '/srv' })).toEqual({
+      env: { A: '1' },
+      count: 3,
+      name: 'run-etl-',
+      list: [true, 'x'],
+      deep: 'b',
+      home: '/srv',
+    });
+  });
+});
+
+describe('buildJobConfiguration', () => {
+  it('renders the process template from defaults, deployment and run variables', () => {
+    const config = buildJobConfiguration(defaultBaseJobTemplate('process'), { env: { A: 'deployment' }, workingDir: '/srv/app' }, { env: { B: 'run' } }, 'run x');
+    // Variables without a value (command, name) leave their keys out, as in Prefect.
+    expect(config).toEqual({ env: { A: 'deployment', B: 'run' }, labels: {}, streamOutput: true, workingDir: '/srv/app' });
+  });
+
+  it('lists every unknown or ill-typed variable, naming where they came from', () => {
+    expect(() => buildJobConfiguration(defaultBaseJobTemplate('docker'), { imageName: 'x', autoRemove: 'no' }, { networks: 'host' }, 'run r of a/b in pool "p"')).toThrow(
+      expect.objectContaining({
+        code: 'JOB_VARIABLES_INVALID',
+        message:
+          'Invalid job variables for run r of a/b in pool "p": unknown variable "imageName" (this pool\'s variables: command, env, labels, name, image, imagePullPolicy, networks, volumes, autoRemove, memLimit); networks must be array; autoRemove must be boolean',
+      }),
+    );
+  });
+});

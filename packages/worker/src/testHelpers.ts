@@ -1,0 +1,49 @@
+// Test helpers (not exported): a server, an SDK client, and deployments of the fixture flows.
+import { fileURLToPath } from 'node:url';
+import { DroverClient } from '@drover/client';
+import { type DeploymentCreate, type FlowRun, isTerminal } from '@drover/schemas';
+import { type DroverServer, withTemporaryServer } from '@drover/server';
+import { Worker, type WorkerOptions } from './worker.js';
+
+export const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+export function withServer<T>(run: (server: DroverServer, client: DroverClient) => Promise<T>): Promise<T> {
+  return withTemporaryServer((server) => run(server, new DroverClient({ apiUrl: server.url, apiKey: '' })));
+}
+
+/** A deployment of a fixture flow, run from this package's folder. */
+export function fixtureDeployment(name: string, exportName: string, extra: Partial<DeploymentCreate> = {}): DeploymentCreate {
+  return {
+    flowName: exportName,
+    name,
+    entrypoint: `src/testFixtures/flows.mjs:${exportName}`,
+    workPoolName: 'local',
+    jobVariables: { workingDir: packageDir, ...(extra.jobVariables ?? {}) },
+    ...extra,
+  };
+}
+
+/** Runs a worker while `body` runs, then stops it. */
+export async function working<T>(client: DroverClient, options: Partial<WorkerOptions>, body: (worker: Worker) => Promise<T>): Promise<T> {
+  const worker = new Worker({ workPoolName: 'local', type: 'process', client, pollIntervalSeconds: 5, runCheckSeconds: 0.2, print: () => {}, ...options });
+  const stopped = worker.start();
+  await Promise.race([worker.ready, stopped]);
+  try {
+    return await body(worker);
+  } finally {
+    await worker.stop();
+    await stopped;
+  }
+}
+
+/** Waits (long-polls, up to `seconds`) until every run is final; returns them as they are then. */
+export async function allFinal(client: DroverClient, runs: readonly FlowRun[], seconds = 60): Promise<FlowRun[]> {
+  const deadline = Date.now() + seconds * 1000;
+  return Promise.all(
+    runs.map(async (run) => {
+      let current = run;
+      while (!isTerminal(current.state.type) && Date.now() < deadline) current = await client.flowRuns.wait(run.id, Math.min(60_000, deadline - Date.now()));
+      return current;
+    }),
+  );
+}

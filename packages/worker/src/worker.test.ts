@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { allFinal, fixtureDeployment, packageDir, withServer, working } from './testHelpers.js';
+
+describe('Worker on a process pool', () => {
+  it('creates its pool when missing, runs a deployment to COMPLETED with its logs, and stores where the job ran', async () => {
+    await withServer(async (_server, client) => {
+      const lines: string[] = [];
+      await working(client, { print: (l) => lines.push(l) }, async (worker) => {
+        await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+        const launched = once(worker, 'launched');
+        const run = await client.flowRuns.create({ deployment: 'quick/hello' });
+        const [, infrastructureId] = await launched;
+        const [final] = await allFinal(client, [run]);
+        expect(final).toMatchObject({ state: { type: 'COMPLETED' }, result: 'done', workerName: worker.name, infrastructureId });
+        expect(infrastructureId).toMatch(/^process:[^:]+:\d+$/);
+        const logs = await client.flowRuns.logs({ flowRunId: run.id });
+        expect(logs.map((l) => [l.level, l.message])).toEqual([
+          ['info', `hello from ${run.name}`],
+          ['warn', 'a warning'],
+        ]);
+      });
+      expect(lines[0]).toBe('Created work pool "local" of type process with its default job template');
+      expect(lines).toContain(`${(await client.flowRuns.list())[0]?.name} | hello from ${(await client.flowRuns.list())[0]?.name}`);
+    });
+  });
+
+  it('marks a job killed with SIGKILL CRASHED at once, with the exit and the last output', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, {}, async () => {
+        await client.deployments.upsert(fixtureDeployment('die', 'suicide'));
+        const [final] = await allFinal(client, [await client.flowRuns.create({ deployment: 'suicide/die' })]);
+        expect(final?.state).toMatchObject({
+          type: 'CRASHED',
+          message: 'The job was killed by SIGKILL without reporting a final state; last output: about to die',
+        });
+      });
+    });
+  });
+
+  it('stops the job of a run cancelled through the server, which ends CANCELLED', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, {}, async () => {
+        await client.deployments.upsert(fixtureDeployment('long', 'sleepy'));
+        const run = await client.flowRuns.create({ deployment: 'sleepy/long', parameters: { ms: 60_000 } });
+        while ((await client.flowRuns.read(run.id)).state.type !== 'RUNNING') await new Promise((r) => setTimeout(r, 50));
+        await client.flowRuns.cancel(run.id);
+        const [final] = await allFinal(client, [run]);
+        expect(final?.state).toMatchObject({ type: 'CANCELLED', message: 'The job was stopped (SIGTERM)' });
+        expect(final?.infrastructureId).toMatch(/^process:/);
+      });
+    });
+  });
+
+  it('fails a run whose job variables the pool does not know, naming them', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, {}, async () => {
+        await client.deployments.upsert(fixtureDeployment('bad', 'quick', { jobVariables: { colour: 'red', streamOutput: 'yes' } }));
+        const run = await client.flowRuns.create({ deployment: 'quick/bad' });
+        const [final] = await allFinal(client, [run]);
+        expect(final?.state.type).toBe('FAILED');
+        expect(final?.state.message).toBe(
+          `Invalid job variables for run ${run.name} of quick/bad in pool "local": unknown variable "colour" (this pool's variables: command, env, labels, name, streamOutput, workingDir); streamOutput must be boolean`,
+        );
+      });
+    });
+  });
+
+  it('serves queues in priority order and skips a paused queue', async () => {
+    await withServer(async (_server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.workQueues.create({ workPoolName: 'local', name: 'urgent', priority: 1 });
+      await client.workQueues.create({ workPoolName: 'local', name: 'held', isPaused: true });
+      await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+      const low = await client.flowRuns.create({ deployment: 'quick/hello' }); // default queue, now priority 2
+      const high = await client.flowRuns.create({ deployment: 'quick/hello', workQueueName: 'urgent' });
+      const paused = await client.flowRuns.create({ deployment: 'quick/hello', workQueueName: 'held' });
+      const order: string[] = [];
+      await working(client, { limit: 1 }, async (worker) => {
+        worker.on('launched', (run) => order.push(run.id));
+        await allFinal(client, [low, high]);
+      });
+      expect(order).toEqual([high.id, low.id]);
+      expect((await client.flowRuns.read(paused.id)).state.type).toBe('SCHEDULED');
+    });
+  });
+
+  it('never holds more than its limit, nor the pool, queue or deployment limits, over 200 runs', async () => {
+    await withServer(async (_server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process', concurrencyLimit: 6 });
+      await client.workQueues.update({ workPoolName: 'local', name: 'default' }, { concurrencyLimit: 5 });
+      // A bare-fetch job instead of the engine: 200 real processes, cheap enough for a test.
+      const jobVariables = { command: `node ${packageDir}src/testFixtures/lightJob.mjs` };
+      await client.deployments.upsert(fixtureDeployment('capped', 'quick', { concurrencyLimit: 3, jobVariables }));
+      await client.deployments.upsert(fixtureDeployment('free', 'quick', { jobVariables }));
+      const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => client.flowRuns.create({ deployment: i % 2 ? 'quick/capped' : 'quick/free' })));
+      const live = new Map<string, string>();
+      let peak = { worker: 0, pool: 0, capped: 0 };
+      const track = (worker: { on: (e: 'launched' | 'released', f: (run: { id: string; deploymentName: string | null }) => void) => void }, name: string) => {
+        worker.on('launched', (run) => {
+          live.set(run.id, `${name}:${run.deploymentName}`);
+          const values = [...live.values()];
+          peak = {
+            worker: Math.max(peak.worker, values.filter((v) => v.startsWith(`${name}:`)).length),
+            pool: Math.max(peak.pool, values.length),
+            capped: Math.max(peak.capped, values.filter((v) => v.endsWith(':capped')).length),
+          };
+        });
+        worker.on('released', (run) => live.delete(run.id));
+      };
+      await working(client, { limit: 4, name: 'a' }, async (a) => {
+        track(a, 'a');
+        await working(client, { limit: 4, name: 'b' }, async (b) => {
+          track(b, 'b');
+          const finals = await allFinal(client, runs, 240);
+          expect(finals.filter((r) => r.state.type === 'COMPLETED')).toHaveLength(200);
+        });
+      });
+      expect(peak.worker).toBeLessThanOrEqual(4);
+      expect(peak.pool).toBeLessThanOrEqual(5); // the queue's 5 binds before the pool's 6
+      expect(peak.capped).toBeLessThanOrEqual(3);
+      expect(peak.pool).toBeGreaterThan(1);
+    });
+  }, 300_000);
+});
+
+describe('worker processes', () => {
+  it('two workers on one pool never run the same run', async () => {
+    await withServer(async (server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+      const start = (name: string) => {
+        const child = spawn(process.execPath, [`${packageDir}/dist/testWorkerMain.js`], {
+          env: { ...process.env, DROVER_API_URL: server.url, WORKER_NAME: name, WORKER_LIMIT: '2' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (c) => {
+          output += c;
+        });
+        child.stderr.on('data', (c) => {
+          output += c;
+        });
+        return { child, output: () => output, ready: new Promise<void>((r) => child.stdout.on('data', () => output.includes('started') && r())) };
+      };
+      const workers = [start('w1'), start('w2')];
+      await Promise.all(workers.map((w) => w.ready));
+      const runs = await Promise.all(Array.from({ length: 24 }, () => client.flowRuns.create({ deployment: 'quick/hello' })));
+      const finals = await allFinal(client, runs);
+      for (const w of workers) w.child.kill('SIGTERM');
+      const codes = await Promise.all(workers.map((w) => once(w.child, 'exit').then(([code]) => code)));
+      expect(codes).toEqual([0, 0]);
+      expect(finals.map((r) => [r.state.type, r.runCount])).toEqual(runs.map(() => ['COMPLETED', 1]));
+      for (const run of finals) {
+        const history = await client.flowRuns.history(run.id);
+        expect(history.filter((s) => s.type === 'PENDING')).toHaveLength(1);
+        expect(history.filter((s) => s.type === 'RUNNING')).toHaveLength(1);
+      }
+      const byWorker = new Set(finals.map((r) => r.workerName));
+      expect([...byWorker].sort()).toEqual(['w1', 'w2']);
+    });
+  }, 60_000);
+
+  it('on SIGTERM lets a running job finish within the grace period, and reports one that does not as CRASHED', async () => {
+    await withServer(async (server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.deployments.upsert(fixtureDeployment('long', 'sleepy'));
+      const child = spawn(process.execPath, [`${packageDir}/dist/testWorkerMain.js`], {
+        env: { ...process.env, DROVER_API_URL: server.url, WORKER_NAME: 'w1', SHUTDOWN_GRACE: '1' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const short = await client.flowRuns.create({ deployment: 'sleepy/long', parameters: { ms: 300 } });
+      const long = await client.flowRuns.create({ deployment: 'sleepy/long', parameters: { ms: 60_000 } });
+      for (const run of [short, long]) while ((await client.flowRuns.read(run.id)).state.type !== 'RUNNING') await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      expect((await client.flowRuns.read(short.id)).state.type).toBe('COMPLETED');
+      expect((await client.flowRuns.read(long.id)).state).toMatchObject({ type: 'CRASHED', message: 'Worker w1 shut down before the job finished (grace period 1 s)' });
+    });
+  }, 60_000);
+});

@@ -1,0 +1,360 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { type DroverClient, getClient, LogShipper, parseMarkedLine } from '@drover/client';
+import { assertNever, type FlowRun, isDroverError, isTerminal, type State, type WorkPool, type WorkPoolType } from '@drover/schemas';
+import { buildJobConfiguration } from './jobConfiguration.js';
+import { DockerLauncher } from './launchers/docker.js';
+import { KubernetesLauncher } from './launchers/kubernetes.js';
+import type { Job, Launcher } from './launchers/launcher.js';
+import { ProcessLauncher } from './launchers/process.js';
+
+export interface WorkerOptions {
+  readonly workPoolName: string;
+  /** Queues to take runs from (all of the pool's when absent). */
+  readonly workQueues?: readonly string[];
+  /** Default `hostname-pid`. */
+  readonly name?: string;
+  /** At most this many jobs at once (unlimited when absent). */
+  readonly limit?: number;
+  /** Longest wait of one poll; a run created for the pool, or one entering the prefetch window, wakes it at once. */
+  readonly pollIntervalSeconds?: number;
+  /** Claim runs due this far ahead, and launch each at its time. */
+  readonly prefetchSeconds?: number;
+  /** How often the worker reports itself alive (3 missed beats: OFFLINE). */
+  readonly heartbeatIntervalSeconds?: number;
+  /** How often held runs heartbeat and cancellation requests are checked. */
+  readonly runCheckSeconds?: number;
+  /** The pool's type; the pool is created with this type's default template when it does not exist. */
+  readonly type?: WorkPoolType;
+  /** On stop, running jobs get this long to finish before they are stopped and reported CRASHED. */
+  readonly shutdownGraceSeconds?: number;
+  /** A stopped job gets this long between SIGTERM (or the platform's stop) and SIGKILL. */
+  readonly stopGraceSeconds?: number;
+  /** Launch a job this long before its run is due, so the engine has started when the time comes. */
+  readonly launchLeadMs?: number;
+  readonly client?: DroverClient;
+  /** Launchers by pool type (the built-in ones by default). */
+  readonly launchers?: Partial<Record<WorkPoolType, Launcher>>;
+  /** Where the worker's own messages and its jobs' output go (default stdout). */
+  readonly print?: (line: string) => void;
+}
+
+interface Held {
+  readonly run: FlowRun;
+  timer?: NodeJS.Timeout;
+  configuration?: Record<string, unknown>;
+  job?: Job;
+  /** The worker gave up on the run (shutdown): its job's end is not the run's end. */
+  abandoned?: boolean;
+  readonly done: Promise<void>;
+  finish(): void;
+}
+
+export type WorkerEvents = {
+  /** A job started for a run. */
+  launched: [run: FlowRun, infrastructureId: string];
+  /** A run the worker held is over for this worker, in this state. */
+  released: [run: FlowRun, state: State];
+  /** The worker has stopped. */
+  stopped: [];
+};
+
+/**
+ * A worker: joins a work pool, heartbeats, claims the pool's due runs (woken by the server the
+ * moment one is created or comes due), launches each at its time as a job on the pool's
+ * infrastructure from the pool's job template, and reports the truth when a job dies.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly name: string;
+  readonly #options: WorkerOptions;
+  readonly #client: DroverClient;
+  readonly #held = new Map<string, Held>();
+  readonly #stop = new AbortController();
+  #pool: WorkPool | undefined;
+  #launcher: Launcher | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #slotFreed: () => void = () => {};
+  #stopped: Promise<void> | undefined;
+  #started = false;
+  #markReady: () => void = () => {};
+  /** Resolves once the worker has its pool, has said it is alive, and is polling. */
+  readonly ready: Promise<void> = new Promise((resolve) => {
+    this.#markReady = resolve;
+  });
+
+  constructor(options: WorkerOptions) {
+    super();
+    this.#options = options;
+    this.#client = options.client ?? getClient();
+    this.name = options.name ?? `${hostname()}-${process.pid}`;
+  }
+
+  /** How many runs the worker holds (waiting for their time or running). */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  #print(line: string): void {
+    (this.#options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
+  }
+
+  /** Runs the worker until `stop()`; resolves once it has stopped. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error(`Worker ${this.name} was already started`);
+    this.#started = true;
+    const pool = await this.#ensurePool();
+    this.#pool = pool;
+    this.#launcher = this.#launcherFor(pool.type);
+    await this.#beat();
+    const every = (seconds: number, fn: () => Promise<void>) =>
+      this.#timers.push(setInterval(() => void fn().catch((e: unknown) => this.#print(`Worker ${this.name}: ${(e as Error).message}`)), seconds * 1000));
+    every(this.#options.heartbeatIntervalSeconds ?? 30, () => this.#beat());
+    every(this.#options.runCheckSeconds ?? 5, () => this.#checkRuns());
+    const queues = this.#options.workQueues?.length ? this.#options.workQueues.join(', ') : 'all queues';
+    this.#print(`Worker ${this.name} started on ${pool.type} pool "${pool.name}" (${queues}${this.#options.limit ? `, limit ${this.#options.limit}` : ''})`);
+    this.#markReady();
+    await this.#poll();
+    await this.#shutdown();
+  }
+
+  /** Stops claiming, lets running jobs finish within the grace period, and reports the rest. Resolves when stopped. */
+  stop(): Promise<void> {
+    this.#stop.abort();
+    this.#slotFreed();
+    this.#stopped ??= new Promise((resolve) => this.once('stopped', resolve));
+    return this.#started ? this.#stopped : Promise.resolve();
+  }
+
+  async #ensurePool(): Promise<WorkPool> {
+    const name = this.#options.workPoolName;
+    try {
+      const pool = await this.#client.workPools.read(name);
+      if (this.#options.type && pool.type !== this.#options.type) {
+        throw new Error(`Work pool "${name}" is a ${pool.type} pool, not ${this.#options.type}: start the worker with --type ${pool.type} or use another pool`);
+      }
+      return pool;
+    } catch (error) {
+      if (!isDroverError(error, 'WORK_POOL_NOT_FOUND') || !this.#options.type) throw error;
+      const pool = await this.#client.workPools.create({ name, type: this.#options.type });
+      this.#print(`Created work pool "${name}" of type ${pool.type} with its default job template`);
+      return pool;
+    }
+  }
+
+  #launcherFor(type: WorkPoolType): Launcher {
+    const given = this.#options.launchers?.[type];
+    if (given) return given;
+    switch (type) {
+      case 'process':
+        return new ProcessLauncher();
+      case 'docker':
+        return new DockerLauncher();
+      case 'kubernetes':
+        return new KubernetesLauncher();
+      default:
+        return assertNever(type);
+    }
+  }
+
+  async #beat(): Promise<void> {
+    await this.#client.workers.heartbeat({
+      workPoolName: this.#options.workPoolName,
+      name: this.name,
+      heartbeatIntervalSeconds: this.#options.heartbeatIntervalSeconds ?? 30,
+    });
+    await this.#stopOrphanedCancellations();
+  }
+
+  async #poll(): Promise<void> {
+    const limit = this.#options.limit ?? Number.POSITIVE_INFINITY;
+    while (!this.#stop.signal.aborted) {
+      const free = limit - this.#held.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        continue;
+      }
+      let runs: FlowRun[];
+      try {
+        runs = await this.#client.workPools.claimRuns(
+          {
+            workPoolName: this.#options.workPoolName,
+            workQueueNames: this.#options.workQueues?.length ? [...this.#options.workQueues] : undefined,
+            workerName: this.name,
+            scheduledBefore: new Date(Date.now() + (this.#options.prefetchSeconds ?? 10) * 1000).toISOString(),
+            limit: Math.min(free, 1000),
+            waitMs: Math.min(60, this.#options.pollIntervalSeconds ?? 15) * 1000,
+          },
+          this.#stop.signal,
+        );
+      } catch (error) {
+        if (this.#stop.signal.aborted) break; // stop() hung up the long-poll; the server hands out nothing then
+        this.#print(`Worker ${this.name} could not poll (${(error as Error).message}); retrying in 5 s`);
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        continue;
+      }
+      for (const run of runs) this.#hold(run);
+    }
+  }
+
+  /** Keeps a claimed run and launches it when it is due (less the launch lead). */
+  #hold(run: FlowRun): void {
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const held: Held = { run, done, finish };
+    this.#held.set(run.id, held);
+    const due = run.nextScheduledStartTime ? Date.parse(run.nextScheduledStartTime) : Date.now();
+    const delay = Math.max(0, due - Date.now() - (this.#options.launchLeadMs ?? 1000));
+    held.timer = setTimeout(() => {
+      held.timer = undefined;
+      void this.#launch(held);
+    }, delay);
+  }
+
+  #release(held: Held, state: State): void {
+    this.#held.delete(held.run.id);
+    held.finish();
+    this.#slotFreed();
+    this.emit('released', held.run, state);
+  }
+
+  async #launch(held: Held): Promise<void> {
+    const { run } = held;
+    const pool = this.#pool as WorkPool;
+    const logs = new LogShipper(this.#client, run.id);
+    const tail: string[] = [];
+    const streamOutput = (line: string) => {
+      if (held.job && this.#jobStreams(held)) this.#print(`${run.name} | ${line}`);
+    };
+    let state: State | undefined;
+    try {
+      const deployment = await this.#client.deployments.read(run.deploymentId as string);
+      const configuration = buildJobConfiguration(
+        pool.baseJobTemplate,
+        deployment.jobVariables,
+        run.jobVariables,
+        `run ${run.name} of ${run.flowName}/${deployment.name} in pool "${pool.name}"`,
+      );
+      configuration.name ??= run.name;
+      held.configuration = configuration;
+      const droverEnv: Record<string, string> = { DROVER_API_URL: this.#client.apiUrl, DROVER_FLOW_RUN_ID: run.id };
+      if (this.#client.apiKey) droverEnv.DROVER_API_KEY = this.#client.apiKey;
+      // The engine ships its own log lines; it also marks them on stdout so this worker can show them.
+      droverEnv.DROVER_LOG_ECHO = 'marked';
+      const job = await (this.#launcher as Launcher).launch({
+        run,
+        configuration,
+        droverEnv,
+        onOutput: (stream, line) => {
+          // The engine's own lines are in the run's logs already; anything else the job printed is shipped here.
+          const marked = parseMarkedLine(line);
+          const message = marked?.message ?? line;
+          if (!marked) logs.add(stream === 'stderr' ? 'error' : 'info', line);
+          tail.push(message);
+          if (tail.length > 10) tail.shift();
+          streamOutput(message);
+        },
+      });
+      held.job = job;
+      this.emit('launched', run, job.infrastructureId);
+      await this.#client.flowRuns.setInfrastructure(run.id, job.infrastructureId).catch(() => {});
+      const exit = await job.exited;
+      await logs.flush();
+      state = (await this.#client.flowRuns.read(run.id)).state;
+      if (!isTerminal(state.type) && !held.abandoned) {
+        const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+        const last = tail.length ? `; last output: ${tail.slice(-5).join(' | ')}` : '';
+        const proposal =
+          state.type === 'CANCELLING'
+            ? { type: 'CANCELLED' as const, message: `Cancelled: worker ${this.name} stopped the job` }
+            : { type: 'CRASHED' as const, message: `The job ${how} without reporting a final state${last}` };
+        state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: proposal })).state;
+      }
+    } catch (error) {
+      const message = isDroverError(error, 'JOB_VARIABLES_INVALID') ? (error as Error).message : `Submission failed: ${(error as Error).message}`;
+      this.#print(`Run ${run.name}: ${message}`);
+      logs.add('error', message);
+      await logs.flush();
+      state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message } }).catch(() => undefined))?.state;
+    } finally {
+      this.#release(held, state ?? run.state);
+    }
+  }
+
+  #jobStreams(held: Held): boolean {
+    return held.configuration?.streamOutput !== false;
+  }
+
+  /** Heartbeats the held runs and stops the jobs of those being cancelled. */
+  async #checkRuns(): Promise<void> {
+    const ids = [...this.#held.keys()];
+    if (ids.length === 0) return;
+    const { cancelling } = await this.#client.flowRuns.heartbeat(ids);
+    for (const id of cancelling) {
+      const held = this.#held.get(id);
+      if (!held) continue;
+      if (held.timer) {
+        clearTimeout(held.timer);
+        held.timer = undefined;
+        const { state } = await this.#client.flowRuns.setState({ flowRunId: id, state: { type: 'CANCELLED', message: `Cancelled before its job started (worker ${this.name})` } });
+        this.#release(held, state);
+      } else if (held.job) {
+        this.#print(`Cancelling run ${held.run.name}: stopping its job`);
+        void held.job.stop(this.#stopGraceMs());
+      }
+    }
+  }
+
+  /** CANCELLING runs of the pool that no live worker holds (their worker restarted): stop their jobs by infrastructure id. */
+  async #stopOrphanedCancellations(): Promise<void> {
+    const runs = await this.#client.flowRuns.list({ states: ['CANCELLING'], workPoolName: this.#options.workPoolName, page: { limit: 100, offset: 0 } });
+    for (const run of runs) {
+      if (this.#held.has(run.id) || !run.infrastructureId) continue;
+      if (!(await (this.#launcher as Launcher).stopById(run.infrastructureId, this.#stopGraceMs()))) continue;
+      await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'CANCELLED', message: `Cancelled: worker ${this.name} stopped its job ${run.infrastructureId}` } });
+    }
+  }
+
+  #stopGraceMs(): number {
+    return (this.#options.stopGraceSeconds ?? 10) * 1000;
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    // Runs waiting for their time go back to the pool for another worker.
+    for (const held of [...this.#held.values()].filter((h) => h.timer)) {
+      clearTimeout(held.timer);
+      held.timer = undefined;
+      const { state } = await this.#client.flowRuns.setState({
+        flowRunId: held.run.id,
+        state: { type: 'SCHEDULED', scheduledTime: held.run.nextScheduledStartTime ?? undefined, message: `Worker ${this.name} stopped before launching it` },
+      });
+      this.#release(held, state);
+    }
+    const running = [...this.#held.values()];
+    if (running.length > 0) {
+      const graceSeconds = this.#options.shutdownGraceSeconds ?? 30;
+      this.#print(`Worker ${this.name} stopping: waiting up to ${graceSeconds} s for ${running.length} running job(s)`);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceSeconds * 1000);
+      });
+      await Promise.race([Promise.all(running.map((h) => h.done)), late]);
+      clearTimeout(timer);
+      for (const held of this.#held.values()) {
+        // Said first, so the run is not left RUNNING whatever the job does when stopped.
+        held.abandoned = true;
+        await this.#client.flowRuns
+          .setState({ flowRunId: held.run.id, state: { type: 'CRASHED', message: `Worker ${this.name} shut down before the job finished (grace period ${graceSeconds} s)` } })
+          .catch(() => {});
+        await held.job?.stop(this.#stopGraceMs());
+      }
+      await Promise.all([...this.#held.values()].map((h) => h.done));
+    }
+    this.#print(`Worker ${this.name} stopped`);
+    this.emit('stopped');
+  }
+}
