@@ -88,7 +88,7 @@ function itemError(item: string, spec: FieldSpec): string | undefined {
   }
   const values: number[] = [];
   for (const bound of bounds) {
-    const value = valueOf(bound, spec);
+    const value = fieldValue(bound, spec);
     if (value === undefined) {
       const names = spec.names ? ` or a name (${spec.names[0]}-${spec.names[spec.names.length - 1]})` : '';
       return `${spec.name} "${bound}" is not a number${names}`;
@@ -103,7 +103,7 @@ function itemError(item: string, spec: FieldSpec): string | undefined {
   return undefined;
 }
 
-function valueOf(token: string, spec: FieldSpec): number | undefined {
+function fieldValue(token: string, spec: FieldSpec): number | undefined {
   if (/^\d+$/.test(token)) return Number(token);
   const index = spec.names?.indexOf(token.toUpperCase()) ?? -1;
   if (index < 0) return undefined;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CatchupPolicy, DeploymentScheduleCreate, MAX_SCHEDULED_RUNS, PullStep } from './deployments.js';
+import { CatchupPolicy, type DeploymentScheduleCreate, MAX_SCHEDULED_RUNS, PullStep } from './deployments.js';
 import { DeploymentName, FlowName, JsonObject, ScheduleSlug, Tag, WorkPoolName, WorkQueueName } from './names.js';
 import { byScheduleKind, CronSchedule, IntervalSchedule, RRuleSchedule } from './schedules.js';
 

@@ -18,7 +18,7 @@ export function uuidv7(nowMs: number): string {
   poolOffset += 16;
   if (nowMs > lastMs) {
     lastMs = nowMs;
-    counter = ((bytes[6]! << 8) | bytes[7]!) & 0x7ff; // random start with headroom below 0xfff
+    counter = bytes.readUInt16BE(6) & 0x7ff; // random start with headroom below 0xfff
   } else if (++counter > 0xfff) {
     lastMs++;
     counter = 0;
@@ -32,7 +32,7 @@ export function uuidv7(nowMs: number): string {
   bytes[5] = ms & 0xff;
   bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
   bytes[7] = counter & 0xff;
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f);
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -111,7 +111,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'deployment concurrency limit',
-    decide(run, proposed, ctx) {
+    decide(_run, proposed, ctx) {
       const slots = ctx.deploymentSlots;
       if (proposed.type !== 'PENDING' || !slots || slots.active < slots.limit) return undefined;
       const full = `Deployment concurrency limit reached (${slots.active} of ${slots.limit} slots in use)`;

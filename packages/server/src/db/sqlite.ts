@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DroverError } from '@drover/schemas';
 import Database from 'better-sqlite3';
+import { type Column, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
@@ -97,3 +98,40 @@ function startCheckpointer(file: string, intervalMs: number): Worker | undefined
 /** A transaction handle; every store helper that may run inside one takes an `Executor`. */
 export type SqliteTx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0];
 export type Executor = SqliteDb | SqliteTx;
+
+/**
+ * Statements built once per database and reused, for the hot paths. Each call of a Drizzle query
+ * builder builds its SQL text and has SQLite compile it again, which costs several times what
+ * running it does (most of a run's create, here); a prepared statement does both once.
+ * Statements are prepared on the root `db`, whose one connection transactions also use, so they
+ * run inside `db.transaction()` like `tx` queries do: pass `ctx.db`, not `tx`, to get them.
+ */
+export function preparedStatements<T>(build: (db: SqliteDb) => T): (db: SqliteDb) => T {
+  const byDb = new WeakMap<SqliteDb, T>();
+  return (db) => {
+    let statements = byDb.get(db);
+    if (statements === undefined) {
+      statements = build(db);
+      byDb.set(db, statements);
+    }
+    return statements;
+  };
+}
+
+/**
+ * `column IN` the values of a JSON array bound to `placeholder` at run time (pass
+ * `JSON.stringify(ids)`), so one prepared statement serves lists of any length, where `inArray`
+ * needs a statement per length.
+ */
+export function inJsonArray(column: Column, placeholder: string): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(placeholder)}))`;
+}
+
+/**
+ * A placeholder named after each key, for a prepared insert of those columns. A placeholder's
+ * value goes through its column's encoder even when null, and a JSON column's encoder turns null
+ * into the text 'null': leave nullable JSON columns out of prepared inserts (they start NULL).
+ */
+export function placeholders<K extends string>(keys: readonly K[]): Record<K, Placeholder> {
+  return Object.fromEntries(keys.map((key) => [key, sql.placeholder(key)])) as unknown as Record<K, Placeholder>;
+}

@@ -112,7 +112,8 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
       }
     }
     if (runs.length === 0) return 0;
-    const { inserted, channels } = this.store.db.transaction((tx) => insertAutoRuns(tx, runs, now), { behavior: 'immediate' });
+    const db = this.store.db;
+    const { inserted, channels } = db.transaction(() => insertAutoRuns(db, runs, now), { behavior: 'immediate' });
     announceRunsAvailable(this.store, channels);
     return inserted;
   }

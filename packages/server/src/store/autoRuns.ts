@@ -1,53 +1,83 @@
 /** The scheduler's reads and writes: active schedules in pages, and its runs, inserted once. */
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, type SQL, sql } from 'drizzle-orm';
 import { deploymentSchedules, deployments, flowRuns, flowRunStates } from '../db/schema.js';
-import type { Executor } from '../db/sqlite.js';
+import { inJsonArray, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
 import { channelsOf } from './flowRuns.js';
 
 export type ScheduledDeployment = typeof deployments.$inferSelect & { schedules: (typeof deploymentSchedules.$inferSelect)[] };
 
+type RunRow = typeof flowRuns.$inferSelect;
+
+/** The columns an auto-run insert writes: all but `result`, which starts NULL (see `placeholders`). */
+const AUTO_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRow)[]).filter((key) => key !== 'result') as Exclude<keyof RunRow, 'result'>[];
+
+/** Unpaused deployments matching `where` that have active schedules, in id order, at most `limit`. */
+function deploymentsWithSchedules(db: SqliteDb, where: SQL) {
+  const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${deploymentSchedules.active} = 1)`;
+  return db
+    .select()
+    .from(deployments)
+    .where(and(where, hasActive, eq(deployments.paused, false)))
+    .orderBy(asc(deployments.id))
+    .limit(sql.placeholder('limit'))
+    .prepare();
+}
+
+/**
+ * The scheduler's statements, prepared once per database (see `preparedStatements`): a pass runs
+ * each of them once per page of deployments, and once per run for the inserts.
+ */
+const statements = preparedStatements((db: SqliteDb) => ({
+  deploymentsAfter: deploymentsWithSchedules(db, gt(deployments.id, sql.placeholder('afterId'))),
+  deploymentsIn: deploymentsWithSchedules(db, inJsonArray(deployments.id, 'ids')),
+  activeSchedules: db
+    .select()
+    .from(deploymentSchedules)
+    .where(and(inJsonArray(deploymentSchedules.deploymentId, 'ids'), eq(deploymentSchedules.active, true)))
+    .orderBy(asc(deploymentSchedules.position))
+    .prepare(),
+  futureAutoRuns: db
+    .select({ scheduleId: flowRuns.scheduleId, count: sql<number>`count(*)`, last: sql<string>`max(${flowRuns.nextScheduledStartTime})` })
+    .from(flowRuns)
+    .where(and(inJsonArray(flowRuns.scheduleId, 'ids'), eq(flowRuns.stateType, 'SCHEDULED'), gt(flowRuns.nextScheduledStartTime, sql.placeholder('now'))))
+    .groupBy(flowRuns.scheduleId)
+    .prepare(),
+  // One row per statement: SQLite runs a prepared single-row insert faster than Drizzle builds and
+  // SQLite compiles a 500-row one (15,000 parameters) for every chunk.
+  insertRun: db
+    .insert(flowRuns)
+    .values(placeholders(AUTO_RUN_COLUMNS))
+    .onConflictDoNothing()
+    .returning({ id: flowRuns.id, time: flowRuns.nextScheduledStartTime, workQueueId: flowRuns.workQueueId, deploymentId: flowRuns.deploymentId })
+    .prepare(),
+  insertState: db.insert(flowRunStates).values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime'])).prepare(),
+}));
+
 /**
  * Unpaused deployments that have active schedules, `limit` at a time in id order after
  * `afterId`, each with its active schedules; or exactly the deployments in `ids`.
  */
-export function scheduledDeployments(db: Executor, page: { afterId: string; limit: number } | { ids: readonly string[] }): ScheduledDeployment[] {
-  const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${deploymentSchedules.active} = 1)`;
-  const where = 'ids' in page ? and(inArray(deployments.id, [...page.ids]), hasActive) : and(gt(deployments.id, page.afterId), hasActive);
-  const rows = db
-    .select()
-    .from(deployments)
-    .where(and(where, eq(deployments.paused, false)))
-    .orderBy(asc(deployments.id))
-    .limit('ids' in page ? page.ids.length : page.limit)
-    .all();
+export function scheduledDeployments(db: SqliteDb, page: { afterId: string; limit: number } | { ids: readonly string[] }): ScheduledDeployment[] {
+  const rows =
+    'ids' in page
+      ? statements(db).deploymentsIn.all({ ids: JSON.stringify(page.ids), limit: page.ids.length })
+      : statements(db).deploymentsAfter.all({ afterId: page.afterId, limit: page.limit });
   if (rows.length === 0) return [];
-  const schedules = db
-    .select()
-    .from(deploymentSchedules)
-    .where(and(inArray(deploymentSchedules.deploymentId, rows.map((r) => r.id)), eq(deploymentSchedules.active, true)))
-    .orderBy(asc(deploymentSchedules.position))
-    .all();
+  const schedules = statements(db).activeSchedules.all({ ids: JSON.stringify(rows.map((r) => r.id)) });
   const byDeployment = new Map<string, typeof schedules>();
-  for (const schedule of schedules) byDeployment.set(schedule.deploymentId, [...(byDeployment.get(schedule.deploymentId) ?? []), schedule]);
+  for (const schedule of schedules) {
+    const list = byDeployment.get(schedule.deploymentId);
+    if (list) list.push(schedule);
+    else byDeployment.set(schedule.deploymentId, [schedule]);
+  }
   return rows.map((row) => ({ ...row, schedules: byDeployment.get(row.id) ?? [] }));
 }
 
 /** For each schedule: how many scheduler runs lie ahead of `now`, and the last one's time. */
-export function futureAutoRuns(db: Executor, scheduleIds: readonly string[], now: Date): Map<string, { count: number; last: string }> {
+export function futureAutoRuns(db: SqliteDb, scheduleIds: readonly string[], now: Date): Map<string, { count: number; last: string }> {
   if (scheduleIds.length === 0) return new Map();
-  const rows = db
-    .select({ scheduleId: flowRuns.scheduleId, count: sql<number>`count(*)`, last: sql<string>`max(${flowRuns.nextScheduledStartTime})` })
-    .from(flowRuns)
-    .where(
-      and(
-        inArray(flowRuns.scheduleId, [...scheduleIds]),
-        eq(flowRuns.stateType, 'SCHEDULED'),
-        gt(flowRuns.nextScheduledStartTime, now.toISOString()),
-      ),
-    )
-    .groupBy(flowRuns.scheduleId)
-    .all();
+  const rows = statements(db).futureAutoRuns.all({ ids: JSON.stringify(scheduleIds), now: now.toISOString() });
   return new Map(rows.map((r) => [r.scheduleId as string, { count: r.count, last: r.last }]));
 }
 
@@ -68,61 +98,51 @@ export function autoRunKey(deploymentId: string, scheduleKey: string, time: Date
   return `scheduled:${deploymentId}:${scheduleKey}:${time.toISOString()}`;
 }
 
-const CHUNK = 500; // 33 columns x 500 rows stays under SQLite's 32,766 bound parameters
-
-/** Inserts the runs that do not exist yet; returns how many, and the runs' `runsAvailable` channels. */
-export function insertAutoRuns(db: Executor, runs: readonly AutoRun[], now: Date): { inserted: number; channels: Set<string> } {
+/**
+ * Inserts the runs that do not exist yet; returns how many, and the runs' `runsAvailable` channels.
+ * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
+ */
+export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date): { inserted: number; channels: Set<string> } {
   const iso = now.toISOString();
-  let inserted = 0;
+  const { insertRun, insertState } = statements(db);
   const added: { workQueueId: string | null; deploymentId: string | null }[] = [];
-  for (let i = 0; i < runs.length; i += CHUNK) {
-    const rows = runs.slice(i, i + CHUNK).map((run) => {
-      const id = uuidv7(now.getTime());
-      const time = run.time.toISOString();
-      return {
-        id,
-        name: runName(id),
-        flowId: run.deployment.flowId,
-        deploymentId: run.deployment.id,
-        workQueueId: run.deployment.workQueueId,
-        stateType: 'SCHEDULED' as const,
-        stateName: 'Scheduled',
-        stateTimestamp: iso,
-        stateMessage: null,
-        nextScheduledStartTime: time,
-        expectedStartTime: time,
-        startTime: null,
-        endTime: null,
-        runCount: 0,
-        retries: null,
-        retryDelaySeconds: null,
-        retryInProcess: false,
-        parameters: run.parameters,
-        tags: [...new Set([...run.deployment.tags, 'auto-scheduled'])],
-        idempotencyKey: autoRunKey(run.deployment.id, run.scheduleKey, run.time),
-        jobVariables: {},
-        autoScheduled: true,
-        scheduleId: run.scheduleId,
-        workerName: null,
-        infrastructureId: null,
-        lastHeartbeat: null,
-        result: null,
-        created: iso,
-        updated: iso,
-      };
-    });
-    const fresh = db
-      .insert(flowRuns)
-      .values(rows)
-      .onConflictDoNothing()
-      .returning({ id: flowRuns.id, time: flowRuns.nextScheduledStartTime, workQueueId: flowRuns.workQueueId, deploymentId: flowRuns.deploymentId })
-      .all();
-    if (fresh.length === 0) continue;
-    db.insert(flowRunStates)
-      .values(fresh.map((run) => ({ flowRunId: run.id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime: run.time })))
-      .run();
-    inserted += fresh.length;
-    added.push(...fresh);
+  for (const run of runs) {
+    const id = uuidv7(now.getTime());
+    const time = run.time.toISOString();
+    const fresh = insertRun.get({
+      id,
+      name: runName(id),
+      flowId: run.deployment.flowId,
+      deploymentId: run.deployment.id,
+      workQueueId: run.deployment.workQueueId,
+      stateType: 'SCHEDULED',
+      stateName: 'Scheduled',
+      stateTimestamp: iso,
+      stateMessage: null,
+      nextScheduledStartTime: time,
+      expectedStartTime: time,
+      startTime: null,
+      endTime: null,
+      runCount: 0,
+      retries: null,
+      retryDelaySeconds: null,
+      retryInProcess: false,
+      parameters: run.parameters,
+      tags: [...new Set([...run.deployment.tags, 'auto-scheduled'])],
+      idempotencyKey: autoRunKey(run.deployment.id, run.scheduleKey, run.time),
+      jobVariables: {},
+      autoScheduled: true,
+      scheduleId: run.scheduleId,
+      workerName: null,
+      infrastructureId: null,
+      lastHeartbeat: null,
+      created: iso,
+      updated: iso,
+    } satisfies Omit<typeof flowRuns.$inferInsert, 'result'>);
+    // No row back: the key exists already (an earlier pass made this run).
+    if (!fresh) continue;
+    insertState.run({ flowRunId: fresh.id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime: fresh.time });
+    added.push(fresh);
   }
-  return { inserted, channels: channelsOf(db, added) };
+  return { inserted: added.length, channels: channelsOf(db, added) };
 }

@@ -7,13 +7,14 @@ import {
   isTerminal,
   type OrchestrationResult,
   SetStateInput,
+  splitDeploymentName,
   type StateType,
 } from '@drover/schemas';
-import { and, asc, count, desc, eq, gte, inArray, lte, type SQL } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/sqlite-core';
+import { and, asc, count, desc, eq, getTableColumns, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
+import { alias, type SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import { canonicalJson } from '../canonicalJson.js';
 import { deployments, flowRuns, flowRunStates, flows, workPools, workQueues } from '../db/schema.js';
-import type { Executor } from '../db/sqlite.js';
+import { type Executor, inJsonArray, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
 import { type DeploymentSlots, type NewState, orchestrate, type Proposal } from '../orchestration.js';
 import { assertParameters } from '../parameters.js';
@@ -47,28 +48,85 @@ function selectRuns(db: Executor) {
 type SelectedRun = { run: RunRow; flowName: string; deploymentName: string | null; workQueueName: string | null; workPoolName: string | null };
 const flatten = (r: SelectedRun): FlowRunRow => ({ ...r.run, flowName: r.flowName, deploymentName: r.deploymentName, workQueueName: r.workQueueName, workPoolName: r.workPoolName });
 
-export function loadRuns(db: Executor, ids: readonly string[]): FlowRun[] {
+/** The columns a create writes: all but `result`, which starts NULL (see `placeholders`). */
+const CREATED_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRow)[]).filter((key) => key !== 'result') as Exclude<keyof RunRow, 'result'>[];
+
+/** The statements of the hot paths (create, state changes, claims), prepared once per database. */
+const statements = preparedStatements((db: SqliteDb) => ({
+  runsByIds: selectRuns(db).where(inJsonArray(flowRuns.id, 'ids')).prepare(),
+  runById: db.select().from(flowRuns).where(eq(flowRuns.id, sql.placeholder('id'))).prepare(),
+  deploymentById: db.select().from(deployments).where(eq(deployments.id, sql.placeholder('id'))).prepare(),
+  deploymentByName: db
+    .select({ d: deployments })
+    .from(deployments)
+    .innerJoin(flows, eq(flows.id, deployments.flowId))
+    .where(and(eq(flows.name, sql.placeholder('flowName')), eq(deployments.name, sql.placeholder('deploymentName'))))
+    .prepare(),
+  runByIdempotencyKey: db
+    .select()
+    .from(flowRuns)
+    .where(and(eq(flowRuns.flowId, sql.placeholder('flowId')), eq(flowRuns.idempotencyKey, sql.placeholder('key'))))
+    .prepare(),
+  activeRunsOfDeployment: db
+    .select({ n: count() })
+    .from(flowRuns)
+    .where(and(eq(flowRuns.deploymentId, sql.placeholder('id')), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+    .prepare(),
+  poolsOfQueues: db.selectDistinct({ pool: workQueues.workPoolId }).from(workQueues).where(inJsonArray(workQueues.id, 'ids')).prepare(),
+  poolOfQueue: db.select({ id: workQueues.workPoolId }).from(workQueues).where(eq(workQueues.id, sql.placeholder('id'))).prepare(),
+  insertRun: db.insert(flowRuns).values(placeholders(CREATED_RUN_COLUMNS)).prepare(),
+  insertState: db.insert(flowRunStates).values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime'])).prepare(),
+  /** `UPDATE flow_runs` by id, one statement per set of columns written (a handful: see `updateRun`). */
+  runUpdates: new Map<string, { run(values: Record<string, unknown>): unknown }>(),
+}));
+
+/** The runs with these ids, in this order (ids not found are left out). */
+export function loadRuns(db: SqliteDb, ids: readonly string[]): FlowRun[] {
   if (ids.length === 0) return [];
-  const rows = selectRuns(db).where(inArray(flowRuns.id, [...ids])).all();
+  const rows = statements(db).runsByIds.all({ ids: JSON.stringify(ids) });
+  if (ids.length === 1) return rows.map((r) => toFlowRun(flatten(r)));
   const byId = new Map(rows.map((r) => [r.run.id, toFlowRun(flatten(r))]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
-export function requireRun(db: Executor, id: string): RunRow {
-  const row = db.select().from(flowRuns).where(eq(flowRuns.id, id)).get();
+/** The run row; `db` is the root database, also inside its transactions (see `preparedStatements`). */
+export function requireRun(db: SqliteDb, id: string): RunRow {
+  const row = statements(db).runById.get({ id });
   if (!row) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
   return row;
 }
 
 /** How many of the deployment's runs hold a slot now (PENDING, RUNNING or CANCELLING). */
-export function activeRunsOfDeployment(db: Executor, deploymentId: string): number {
-  return (
-    db
-      .select({ n: count() })
-      .from(flowRuns)
-      .where(and(eq(flowRuns.deploymentId, deploymentId), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
-      .get()?.n ?? 0
-  );
+export function activeRunsOfDeployment(db: SqliteDb, deploymentId: string): number {
+  return statements(db).activeRunsOfDeployment.get({ id: deploymentId })?.n ?? 0;
+}
+
+/** The deployment row by id, for claims and orchestration. */
+export function deploymentRow(db: SqliteDb, deploymentId: string): typeof deployments.$inferSelect | undefined {
+  return statements(db).deploymentById.get({ id: deploymentId });
+}
+
+/**
+ * `UPDATE flow_runs SET <the keys of set> WHERE id = ?`, prepared once per shape of `set`. Null
+ * values are written as SQL NULL in the statement itself: a placeholder passes its value through
+ * the column's encoder even when null, and a JSON column's would store the text 'null'.
+ */
+function updateRun(db: SqliteDb, id: string, set: Partial<RunRow>): void {
+  const keys = (Object.keys(set) as (keyof RunRow)[]).filter((key) => set[key] !== undefined);
+  const shape = keys.map((key) => (set[key] === null ? `${key}=NULL` : key)).join(',');
+  const cache = statements(db).runUpdates;
+  let statement = cache.get(shape);
+  if (!statement) {
+    const values = Object.fromEntries(keys.map((key) => [key, set[key] === null ? sql`NULL` : sql.placeholder(key)]));
+    // Drizzle binds a placeholder in `.set()` through the column's encoder, as it does a value; only its types leave placeholders out.
+    statement = db
+      .update(flowRuns)
+      .set(values as SQLiteUpdateSetSource<typeof flowRuns>)
+      .where(eq(flowRuns.id, sql.placeholder('whereId')))
+      .prepare();
+    cache.set(shape, statement);
+  }
+  statement.run({ ...set, whereId: id });
 }
 
 export interface StateExtras {
@@ -82,8 +140,9 @@ export interface StateExtras {
 /**
  * Writes an orchestrated state onto a run and into its history, with the bookkeeping every
  * accepted change carries: run count and start time on RUNNING, end time on a final state.
+ * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
  */
-export function writeState(db: Executor, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): void {
+export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): void {
   const iso = now.toISOString();
   const entering = state.type !== run.stateType;
   const set: Partial<RunRow> = {
@@ -102,22 +161,26 @@ export function writeState(db: Executor, run: RunRow, state: NewState, now: Date
     set.lastHeartbeat = iso;
   }
   if (state.type === 'PENDING') set.lastHeartbeat = iso;
-  if (['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'].includes(state.type)) set.endTime = iso;
+  if (FINAL_STATES.has(state.type)) set.endTime = iso;
   else if (run.endTime !== null) set.endTime = null;
   if (extras.workerName !== undefined) set.workerName = extras.workerName;
   if (extras.infrastructureId !== undefined) set.infrastructureId = extras.infrastructureId;
   if (extras.retries !== undefined) set.retries = extras.retries;
   if (extras.retryDelaySeconds !== undefined) set.retryDelaySeconds = extras.retryDelaySeconds;
   if (extras.result !== undefined) set.result = extras.result;
-  db.update(flowRuns).set(set).where(eq(flowRuns.id, run.id)).run();
-  db.insert(flowRunStates)
-    .values({ flowRunId: run.id, type: state.type, name: state.name, timestamp: iso, message: state.message, scheduledTime: state.scheduledTime })
-    .run();
+  updateRun(db, run.id, set);
+  statements(db).insertState.run({ flowRunId: run.id, type: state.type, name: state.name, timestamp: iso, message: state.message, scheduledTime: state.scheduledTime });
 }
 
-/** Runs orchestration for one proposal on `run` and writes the outcome. */
+const FINAL_STATES = new Set<StateType>(['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED']);
+
+/**
+ * Runs orchestration for one proposal on `run` and writes the outcome, inside the caller's
+ * transaction `_tx`. The reads and writes go through `ctx.db`'s prepared statements, on the
+ * connection that transaction holds (see `preparedStatements`); `_tx` says where callers run.
+ */
 export function transition(
-  db: Executor,
+  _tx: Executor,
   ctx: StoreContext,
   run: RunRow,
   proposal: Proposal,
@@ -126,18 +189,18 @@ export function transition(
   const now = ctx.clock.now();
   let deploymentSlots = options.deploymentSlots ?? null;
   if (options.deploymentSlots === undefined && proposal.type === 'PENDING' && run.deploymentId) {
-    const deployment = db.select().from(deployments).where(eq(deployments.id, run.deploymentId)).get();
+    const deployment = deploymentRow(ctx.db, run.deploymentId);
     if (deployment?.concurrencyLimit != null) {
-      deploymentSlots = { limit: deployment.concurrencyLimit, active: activeRunsOfDeployment(db, deployment.id), collisionStrategy: deployment.collisionStrategy };
+      deploymentSlots = { limit: deployment.concurrencyLimit, active: activeRunsOfDeployment(ctx.db, deployment.id), collisionStrategy: deployment.collisionStrategy };
     }
   }
   const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds }, options.force);
   switch (decision.status) {
     case 'ACCEPT':
-      writeState(db, run, decision.state, now, options.extras);
+      writeState(ctx.db, run, decision.state, now, options.extras);
       return { status: 'ACCEPT', reason: null, delaySeconds: null, written: decision.state };
     case 'REJECT':
-      if (decision.state) writeState(db, run, decision.state, now);
+      if (decision.state) writeState(ctx.db, run, decision.state, now);
       return { status: 'REJECT', reason: decision.reason, delaySeconds: null, written: decision.state };
     case 'WAIT':
       return { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, written: null };
@@ -150,7 +213,7 @@ export function transition(
  * The `runsAvailable` channels on which these runs' claimers wait: their work pools (workers)
  * and their deployments (runners).
  */
-export function channelsOf(db: Executor, runs: readonly { workQueueId: string | null; deploymentId: string | null }[]): Set<string> {
+export function channelsOf(db: SqliteDb, runs: readonly { workQueueId: string | null; deploymentId: string | null }[]): Set<string> {
   const channels = new Set<string>();
   const queues = new Set<string>();
   for (const run of runs) {
@@ -158,7 +221,7 @@ export function channelsOf(db: Executor, runs: readonly { workQueueId: string | 
     if (run.workQueueId) queues.add(run.workQueueId);
   }
   if (queues.size > 0) {
-    for (const { pool } of db.select({ pool: workQueues.workPoolId }).from(workQueues).where(inArray(workQueues.id, [...queues])).all()) channels.add(pool);
+    for (const { pool } of statements(db).poolsOfQueues.all({ ids: JSON.stringify([...queues]) })) channels.add(pool);
   }
   return channels;
 }
@@ -168,9 +231,20 @@ export function announceRunsAvailable(ctx: StoreContext, channels: Iterable<stri
   for (const channel of channels) ctx.events.emit('runsAvailable', channel);
 }
 
-function poolOfQueue(db: Executor, workQueueId: string | null): string | null {
+function poolOfQueue(db: SqliteDb, workQueueId: string | null): string | null {
   if (!workQueueId) return null;
-  return db.select({ id: workQueues.workPoolId }).from(workQueues).where(eq(workQueues.id, workQueueId)).get()?.id ?? null;
+  return statements(db).poolOfQueue.get({ id: workQueueId })?.id ?? null;
+}
+
+/**
+ * `requireDeployment` through prepared statements, for the create path: the same lookup (by id,
+ * or by `flow/name`); a miss goes to `requireDeployment` itself for its error.
+ */
+function findDeployment(db: SqliteDb, tx: Executor, ref: string): typeof deployments.$inferSelect {
+  let row: typeof deployments.$inferSelect | undefined;
+  if (!ref.includes('/')) row = statements(db).deploymentById.get({ id: ref });
+  else row = statements(db).deploymentByName.get(splitDeploymentName(ref))?.d;
+  return row ?? requireDeployment(tx, ref);
 }
 
 /**
@@ -182,20 +256,17 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   const spec = FlowRunCreate.parse(input);
   const now = ctx.clock.now();
   const iso = now.toISOString();
-  const { id, channels } = ctx.db.transaction(
+  const db = ctx.db;
+  const { id, channels } = db.transaction(
     (tx) => {
-      const deployment = requireDeployment(tx, spec.deployment);
+      const deployment = findDeployment(db, tx, spec.deployment);
       const fullName = () => `${tx.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
       const parameters = { ...deployment.parameters, ...spec.parameters };
       if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName(), deployment.parameterSchema, parameters);
       let workQueueId = deployment.workQueueId;
-      if (spec.workQueueName !== undefined) workQueueId = requireQueueOfDeployment(tx, deployment, spec.workQueueName, fullName);
+      if (spec.workQueueName !== undefined) workQueueId = requireQueueOfDeployment(db, deployment, spec.workQueueName, fullName);
       if (spec.idempotencyKey !== undefined) {
-        const existing = tx
-          .select()
-          .from(flowRuns)
-          .where(and(eq(flowRuns.flowId, deployment.flowId), eq(flowRuns.idempotencyKey, spec.idempotencyKey)))
-          .get();
+        const existing = statements(db).runByIdempotencyKey.get({ flowId: deployment.flowId, key: spec.idempotencyKey });
         if (existing) {
           if (canonicalJson(existing.parameters) !== canonicalJson(parameters)) {
             throw new DroverError(
@@ -209,49 +280,46 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
       }
       const id = uuidv7(now.getTime());
       const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
-      tx.insert(flowRuns)
-        .values({
-          id,
-          name: spec.name ?? runName(id),
-          flowId: deployment.flowId,
-          deploymentId: deployment.id,
-          workQueueId,
-          stateType: 'SCHEDULED',
-          stateName: 'Scheduled',
-          stateTimestamp: iso,
-          stateMessage: null,
-          nextScheduledStartTime: scheduledTime,
-          expectedStartTime: scheduledTime,
-          startTime: null,
-          endTime: null,
-          runCount: 0,
-          retries: null,
-          retryDelaySeconds: null,
-          retryInProcess: false,
-          parameters,
-          tags: [...new Set([...deployment.tags, ...spec.tags])],
-          idempotencyKey: spec.idempotencyKey ?? null,
-          jobVariables: spec.jobVariables,
-          autoScheduled: false,
-          scheduleId: null,
-          workerName: null,
-          infrastructureId: null,
-          lastHeartbeat: null,
-          result: null,
-          created: iso,
-          updated: iso,
-        })
-        .run();
-      tx.insert(flowRunStates).values({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime }).run();
-      return { id, channels: channelsOf(tx, [{ workQueueId, deploymentId: deployment.id }]) };
+      statements(db).insertRun.run({
+        id,
+        name: spec.name ?? runName(id),
+        flowId: deployment.flowId,
+        deploymentId: deployment.id,
+        workQueueId,
+        stateType: 'SCHEDULED',
+        stateName: 'Scheduled',
+        stateTimestamp: iso,
+        stateMessage: null,
+        nextScheduledStartTime: scheduledTime,
+        expectedStartTime: scheduledTime,
+        startTime: null,
+        endTime: null,
+        runCount: 0,
+        retries: null,
+        retryDelaySeconds: null,
+        retryInProcess: false,
+        parameters,
+        tags: [...new Set([...deployment.tags, ...spec.tags])],
+        idempotencyKey: spec.idempotencyKey ?? null,
+        jobVariables: spec.jobVariables,
+        autoScheduled: false,
+        scheduleId: null,
+        workerName: null,
+        infrastructureId: null,
+        lastHeartbeat: null,
+        created: iso,
+        updated: iso,
+      } satisfies Omit<typeof flowRuns.$inferInsert, 'result'>);
+      statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
+      return { id, channels: channelsOf(db, [{ workQueueId, deploymentId: deployment.id }]) };
     },
     { behavior: 'immediate' },
   );
   announceRunsAvailable(ctx, channels);
-  return loadRuns(ctx.db, [id])[0] as FlowRun;
+  return loadRuns(db, [id])[0] as FlowRun;
 }
 
-function requireQueueOfDeployment(db: Executor, deployment: typeof deployments.$inferSelect, name: string, fullName: () => string): string {
+function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$inferSelect, name: string, fullName: () => string): string {
   const poolId = poolOfQueue(db, deployment.workQueueId);
   const queue = poolId
     ? db.select({ id: workQueues.id }).from(workQueues).where(and(eq(workQueues.workPoolId, poolId), eq(workQueues.name, name))).get()
@@ -296,12 +364,12 @@ export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): 
   const { flowRunId, state, force } = SetStateInput.parse(input);
   const { result, channels } = ctx.db.transaction(
     (tx) => {
-      const run = requireRun(tx, flowRunId);
+      const run = requireRun(ctx.db, flowRunId);
       const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
       const result = transition(tx, ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
       // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
       const frees = result.written && (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type));
-      return { result, channels: frees ? channelsOf(tx, [run]) : new Set<string>() };
+      return { result, channels: frees ? channelsOf(ctx.db, [run]) : new Set<string>() };
     },
     { behavior: 'immediate' },
   );

@@ -1,4 +1,4 @@
-import { SchedulePreview, SchedulePreviewInput } from '@drover/schemas';
+import { type SchedulePreview, SchedulePreviewInput } from '@drover/schemas';
 import { getDates } from '@drover/scheduling';
 import type { StoreContext } from './context.js';
 import { loadDeployment, requireDeployment } from './deployments.js';

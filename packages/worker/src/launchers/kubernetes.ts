@@ -21,7 +21,8 @@ export function jobManifest(spec: JobSpec): Manifest & Record<string, unknown> {
   const labels = Object.fromEntries(Object.entries(jobLabels(spec)).map(([k, v]) => [k, labelValue(v)]));
   const generateName = `${labelValue(String(spec.configuration.name ?? spec.run.name)).toLowerCase()}-`;
   manifest.metadata = { ...manifest.metadata, generateName, namespace, labels: { ...manifest.metadata?.labels, ...labels } };
-  const template = (manifest.spec ??= {}).template ?? {};
+  manifest.spec ??= {};
+  const template = manifest.spec.template ?? {};
   manifest.spec.template = { ...template, metadata: { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } } };
   const containers = template.spec?.containers ?? [];
   if (containers.length === 0) throw new DroverError('JOB_VARIABLES_INVALID', 'The job manifest has no container to run the flow in', {});
