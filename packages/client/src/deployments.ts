@@ -5,6 +5,7 @@ import {
   type ConcurrencyOptions,
   type DeploymentCreate,
   DeploymentImage,
+  type DeploymentImageInput,
   type DeploymentScheduleCreate,
   DroverError,
   type ScheduleInput,
@@ -131,7 +132,7 @@ export class RunnerDeployment {
   }
 
   /** Creates or updates the deployment on the server; returns its id. */
-  async deploy(options: { workPoolName?: string; image?: string | DeploymentImage; client?: DroverClient } = {}): Promise<string> {
+  async deploy(options: { workPoolName?: string; image?: string | DeploymentImageInput; client?: DroverClient } = {}): Promise<string> {
     const [deployed] = await deploy(this, { workPoolName: options.workPoolName ?? this.options.workPoolName, image: options.image, build: false, push: false, printNextSteps: false, client: options.client });
     return (deployed as DeployedDeployment).id;
   }
@@ -146,7 +147,7 @@ export interface DeployOptions extends Omit<DeploymentOptions, 'name'> {
   /** Deployment name for every flow given (each flow's own name when absent). */
   readonly name?: string;
   readonly workPoolName?: string;
-  readonly image?: string | DeploymentImage;
+  readonly image?: string | DeploymentImageInput;
   /** Build the image with `docker build` (default true when an image is given). */
   readonly build?: boolean;
   /** Push the image with `docker push` (default true when an image is given). */

@@ -69,6 +69,7 @@ export const DeploymentImage = z.strictObject({
   buildArgs: z.record(z.string(), z.string()).default({}),
 });
 export type DeploymentImage = z.infer<typeof DeploymentImage>;
+export type DeploymentImageInput = z.input<typeof DeploymentImage>;
 
 /** A step a worker runs before the flow: fetch or locate the flow's code. */
 export const PullStep = z.union([

@@ -18,6 +18,7 @@ export {
   DeploymentDeleted,
   DeploymentFilter,
   DeploymentImage,
+  type DeploymentImageInput,
   DeploymentRef,
   DeploymentSchedule,
   DeploymentScheduleCreate,
