@@ -109,3 +109,33 @@ function fieldValue(token: string, spec: FieldSpec): number | undefined {
   if (index < 0) return undefined;
   return spec.min === 0 ? index : index + 1;
 }
+
+/** The values a valid field selects. */
+function expand(field: string, spec: FieldSpec): number[] {
+  const values = new Set<number>();
+  for (const item of field.split(',')) {
+    const [base = '*', stepText] = item.split('/');
+    const step = stepText === undefined ? 1 : Number(stepText);
+    const [low, high] =
+      base === '*'
+        ? [spec.min, spec.max]
+        : ((bounds) => [bounds[0], bounds[1] ?? (stepText === undefined ? bounds[0] : spec.max)])(base.split('-').map((b) => fieldValue(b, spec) as number));
+    for (let v = low as number; v <= (high as number); v += step) values.add(v);
+  }
+  return [...values];
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Why a valid cron expression can never fire, or undefined when it can: a day of the month that
+ * no selected month has (`0 0 30 2 *`), unless the day of the week also picks days (`dayOr`).
+ */
+export function cronNeverFiresError(expression: string, dayOr: boolean): string | undefined {
+  const [, , dom = '*', month = '*', dow = '*'] = cronFields(expression);
+  if (dom === '*' || (dow !== '*' && dayOr)) return undefined;
+  const days = expand(dom, FIELDS[2] as FieldSpec);
+  const months = expand(month, FIELDS[3] as FieldSpec);
+  if (months.some((m) => days.some((d) => d <= (DAYS_IN_MONTH[m - 1] as number)))) return undefined;
+  return `it never fires: no selected month has day ${days.join(',')}`;
+}

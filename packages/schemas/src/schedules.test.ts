@@ -51,6 +51,19 @@ describe('cron', () => {
     expect(messages({ cron })).toEqual([`Invalid cron "${cron}": ${problem}`]);
   });
 
+  it.each([
+    ['0 0 30 2 *', true, 'it never fires: no selected month has day 30'],
+    ['0 0 31 4,6,9,11 *', true, 'it never fires: no selected month has day 31'],
+    ['0 0 30-31 FEB *', false, 'it never fires: no selected month has day 30,31'],
+    ['0 0 30 2 MON', false, 'it never fires: no selected month has day 30'],
+  ])('rejects %s (dayOr %s): %s', (cron, dayOr, problem) => {
+    expect(messages({ cron, dayOr })).toEqual([`Invalid cron "${cron}": ${problem}`]);
+  });
+
+  it.each([['0 0 29 2 *'], ['0 0 30 2 MON'], ['0 0 31 */2 *']])('accepts %s, which does fire', (cron) => {
+    expect(messages({ cron })).toEqual([]);
+  });
+
   it('expands macros to fields', () => {
     expect(cronFields('@weekly')).toEqual(['0', '0', '*', '*', '0']);
     expect(cronFields(' 1  2 3 4 5 ')).toEqual(['1', '2', '3', '4', '5']);

@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { cronError } from './cron.js';
+import { cronError, cronNeverFiresError } from './cron.js';
 import { rruleError } from './rrule.js';
 import { DateTimeInput, Timezone } from './timezone.js';
 
-/** A cron schedule, evaluated on wall time in `timezone` (UTC when absent). */
-export const CronSchedule = z.strictObject({
+const cronShape = {
   cron: z
     .string()
     .max(200)
@@ -15,7 +14,17 @@ export const CronSchedule = z.strictObject({
   timezone: Timezone.optional(),
   /** When both day fields are restricted: true fires on either (vixie cron), false only on days matching both. */
   dayOr: z.boolean().default(true),
-});
+};
+
+/** Refuses a valid expression whose days never occur (`0 0 30 2 *`): it would schedule nothing, silently. */
+function refineCronFires(schedule: { cron: string; dayOr: boolean }, ctx: z.RefinementCtx): void {
+  if (cronError(schedule.cron)) return; // reported on the field already
+  const problem = cronNeverFiresError(schedule.cron, schedule.dayOr);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['cron'], message: `Invalid cron "${schedule.cron}": ${problem}` });
+}
+
+/** A cron schedule, evaluated on wall time in `timezone` (UTC when absent). */
+export const CronSchedule = z.strictObject(cronShape).superRefine(refineCronFires);
 export type CronSchedule = z.infer<typeof CronSchedule>;
 
 /** Longest interval accepted: 100 years, far beyond any real schedule, small enough for exact date maths. */

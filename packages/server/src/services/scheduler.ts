@@ -103,11 +103,16 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
         if (existing && existing.count >= wanted && Date.parse(existing.last) >= now.getTime() + minTimeMs) continue;
         const parameters = { ...deployment.parameters, ...schedule.parameters };
         let count = 0;
-        for (const time of iterateDates(schedule.schedule as Schedule, now)) {
-          const ms = time.getTime() - now.getTime();
-          if (ms > maxTimeMs || count >= maxRuns || (count >= wanted && ms > minTimeMs)) break;
-          runs.push({ deployment, scheduleId: schedule.id, scheduleKey: schedule.slug ?? schedule.id, parameters, time });
-          count++;
+        try {
+          for (const time of iterateDates(schedule.schedule as Schedule, now)) {
+            const ms = time.getTime() - now.getTime();
+            if (ms > maxTimeMs || count >= maxRuns || (count >= wanted && ms > minTimeMs)) break;
+            runs.push({ deployment, scheduleId: schedule.id, scheduleKey: schedule.slug ?? schedule.id, parameters, time });
+            count++;
+          }
+        } catch (error) {
+          // One schedule that cannot be evaluated must not stop scheduling for every other one.
+          this.logger.error({ err: error, deploymentId: deployment.id, scheduleId: schedule.id }, 'schedule skipped');
         }
       }
     }
