@@ -1,7 +1,7 @@
 /**
  * RRule schedules, evaluated on "floating" wall time: rrule gets no tzid, DTSTART/UNTIL/RDATE/
- * EXDATE are read as wall times in the schedule's zone (a `Z` suffix or a TZID parameter does not
- * change that, like Prefect's relabelling), and each result's UTC fields are wall time that
+ * EXDATE are read as wall times in the schedule's zone (a `Z` suffix does not change that, like
+ * Prefect's relabelling; a TZID parameter is refused), and each result's UTC fields are wall time that
  * `placeWalls` puts in the zone. rrule therefore never sees the process's TZ (TOOLCHAIN P11).
  *
  * rrule's own RRuleSet iterates its rules one after another and evaluates an EXRULE over the
