@@ -135,6 +135,33 @@ describe('serve() and runDeployment()', () => {
     });
   });
 
+  it('runs more than 10 flows at once without a MaxListenersExceededWarning', async () => {
+    await withServer(async (_server, client) => {
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const held = flow({ name: 'held' }, () => gate);
+      process.on('warning', onWarning);
+      try {
+        await serving(client, [RunnerDeployment.fromFlow(held, { entrypoint: 'a.ts:held' })], {}, async (runner) => {
+          const runs = await Promise.all(Array.from({ length: 12 }, () => runDeployment('held/held', { client, timeout: 0 })));
+          for (let i = 0; i < 1000 && runner.running < 12; i++) await new Promise((r) => setTimeout(r, 10));
+          expect(runner.running).toBe(12);
+          release();
+          const finals = await Promise.all(runs.map((run) => client.flowRuns.wait(run.id, 20_000)));
+          expect(finals.map((r) => r.state.type)).toEqual(runs.map(() => 'COMPLETED'));
+        });
+        await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
+      } finally {
+        process.off('warning', onWarning);
+      }
+      expect(warnings).toEqual([]);
+    });
+  });
+
   it('cancels a running flow when cancellation is requested through the server', async () => {
     await withServer(async (_server, client) => {
       const forever = flow({ name: 'forever' }, (_p, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));

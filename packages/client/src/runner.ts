@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { type FlowRun, isTerminal } from '@drover/schemas';
 import { type DroverClient, getClient } from './api.js';
@@ -51,6 +52,9 @@ export class Runner {
     this.#options = options;
     this.#client = options.client ?? getClient();
     this.name = options.name ?? `runner-${hostname()}-${process.pid}`;
+    // Every running flow listens on this signal until it ends: more than 10 at once is no leak,
+    // and Node's MaxListenersExceededWarning would otherwise be printed to the user's terminal.
+    setMaxListeners(0, this.#cancelRunning.signal);
     this.ready = new Promise((resolve) => {
       this.#markReady = resolve;
     });

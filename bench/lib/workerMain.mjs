@@ -1,0 +1,38 @@
+// A process worker for the run benchmarks, in its own process as in production, plain JavaScript
+// (no tsx loader), so its memory is the worker's own. Configured by the parent through env:
+// BENCH_API_URL, BENCH_POOL, BENCH_WORKER_NAME, BENCH_WORKER_LIMIT (optional). Sends `ready`,
+// answers `usage` (CPU and peak RSS), and stops on `stop` (or when the parent goes).
+import { DroverClient } from '@drover/client';
+import { Worker } from '@drover/worker';
+
+const env = process.env;
+const client = new DroverClient({ apiUrl: env.BENCH_API_URL, apiKey: '' });
+let lines = 0;
+const worker = new Worker({
+  workPoolName: env.BENCH_POOL ?? 'bench',
+  type: 'process',
+  name: env.BENCH_WORKER_NAME,
+  limit: env.BENCH_WORKER_LIMIT ? Number(env.BENCH_WORKER_LIMIT) : undefined,
+  client,
+  // The worker's own defaults otherwise (poll wait 15 s, prefetch 10 s, launch lead 1 s, run check 5 s).
+  print: () => {
+    lines++;
+  },
+});
+const stopped = worker.start();
+let stopping;
+const stop = () => {
+  stopping ??= worker.stop().then(() => stopped);
+  return stopping;
+};
+process.on('message', (ask) => {
+  if (ask.cmd === 'usage') {
+    const cpu = process.cpuUsage();
+    process.send?.({ id: ask.id, cpuMicros: cpu.user + cpu.system, maxRssBytes: process.resourceUsage().maxRSS * 1024, lines });
+  } else if (ask.cmd === 'stop') {
+    void stop().then(() => process.send?.({ id: ask.id }, () => process.exit(0)));
+  }
+});
+process.on('disconnect', () => void stop().then(() => process.exit(0)));
+await Promise.race([worker.ready, stopped]);
+process.send?.({ ready: worker.name });

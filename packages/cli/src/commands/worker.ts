@@ -1,0 +1,59 @@
+/** `drover worker start`: a worker for a pool in this process, until Ctrl+C (SIGINT) or SIGTERM. */
+import { WorkPoolName, WorkPoolType, WorkQueueName, WorkerName } from '@drover/schemas';
+import { type Command, Option } from 'commander';
+import { type Context, examples } from '../context.js';
+import { intFlag, schemaFlag, schemaListFlag } from '../flags.js';
+
+interface StartOptions {
+  pool: string;
+  queue?: string[];
+  limit?: number;
+  name?: string;
+  type?: WorkPoolType;
+  prefetchSeconds?: number;
+}
+
+async function start(ctx: Context, options: StartOptions): Promise<void> {
+  // Loaded here: only this command needs the launchers.
+  const { Worker } = await import('@drover/worker');
+  const worker = new Worker({
+    workPoolName: options.pool,
+    workQueues: options.queue,
+    name: options.name,
+    limit: options.limit,
+    type: options.type,
+    prefetchSeconds: options.prefetchSeconds,
+    client: ctx.client(),
+    print: (line) => ctx.out.line(line),
+  });
+  const stop = () => {
+    ctx.err.line(`Stopping worker ${worker.name}: running jobs get their grace period, then are stopped...`);
+    void worker.stop();
+  };
+  if (ctx.signal.aborted) return;
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  try {
+    await worker.start(); // resolves once stopped; the worker says so itself
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+  }
+}
+
+export function registerWorker(program: Command, ctx: Context): void {
+  const worker = program.command('worker').description('Run a worker: it polls a work pool and launches the runs that are due');
+
+  examples(
+    worker
+      .command('start')
+      .description('Start a worker for a pool in this process; Ctrl+C (SIGINT) or SIGTERM stops it gracefully')
+      .requiredOption('-p, --pool <pool>', 'the work pool to serve', schemaFlag('--pool', WorkPoolName))
+      .option('-q, --queue <queue>', "a queue to take runs from, repeatable (default: all of the pool's)", schemaListFlag('--queue', WorkQueueName))
+      .option('-l, --limit <n>', 'at most this many runs at once', intFlag('--limit', 1, 10_000))
+      .option('-n, --name <name>', 'the worker name (default: hostname-pid)', schemaFlag('--name', WorkerName))
+      .addOption(new Option('-t, --type <type>', 'the pool type: checked against the pool, or used to create it when it does not exist').choices(WorkPoolType.options))
+      .option('--prefetch-seconds <s>', 'claim runs due this far ahead and launch each at its time', intFlag('--prefetch-seconds', 0, 3600))
+      .action((options: StartOptions) => start(ctx, options)),
+    'drover worker start --pool local',
+    'drover worker start --pool local --queue urgent --queue default --limit 4',
+  );
+}
