@@ -6,10 +6,10 @@ import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import { appRouter } from './router.js';
-import type { StoreContext } from './store/context.js';
+import type { Store } from './store/store.js';
 
 export interface HttpOptions {
-  readonly store: StoreContext;
+  readonly store: Store;
   readonly logger: Logger;
   /** When set, every request but `GET /health` needs `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;

@@ -1,7 +1,8 @@
 /**
  * @drover/server: Drover's source of truth. It stores flows, deployments, work pools, queues,
- * workers and flow runs in SQLite (one file, WAL), decides every state change through one
- * orchestration function, and serves it all as a typed tRPC API over HTTP.
+ * workers and flow runs behind one repository contract (`Store`; `SqliteStore` on one file, WAL),
+ * decides every state change through one orchestration function, and serves it all as a typed
+ * tRPC API over HTTP.
  *
  * @example
  * import { startServer } from '@drover/server';
@@ -24,5 +25,6 @@ export { SERVICE_NAMES, type ServiceName, Services, type ServicesSettings } from
 export { WorkerHealth } from './services/workerHealth.js';
 export { withTemporaryServer } from './temporaryServer.js';
 export { DEFAULT_STORE_SETTINGS, type StoreContext, type StoreSettings } from './store/context.js';
+export { type ActiveSchedule, type AutoRun, type PageInput, type ScheduledDeployment, SqliteStore, type Store } from './store/store.js';
 export { trpcCodeOf } from './trpc.js';
 export { VERSION } from './version.js';

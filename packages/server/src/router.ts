@@ -39,36 +39,7 @@ import {
   WorkQueueUpdate,
 } from '@drover/schemas';
 import { z } from 'zod';
-import { claimDeploymentRuns, claimRuns } from './store/claimRuns.js';
-import {
-  addSchedule,
-  deleteDeployment,
-  listDeployments,
-  readDeployment,
-  removeSchedule,
-  setDeploymentPaused,
-  updateDeployment,
-  updateSchedule,
-  upsertDeployment,
-} from './store/deployments.js';
-import { createOrReadFlow, listFlows, readFlow } from './store/flows.js';
-import {
-  cancelFlowRun,
-  createFlowRun,
-  deleteFlowRun,
-  heartbeatFlowRuns,
-  listFlowRuns,
-  readFlowRun,
-  readStateHistory,
-  setFlowRunState,
-  setInfrastructure,
-  waitForFlowRun,
-} from './store/flowRuns.js';
-import { appendLogs, LogBatch, readLogs } from './store/logs.js';
-import { schedulePreview } from './store/schedulePreview.js';
-import { heartbeat, listWorkers } from './store/workers.js';
-import { createWorkPool, deleteWorkPool, listWorkPools, readWorkPool, updateWorkPool } from './store/workPools.js';
-import { createWorkQueue, deleteWorkQueue, listWorkQueues, readWorkQueue, updateWorkQueue } from './store/workQueues.js';
+import { LogBatch } from './store/logs.js';
 import { procedure, router } from './trpc.js';
 import { VERSION } from './version.js';
 
@@ -81,108 +52,108 @@ export const appRouter = router({
   version: procedure.output(z.object({ version: z.string() })).query(() => ({ version: VERSION })),
 
   flows: router({
-    createOrRead: procedure.input(FlowCreate).output(Flow).mutation(({ ctx, input }) => createOrReadFlow(ctx.store, input)),
-    read: procedure.input(z.strictObject({ flow: z.string().min(1).max(200) })).output(Flow).query(({ ctx, input }) => readFlow(ctx.store, input.flow)),
-    list: procedure.input(Page.default({ limit: 100, offset: 0 })).output(z.array(Flow)).query(({ ctx, input }) => listFlows(ctx.store, input)),
+    createOrRead: procedure.input(FlowCreate).output(Flow).mutation(({ ctx, input }) => ctx.store.flows.createOrRead(input)),
+    read: procedure.input(z.strictObject({ flow: z.string().min(1).max(200) })).output(Flow).query(({ ctx, input }) => ctx.store.flows.read(input.flow)),
+    list: procedure.input(Page.default({ limit: 100, offset: 0 })).output(z.array(Flow)).query(({ ctx, input }) => ctx.store.flows.list(input)),
   }),
 
   deployments: router({
     upsert: procedure
       .input(DeploymentCreate)
       .output(z.object({ deployment: Deployment, created: z.boolean() }))
-      .mutation(({ ctx, input }) => upsertDeployment(ctx.store, input)),
-    read: procedure.input(ref).output(Deployment).query(({ ctx, input }) => readDeployment(ctx.store, input.deployment)),
-    list: procedure.input(DeploymentFilter.prefault({})).output(z.array(Deployment)).query(({ ctx, input }) => listDeployments(ctx.store, input)),
+      .mutation(({ ctx, input }) => ctx.store.deployments.upsert(input)),
+    read: procedure.input(ref).output(Deployment).query(({ ctx, input }) => ctx.store.deployments.read(input.deployment)),
+    list: procedure.input(DeploymentFilter.prefault({})).output(z.array(Deployment)).query(({ ctx, input }) => ctx.store.deployments.list(input)),
     update: procedure
       .input(ref.extend({ changes: DeploymentUpdate }))
       .output(Deployment)
-      .mutation(({ ctx, input }) => updateDeployment(ctx.store, input.deployment, input.changes)),
-    delete: procedure.input(ref).output(DeploymentDeleted).mutation(({ ctx, input }) => deleteDeployment(ctx.store, input.deployment)),
-    pause: procedure.input(ref).output(Deployment).mutation(({ ctx, input }) => setDeploymentPaused(ctx.store, input.deployment, true)),
-    resume: procedure.input(ref).output(Deployment).mutation(({ ctx, input }) => setDeploymentPaused(ctx.store, input.deployment, false)),
+      .mutation(({ ctx, input }) => ctx.store.deployments.update(input.deployment, input.changes)),
+    delete: procedure.input(ref).output(DeploymentDeleted).mutation(({ ctx, input }) => ctx.store.deployments.delete(input.deployment)),
+    pause: procedure.input(ref).output(Deployment).mutation(({ ctx, input }) => ctx.store.deployments.setPaused(input.deployment, true)),
+    resume: procedure.input(ref).output(Deployment).mutation(({ ctx, input }) => ctx.store.deployments.setPaused(input.deployment, false)),
     addSchedule: procedure
       .input(ref.extend({ schedule: DeploymentScheduleCreate }))
       .output(Deployment)
-      .mutation(({ ctx, input }) => addSchedule(ctx.store, input.deployment, input.schedule)),
+      .mutation(({ ctx, input }) => ctx.store.deployments.addSchedule(input.deployment, input.schedule)),
     updateSchedule: procedure
       .input(ref.extend({ scheduleId: Id, changes: DeploymentScheduleUpdate }))
       .output(Deployment)
-      .mutation(({ ctx, input }) => updateSchedule(ctx.store, input.deployment, input.scheduleId, input.changes)),
+      .mutation(({ ctx, input }) => ctx.store.deployments.updateSchedule(input.deployment, input.scheduleId, input.changes)),
     removeSchedule: procedure
       .input(ref.extend({ scheduleId: Id }))
       .output(Deployment)
-      .mutation(({ ctx, input }) => removeSchedule(ctx.store, input.deployment, input.scheduleId)),
+      .mutation(({ ctx, input }) => ctx.store.deployments.removeSchedule(input.deployment, input.scheduleId)),
     /** For runners (`serve()`): claim the due runs of these deployments. */
-    claimRuns: procedure.input(ClaimDeploymentRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input, signal }) => claimDeploymentRuns(ctx.store, input, signal)),
+    claimRuns: procedure.input(ClaimDeploymentRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input, signal }) => ctx.store.deployments.claimRuns(input, signal)),
     schedulePreview: procedure
       .input(SchedulePreviewInput)
       .output(SchedulePreview)
-      .query(({ ctx, input }) => schedulePreview(ctx.store, input)),
+      .query(({ ctx, input }) => ctx.store.deployments.schedulePreview(input)),
   }),
 
   flowRuns: router({
-    create: procedure.input(FlowRunCreate).output(FlowRun).mutation(({ ctx, input }) => createFlowRun(ctx.store, input)),
-    read: procedure.input(runRef).output(FlowRun).query(({ ctx, input }) => readFlowRun(ctx.store, input.id)),
-    list: procedure.input(FlowRunFilter.prefault({})).output(z.array(FlowRun)).query(({ ctx, input }) => listFlowRuns(ctx.store, input)),
-    history: procedure.input(runRef).output(z.array(State)).query(({ ctx, input }) => readStateHistory(ctx.store, input.id)),
-    setState: procedure.input(SetStateInput).output(OrchestrationResult).mutation(({ ctx, input }) => setFlowRunState(ctx.store, input)),
+    create: procedure.input(FlowRunCreate).output(FlowRun).mutation(({ ctx, input }) => ctx.store.flowRuns.create(input)),
+    read: procedure.input(runRef).output(FlowRun).query(({ ctx, input }) => ctx.store.flowRuns.read(input.id)),
+    list: procedure.input(FlowRunFilter.prefault({})).output(z.array(FlowRun)).query(({ ctx, input }) => ctx.store.flowRuns.list(input)),
+    history: procedure.input(runRef).output(z.array(State)).query(({ ctx, input }) => ctx.store.flowRuns.history(input.id)),
+    setState: procedure.input(SetStateInput).output(OrchestrationResult).mutation(({ ctx, input }) => ctx.store.flowRuns.setState(input)),
     cancel: procedure
       .input(runRef.extend({ message: z.string().min(1).max(10_000).optional() }))
       .output(OrchestrationResult)
-      .mutation(({ ctx, input }) => cancelFlowRun(ctx.store, input.id, input.message)),
-    delete: procedure.input(runRef).output(z.object({ id: Id })).mutation(({ ctx, input }) => deleteFlowRun(ctx.store, input.id)),
+      .mutation(({ ctx, input }) => ctx.store.flowRuns.cancel(input.id, input.message)),
+    delete: procedure.input(runRef).output(z.object({ id: Id })).mutation(({ ctx, input }) => ctx.store.flowRuns.delete(input.id)),
     setInfrastructure: procedure
       .input(runRef.extend({ infrastructureId: z.string().min(1).max(500) }))
       .output(FlowRun)
-      .mutation(({ ctx, input }) => setInfrastructure(ctx.store, input.id, input.infrastructureId)),
+      .mutation(({ ctx, input }) => ctx.store.flowRuns.setInfrastructure(input.id, input.infrastructureId)),
     heartbeat: procedure
       .input(z.strictObject({ ids: z.array(Id).min(1).max(1000) }))
       .output(z.object({ updated: z.number().int(), cancelling: z.array(Id) }))
-      .mutation(({ ctx, input }) => heartbeatFlowRuns(ctx.store, input.ids)),
+      .mutation(({ ctx, input }) => ctx.store.flowRuns.heartbeat(input.ids)),
     /** Long-poll: answers as soon as the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait: procedure
       .input(runRef.extend({ timeoutMs: z.number().int().min(0).max(60_000).default(30_000) }))
       .output(FlowRun)
-      .query(({ ctx, input }) => waitForFlowRun(ctx.store, input.id, input.timeoutMs)),
-    appendLogs: procedure.input(LogBatch).output(z.object({ appended: z.number().int() })).mutation(({ ctx, input }) => appendLogs(ctx.store, input)),
-    logs: procedure.input(LogQuery).output(z.array(LogRecord)).query(({ ctx, input }) => readLogs(ctx.store, input)),
+      .query(({ ctx, input }) => ctx.store.flowRuns.wait(input.id, input.timeoutMs)),
+    appendLogs: procedure.input(LogBatch).output(z.object({ appended: z.number().int() })).mutation(({ ctx, input }) => ctx.store.flowRuns.appendLogs(input)),
+    logs: procedure.input(LogQuery).output(z.array(LogRecord)).query(({ ctx, input }) => ctx.store.flowRuns.logs(input)),
   }),
 
   workPools: router({
-    create: procedure.input(WorkPoolCreate).output(WorkPool).mutation(({ ctx, input }) => createWorkPool(ctx.store, input)),
-    read: procedure.input(poolRef).output(WorkPool).query(({ ctx, input }) => readWorkPool(ctx.store, input.name)),
-    list: procedure.output(z.array(WorkPool)).query(({ ctx }) => listWorkPools(ctx.store)),
+    create: procedure.input(WorkPoolCreate).output(WorkPool).mutation(({ ctx, input }) => ctx.store.workPools.create(input)),
+    read: procedure.input(poolRef).output(WorkPool).query(({ ctx, input }) => ctx.store.workPools.read(input.name)),
+    list: procedure.output(z.array(WorkPool)).query(({ ctx }) => ctx.store.workPools.list()),
     update: procedure
       .input(poolRef.extend({ changes: WorkPoolUpdate }))
       .output(WorkPool)
-      .mutation(({ ctx, input }) => updateWorkPool(ctx.store, input.name, input.changes)),
-    pause: procedure.input(poolRef).output(WorkPool).mutation(({ ctx, input }) => updateWorkPool(ctx.store, input.name, { isPaused: true })),
-    resume: procedure.input(poolRef).output(WorkPool).mutation(({ ctx, input }) => updateWorkPool(ctx.store, input.name, { isPaused: false })),
-    delete: procedure.input(poolRef).output(z.object({ name: z.string() })).mutation(({ ctx, input }) => deleteWorkPool(ctx.store, input.name)),
+      .mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, input.changes)),
+    pause: procedure.input(poolRef).output(WorkPool).mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, { isPaused: true })),
+    resume: procedure.input(poolRef).output(WorkPool).mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, { isPaused: false })),
+    delete: procedure.input(poolRef).output(z.object({ name: z.string() })).mutation(({ ctx, input }) => ctx.store.workPools.delete(input.name)),
     defaultBaseJobTemplate: procedure
       .input(z.strictObject({ type: WorkPoolType }))
       .output(BaseJobTemplate)
       .query(({ input }) => defaultBaseJobTemplate(input.type)),
-    claimRuns: procedure.input(ClaimRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input, signal }) => claimRuns(ctx.store, input, signal)),
+    claimRuns: procedure.input(ClaimRunsInput).output(z.array(FlowRun)).mutation(({ ctx, input, signal }) => ctx.store.workPools.claimRuns(input, signal)),
   }),
 
   workQueues: router({
-    create: procedure.input(WorkQueueCreate).output(WorkQueue).mutation(({ ctx, input }) => createWorkQueue(ctx.store, input)),
-    read: procedure.input(WorkQueueRef).output(WorkQueue).query(({ ctx, input }) => readWorkQueue(ctx.store, input)),
-    list: procedure.input(z.strictObject({ workPoolName: WorkPoolName })).output(z.array(WorkQueue)).query(({ ctx, input }) => listWorkQueues(ctx.store, input.workPoolName)),
+    create: procedure.input(WorkQueueCreate).output(WorkQueue).mutation(({ ctx, input }) => ctx.store.workQueues.create(input)),
+    read: procedure.input(WorkQueueRef).output(WorkQueue).query(({ ctx, input }) => ctx.store.workQueues.read(input)),
+    list: procedure.input(z.strictObject({ workPoolName: WorkPoolName })).output(z.array(WorkQueue)).query(({ ctx, input }) => ctx.store.workQueues.list(input.workPoolName)),
     update: procedure
       .input(WorkQueueRef.extend({ changes: WorkQueueUpdate }))
       .output(WorkQueue)
-      .mutation(({ ctx, input }) => updateWorkQueue(ctx.store, input, input.changes)),
+      .mutation(({ ctx, input }) => ctx.store.workQueues.update(input, input.changes)),
     delete: procedure
       .input(WorkQueueRef)
       .output(z.object({ workPoolName: z.string(), name: z.string() }))
-      .mutation(({ ctx, input }) => deleteWorkQueue(ctx.store, input)),
+      .mutation(({ ctx, input }) => ctx.store.workQueues.delete(input)),
   }),
 
   workers: router({
-    heartbeat: procedure.input(WorkerHeartbeat).output(Worker).mutation(({ ctx, input }) => heartbeat(ctx.store, input)),
-    list: procedure.input(z.strictObject({ workPoolName: WorkPoolName })).output(z.array(Worker)).query(({ ctx, input }) => listWorkers(ctx.store, input.workPoolName)),
+    heartbeat: procedure.input(WorkerHeartbeat).output(Worker).mutation(({ ctx, input }) => ctx.store.workers.heartbeat(input)),
+    list: procedure.input(z.strictObject({ workPoolName: WorkPoolName })).output(z.array(Worker)).query(({ ctx, input }) => ctx.store.workers.list(input.workPoolName)),
   }),
 });
 

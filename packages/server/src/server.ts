@@ -5,7 +5,8 @@ import { openSqlite, type SqliteHandle } from './db/sqlite.js';
 import { ServerEvents } from './events.js';
 import { createHttpServer, listen } from './http.js';
 import { Services, type ServicesSettings } from './services/services.js';
-import { DEFAULT_STORE_SETTINGS, type StoreContext, type StoreSettings } from './store/context.js';
+import { DEFAULT_STORE_SETTINGS, type StoreSettings } from './store/context.js';
+import { SqliteStore } from './store/store.js';
 
 export interface DroverServerOptions {
   /** The SQLite file (created when absent). */
@@ -28,7 +29,7 @@ export interface DroverServer {
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  readonly store: StoreContext;
+  readonly store: SqliteStore;
   readonly services: Services;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -38,12 +39,7 @@ export interface DroverServer {
 export async function startServer(options: DroverServerOptions): Promise<DroverServer> {
   const logger = options.logger ?? pino({ level: 'info' });
   const database = openSqlite(options.databaseFile, { checkpointIntervalMs: options.checkpointIntervalMs });
-  const store: StoreContext = {
-    db: database.db,
-    clock: options.clock ?? systemClock,
-    events: new ServerEvents(),
-    settings: { ...DEFAULT_STORE_SETTINGS, ...options.settings },
-  };
+  const store = new SqliteStore(database.db, options.clock ?? systemClock, new ServerEvents(), { ...DEFAULT_STORE_SETTINGS, ...options.settings });
   const http = createHttpServer({ store, logger, apiKey: options.apiKey });
   const services = new Services({ store, logger }, options.services);
   let address: Awaited<ReturnType<typeof listen>>;

@@ -6,10 +6,10 @@
 import { describeIssues, type ErrorCode, isDroverError, toIssues } from '@drover/schemas';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
-import type { StoreContext } from './store/context.js';
+import type { Store } from './store/store.js';
 
 export interface RequestContext {
-  readonly store: StoreContext;
+  readonly store: Store;
 }
 
 type TrpcCode = TRPCError['code'];

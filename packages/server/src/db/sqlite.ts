@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DroverError } from '@drover/schemas';
 import Database from 'better-sqlite3';
-import { type Column, type Placeholder, type SQL, sql } from 'drizzle-orm';
+import { type Placeholder, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
@@ -43,6 +43,7 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('wal_autocheckpoint = 0');
+    sqlite.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     const db = drizzle({ client: sqlite, schema });
     refuseNewerDatabase(sqlite, file);
     migrate(db, { migrationsFolder });
@@ -78,19 +79,39 @@ function refuseNewerDatabase(sqlite: Database.Database, file: string): void {
   }
 }
 
+/**
+ * A WAL longer than this many pages (64 MiB of 4 KiB pages) is started over. Under steady writes
+ * a PASSIVE checkpoint never reaches the end of the WAL before the next commit adds to it, so
+ * SQLite never restarts the file and it grows without bound (3.2 GiB in one run of
+ * bench/server.ts). Past this length the thread runs a RESTART checkpoint, which waits for a gap
+ * between transactions and holds writers back only while it copies the rest.
+ */
+const WAL_RESTART_PAGES = 16_384;
+/** A WAL that was started over is cut back to this size rather than keeping its longest length. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 // The thread loads better-sqlite3 by path, so it works from src/ (vitest) and dist/ alike.
 const CHECKPOINT_THREAD = `
 const { workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
-setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} }, workerData.intervalMs);
+db.pragma('journal_size_limit = ' + workerData.sizeLimit);
+setInterval(() => {
+  try {
+    const [{ log }] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+  } catch {}
+}, workerData.intervalMs);
 `;
 
 function startCheckpointer(file: string, intervalMs: number): Worker | undefined {
   if (intervalMs <= 0 || file === ':memory:') return undefined;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(CHECKPOINT_THREAD, { eval: true, workerData: { driver, file, intervalMs } });
+  const worker = new Worker(CHECKPOINT_THREAD, {
+    eval: true,
+    workerData: { driver, file, intervalMs, restartPages: WAL_RESTART_PAGES, sizeLimit: WAL_SIZE_LIMIT_BYTES },
+  });
   worker.unref();
   return worker;
 }
@@ -116,15 +137,6 @@ export function preparedStatements<T>(build: (db: SqliteDb) => T): (db: SqliteDb
     }
     return statements;
   };
-}
-
-/**
- * `column IN` the values of a JSON array bound to `placeholder` at run time (pass
- * `JSON.stringify(ids)`), so one prepared statement serves lists of any length, where `inArray`
- * needs a statement per length.
- */
-export function inJsonArray(column: Column, placeholder: string): SQL {
-  return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(placeholder)}))`;
 }
 
 /**

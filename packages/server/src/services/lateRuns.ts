@@ -1,4 +1,3 @@
-import { applyCatchup, markLateRuns } from '../store/runMaintenance.js';
 import { PeriodicService, type ServiceDeps } from './service.js';
 
 export interface LateRunsSettings {
@@ -22,9 +21,9 @@ export class LateRuns extends PeriodicService<{ late: string[]; cancelled: strin
     this.settings = merged;
   }
 
-  protected work() {
-    const late = markLateRuns(this.store, this.settings.lateAfterMs);
-    const cancelled = applyCatchup(this.store);
+  protected async work() {
+    const late = await this.store.maintenance.markLateRuns(this.settings.lateAfterMs);
+    const cancelled = await this.store.maintenance.applyCatchup();
     if (late.length || cancelled.length) this.logger.info({ late: late.length, cancelled: cancelled.length }, 'late runs');
     return { late, cancelled };
   }

@@ -1,4 +1,3 @@
-import { crashSilentRuns, expireCancellations } from '../store/runMaintenance.js';
 import { PeriodicService, type ServiceDeps } from './service.js';
 
 export interface RunHealthSettings {
@@ -25,9 +24,9 @@ export class RunHealth extends PeriodicService<{ crashed: string[]; cancelled: s
     this.settings = merged;
   }
 
-  protected work() {
-    const crashed = crashSilentRuns(this.store, this.settings.heartbeatTimeoutMs);
-    const cancelled = expireCancellations(this.store, this.settings.cancellationGraceMs);
+  protected async work() {
+    const crashed = await this.store.maintenance.crashSilentRuns(this.settings.heartbeatTimeoutMs);
+    const cancelled = await this.store.maintenance.expireCancellations(this.settings.cancellationGraceMs);
     if (crashed.length || cancelled.length) this.logger.warn({ crashed, cancelled }, 'runs without a live job');
     return { crashed, cancelled };
   }

@@ -124,6 +124,49 @@ describe('Scheduler', () => {
     );
   });
 
+  it('remakes future auto-runs when a redeploy changes the parameters or tags they copied', async () => {
+    const clock = new FakeClock('2026-05-01T00:00:00Z');
+    await withServer(
+      async (server) => {
+        const spec = { flowName: 'etl', name: 'a', parameters: { mode: 'old' }, tags: ['v1'], schedules: [{ schedule: { cron: '*/20 * * * *' }, slug: 'twenty' }] };
+        await server.api.deployments.upsert.mutate(spec);
+        await server.services.scheduler.pass();
+        clock.advance(30 * 60_000); // 00:00 and 00:20 are now overdue: they keep what they were made with
+        await server.services.lateRuns.pass();
+        await server.api.deployments.upsert.mutate({ ...spec, parameters: { mode: 'new' }, tags: ['v2'] });
+        await server.services.scheduler.pass();
+        const runs = await server.api.flowRuns.list.query({ page: { limit: 100, offset: 0 } });
+        expect(runs.map((r) => [r.expectedStartTime, r.state.name, r.parameters.mode, r.tags.includes('v2')])).toEqual([
+          ['2026-05-01T00:00:00.000Z', 'Late', 'old', false],
+          ['2026-05-01T00:20:00.000Z', 'Late', 'old', false],
+          ['2026-05-01T00:40:00.000Z', 'Scheduled', 'new', true],
+          ['2026-05-01T01:00:00.000Z', 'Scheduled', 'new', true],
+          ['2026-05-01T01:20:00.000Z', 'Scheduled', 'new', true],
+        ]);
+      },
+      { clock },
+    );
+  });
+
+  it('gives the event loop back between pages of deployments', async () => {
+    const clock = new FakeClock('2026-05-01T00:00:00Z');
+    await withServer(
+      async (server) => {
+        for (let i = 0; i < 5; i++) await server.api.deployments.upsert.mutate({ flowName: 'etl', name: `d${i}`, schedules: [{ schedule: { cron: '0 * * * *' } }] });
+        const scheduler = new Scheduler({ store: server.store, logger: silent }, { batchSize: 2 });
+        // Queued before the pass starts: it runs before the pass ends only if the pass yields to
+        // the event loop; a pass that held the loop throughout would resolve first.
+        let otherWorkRan = false;
+        setImmediate(() => {
+          otherWorkRan = true;
+        });
+        const result = await scheduler.pass().then((pass) => ({ pass, otherWorkRan }));
+        expect(result).toEqual({ pass: { deployments: 5, inserted: 15, full: true }, otherWorkRan: true });
+      },
+      { clock },
+    );
+  });
+
   it('replaces only future auto-runs when a schedule changes, keeping manual and Late runs', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
     await withServer(

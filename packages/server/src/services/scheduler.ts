@@ -1,7 +1,7 @@
+import { setImmediate } from 'node:timers/promises';
 import { iterateDates } from '@drover/scheduling';
 import type { Schedule } from '@drover/schemas';
-import { announceRunsAvailable } from '../store/flowRuns.js';
-import { type AutoRun, futureAutoRuns, insertAutoRuns, type ScheduledDeployment, scheduledDeployments } from '../store/autoRuns.js';
+import type { AutoRun, ScheduledDeployment } from '../store/store.js';
 import { PeriodicService, type ServiceDeps } from './service.js';
 
 export interface SchedulerSettings {
@@ -68,32 +68,35 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
     await super.stop();
   }
 
-  protected work(): SchedulerPass {
+  protected async work(): Promise<SchedulerPass> {
     const now = this.store.clock.now();
     const changed = [...this.#changed];
     this.#changed.clear();
     if (changed.length > 0 && now.getTime() - this.#lastFullPass < this.settings.intervalMs) {
-      return { deployments: changed.length, inserted: this.#schedule(scheduledDeployments(this.store.db, { ids: changed }), now), full: false };
+      return { deployments: changed.length, inserted: await this.#schedule(await this.store.scheduling.scheduledDeployments({ ids: changed }), now), full: false };
     }
     this.#lastFullPass = now.getTime();
     let afterId = '';
     let deployments = 0;
     let inserted = 0;
     for (;;) {
-      const page = scheduledDeployments(this.store.db, { afterId, limit: this.settings.batchSize });
+      const page = await this.store.scheduling.scheduledDeployments({ afterId, limit: this.settings.batchSize });
       if (page.length === 0) break;
       deployments += page.length;
-      inserted += this.#schedule(page, now);
+      inserted += await this.#schedule(page, now);
       afterId = (page.at(-1) as ScheduledDeployment).id;
+      // Each page is one short transaction; between pages the API gets the event loop back, so a
+      // pass over 10,000 deployments never stalls requests for its whole length.
+      await setImmediate();
     }
     if (inserted > 0) this.logger.info({ deployments, inserted }, 'scheduled runs');
     return { deployments, inserted, full: true };
   }
 
   /** Inserts the runs these deployments' schedules lack; one transaction per page. */
-  #schedule(page: readonly ScheduledDeployment[], now: Date): number {
+  async #schedule(page: readonly ScheduledDeployment[], now: Date): Promise<number> {
     const { minRuns, minTimeMs, maxTimeMs } = this.settings;
-    const ahead = futureAutoRuns(this.store.db, page.flatMap((d) => d.schedules.map((s) => s.id)), now);
+    const ahead = await this.store.scheduling.futureAutoRuns(page.flatMap((d) => d.schedules.map((s) => s.id)), now);
     const runs: AutoRun[] = [];
     for (const deployment of page) {
       for (const schedule of deployment.schedules) {
@@ -116,10 +119,6 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
         }
       }
     }
-    if (runs.length === 0) return 0;
-    const db = this.store.db;
-    const { inserted, channels } = db.transaction(() => insertAutoRuns(db, runs, now), { behavior: 'immediate' });
-    announceRunsAvailable(this.store, channels);
-    return inserted;
+    return this.store.scheduling.insertAutoRuns(runs, now);
   }
 }

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { StoreContext } from '../store/context.js';
+import type { Store } from '../store/store.js';
 
 /** What every background service is built from. */
 export interface ServiceDeps {
-  readonly store: StoreContext;
+  readonly store: Store;
   readonly logger: Logger;
 }
 
@@ -22,7 +22,7 @@ export abstract class PeriodicService<Result> extends EventEmitter<{ pass: [Resu
   #state: ServiceState = 'idle';
   /** A change arrived during a pass: run another right after it. */
   #again = false;
-  protected readonly store: StoreContext;
+  protected readonly store: Store;
   protected readonly logger: Logger;
 
   constructor(

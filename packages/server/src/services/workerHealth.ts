@@ -1,5 +1,3 @@
-import { listWorkPools } from '../store/workPools.js';
-import { listWorkers } from '../store/workers.js';
 import { PeriodicService, type ServiceDeps } from './service.js';
 
 /**
@@ -20,10 +18,10 @@ export class WorkerHealth extends PeriodicService<{ wentOffline: string[]; pools
     const poolsNotReady: string[] = [];
     const online = new Set<string>();
     const ready = new Set<string>();
-    for (const pool of await listWorkPools(this.store)) {
+    for (const pool of await this.store.workPools.list()) {
       if (pool.status === 'READY') ready.add(pool.name);
       else if (this.#ready.has(pool.name) && pool.status === 'NOT_READY') poolsNotReady.push(pool.name);
-      for (const worker of await listWorkers(this.store, pool.name)) {
+      for (const worker of await this.store.workers.list(pool.name)) {
         const key = `${pool.name}/${worker.name}`;
         if (worker.status === 'ONLINE') online.add(key);
         else if (this.#online.has(key)) wentOffline.push(key);

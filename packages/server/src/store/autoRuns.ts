@@ -1,11 +1,29 @@
 /** The scheduler's reads and writes: active schedules in pages, and its runs, inserted once. */
 import { and, asc, eq, getTableColumns, gt, type SQL, sql } from 'drizzle-orm';
 import { deploymentSchedules, deployments, flowRuns, flowRunStates } from '../db/schema.js';
-import { inJsonArray, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
+import { placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
 import { channelsOf } from './flowRuns.js';
+import { inJsonArray } from './sqlDialect.js';
 
-export type ScheduledDeployment = typeof deployments.$inferSelect & { schedules: (typeof deploymentSchedules.$inferSelect)[] };
+/** An active schedule, as the scheduler needs it. */
+export interface ActiveSchedule {
+  readonly id: string;
+  readonly slug: string | null;
+  readonly schedule: Record<string, unknown>;
+  readonly parameters: Record<string, unknown>;
+  readonly maxScheduledRuns: number | null;
+}
+
+/** An unpaused deployment with its active schedules: what its scheduled runs copy. */
+export interface ScheduledDeployment {
+  readonly id: string;
+  readonly flowId: string;
+  readonly workQueueId: string | null;
+  readonly parameters: Record<string, unknown>;
+  readonly tags: readonly string[];
+  readonly schedules: readonly ActiveSchedule[];
+}
 
 type RunRow = typeof flowRuns.$inferSelect;
 
@@ -14,7 +32,7 @@ const AUTO_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRo
 
 /** Unpaused deployments matching `where` that have active schedules, in id order, at most `limit`. */
 function deploymentsWithSchedules(db: SqliteDb, where: SQL) {
-  const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${deploymentSchedules.active} = 1)`;
+  const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${eq(deploymentSchedules.active, true)})`;
   return db
     .select()
     .from(deployments)
@@ -65,7 +83,7 @@ export function scheduledDeployments(db: SqliteDb, page: { afterId: string; limi
       : statements(db).deploymentsAfter.all({ afterId: page.afterId, limit: page.limit });
   if (rows.length === 0) return [];
   const schedules = statements(db).activeSchedules.all({ ids: JSON.stringify(rows.map((r) => r.id)) });
-  const byDeployment = new Map<string, typeof schedules>();
+  const byDeployment = new Map<string, ActiveSchedule[]>();
   for (const schedule of schedules) {
     const list = byDeployment.get(schedule.deploymentId);
     if (list) list.push(schedule);

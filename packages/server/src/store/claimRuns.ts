@@ -2,7 +2,8 @@ import { ACTIVE_STATE_TYPES, ClaimDeploymentRunsInput, ClaimRunsInput, DroverErr
 import { and, asc, count, eq, gt, inArray, lte, min, or, type SQL, sql } from 'drizzle-orm';
 import { deploymentChannel } from '../events.js';
 import { flowRuns, workPools, workQueues } from '../db/schema.js';
-import { type Executor, inJsonArray, preparedStatements, type SqliteDb } from '../db/sqlite.js';
+import { type Executor, preparedStatements, type SqliteDb } from '../db/sqlite.js';
+import { inJsonArray } from './sqlDialect.js';
 import type { StoreContext } from './context.js';
 import { activeRunsOfDeployment, deploymentRow, loadRuns, transition } from './flowRuns.js';
 import { requirePool } from './workPools.js';

@@ -151,6 +151,18 @@ function reconcileSchedules(db: Executor, deploymentId: string, incoming: readon
   return stale;
 }
 
+/**
+ * True when the scheduler's future runs of a deployment copied something that changed between
+ * `before` and `after` (its parameters, tags or queue), so they must be made again.
+ */
+function autoRunsChange(before: DeploymentRow, after: DeploymentRow): boolean {
+  return (
+    before.workQueueId !== after.workQueueId ||
+    canonicalJson(before.parameters) !== canonicalJson(after.parameters) ||
+    canonicalJson(before.tags) !== canonicalJson(after.tags)
+  );
+}
+
 /** Reads a deployment with its names and schedules. */
 export function loadDeployment(db: Executor, row: DeploymentRow): Deployment {
   const names = db
@@ -207,7 +219,7 @@ export async function upsertDeployment(ctx: StoreContext, input: DeploymentCreat
           .get();
     const stale = reconcileSchedules(tx, row.id, spec.schedules, iso);
     deleteFutureAutoRuns(tx, { scheduleIds: stale }, now);
-    if (spec.paused) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
+    if (spec.paused || (existing && autoRunsChange(existing, row))) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
     return { deployment: loadDeployment(tx, row), created: !existing };
   });
   ctx.events.emit('deploymentChanged', result.deployment.id);
@@ -262,7 +274,8 @@ function changeDeployment(
   const now = ctx.clock.now();
   const iso = now.toISOString();
   const deployment = ctx.db.transaction((tx) => {
-    const current = loadDeployment(tx, requireDeployment(tx, ref));
+    const before = requireDeployment(tx, ref);
+    const current = loadDeployment(tx, before);
     const changes = change(current);
     const { schedules, concurrencyOptions, workPoolName, workQueueName, ...plain } = changes;
     const set: Partial<DeploymentRow> = { ...plain, updated: iso };
@@ -274,7 +287,7 @@ function changeDeployment(
     }
     const row = tx.update(deployments).set(set).where(eq(deployments.id, current.id)).returning().get();
     if (schedules) deleteFutureAutoRuns(tx, { scheduleIds: reconcileSchedules(tx, row.id, schedules, iso) }, now);
-    if (changes.paused === true || changes.parameters !== undefined) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
+    if (changes.paused === true || autoRunsChange(before, row)) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
     return loadDeployment(tx, row);
   });
   ctx.events.emit('deploymentChanged', deployment.id);

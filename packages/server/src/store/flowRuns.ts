@@ -14,7 +14,8 @@ import { and, asc, count, desc, eq, getTableColumns, gte, inArray, lte, type SQL
 import { alias, type SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import { canonicalJson } from '../canonicalJson.js';
 import { deployments, flowRuns, flowRunStates, flows, workPools, workQueues } from '../db/schema.js';
-import { type Executor, inJsonArray, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
+import { type Executor, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
+import { inJsonArray } from './sqlDialect.js';
 import { runName, uuidv7 } from '../ids.js';
 import { type DeploymentSlots, type NewState, orchestrate, type Proposal } from '../orchestration.js';
 import { assertParameters } from '../parameters.js';

@@ -1,0 +1,263 @@
+/**
+ * The repository contract: every read and write the API and the background services make, and
+ * nothing of how. The SQLite store (`SqliteStore`, below) is one implementation; the PostgreSQL
+ * store will be a second one, run by the same API-level test suite. Every operation is async so
+ * a networked driver fits; the SQLite one does its work synchronously inside each call.
+ */
+import type {
+  ClaimDeploymentRunsInput,
+  ClaimRunsInput,
+  Deployment,
+  DeploymentCreate,
+  DeploymentDeleted,
+  DeploymentFilter,
+  DeploymentRef,
+  DeploymentScheduleCreate,
+  DeploymentScheduleUpdate,
+  DeploymentUpdate,
+  Flow,
+  FlowCreate,
+  FlowRun,
+  FlowRunCreate,
+  FlowRunFilter,
+  LogQuery,
+  LogRecord,
+  OrchestrationResult,
+  SchedulePreview,
+  SchedulePreviewInput,
+  SetStateInput,
+  State,
+  Worker,
+  WorkerHeartbeat,
+  WorkPool,
+  WorkPoolCreate,
+  WorkPoolUpdate,
+  WorkQueue,
+  WorkQueueCreate,
+  WorkQueueRef,
+  WorkQueueUpdate,
+} from '@drover/schemas';
+import type { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { SqliteDb } from '../db/sqlite.js';
+import type { ServerEvents } from '../events.js';
+import { type AutoRun, futureAutoRuns, insertAutoRuns, type ScheduledDeployment, scheduledDeployments } from './autoRuns.js';
+import { claimDeploymentRuns, claimRuns } from './claimRuns.js';
+import type { StoreContext, StoreSettings } from './context.js';
+import {
+  addSchedule,
+  deleteDeployment,
+  listDeployments,
+  readDeployment,
+  removeSchedule,
+  setDeploymentPaused,
+  updateDeployment,
+  updateSchedule,
+  upsertDeployment,
+} from './deployments.js';
+import {
+  announceRunsAvailable,
+  cancelFlowRun,
+  createFlowRun,
+  deleteFlowRun,
+  heartbeatFlowRuns,
+  listFlowRuns,
+  readFlowRun,
+  readStateHistory,
+  setFlowRunState,
+  setInfrastructure,
+  waitForFlowRun,
+} from './flowRuns.js';
+import { createOrReadFlow, listFlows, readFlow } from './flows.js';
+import { appendLogs, type LogBatch, readLogs } from './logs.js';
+import { applyCatchup, crashSilentRuns, expireCancellations, markLateRuns } from './runMaintenance.js';
+import { schedulePreview } from './schedulePreview.js';
+import { heartbeat, listWorkers } from './workers.js';
+import { createWorkPool, deleteWorkPool, listWorkPools, readWorkPool, updateWorkPool } from './workPools.js';
+import { createWorkQueue, deleteWorkQueue, listWorkQueues, readWorkQueue, updateWorkQueue } from './workQueues.js';
+
+export type { ActiveSchedule, AutoRun, ScheduledDeployment } from './autoRuns.js';
+
+/** A page of a list: at most `limit` items after skipping `offset`. */
+export interface PageInput {
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface Store {
+  /** Where every operation reads the time. */
+  readonly clock: Clock;
+  /** What the store tells long-polls and services (runs available, deployments changed, states). */
+  readonly events: ServerEvents;
+
+  readonly flows: {
+    createOrRead(input: FlowCreate): Promise<Flow>;
+    read(idOrName: string): Promise<Flow>;
+    list(page: PageInput): Promise<Flow[]>;
+  };
+
+  readonly deployments: {
+    /** Creates `flowName/name`, or updates it in place, keeping schedule ids by slug or content. */
+    upsert(input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }>;
+    read(ref: DeploymentRef): Promise<Deployment>;
+    list(filter: DeploymentFilter): Promise<Deployment[]>;
+    update(ref: DeploymentRef, changes: DeploymentUpdate): Promise<Deployment>;
+    setPaused(ref: DeploymentRef, paused: boolean): Promise<Deployment>;
+    /** Deletes it and its not-yet-started scheduled runs. */
+    delete(ref: DeploymentRef): Promise<DeploymentDeleted>;
+    addSchedule(ref: DeploymentRef, schedule: DeploymentScheduleCreate): Promise<Deployment>;
+    updateSchedule(ref: DeploymentRef, scheduleId: string, changes: DeploymentScheduleUpdate): Promise<Deployment>;
+    removeSchedule(ref: DeploymentRef, scheduleId: string): Promise<Deployment>;
+    schedulePreview(input: SchedulePreviewInput): Promise<SchedulePreview>;
+    /** For runners: moves the due runs of these deployments to PENDING, waiting up to `waitMs` for one. */
+    claimRuns(input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]>;
+  };
+
+  readonly flowRuns: {
+    create(input: FlowRunCreate): Promise<FlowRun>;
+    read(id: string): Promise<FlowRun>;
+    list(filter: FlowRunFilter): Promise<FlowRun[]>;
+    history(id: string): Promise<State[]>;
+    /** Proposes a state; orchestration accepts, rejects or delays it. */
+    setState(input: SetStateInput): Promise<OrchestrationResult>;
+    cancel(id: string, message?: string): Promise<OrchestrationResult>;
+    delete(id: string): Promise<{ id: string }>;
+    setInfrastructure(id: string, infrastructureId: string): Promise<FlowRun>;
+    heartbeat(ids: readonly string[]): Promise<{ updated: number; cancelling: string[] }>;
+    /** Resolves when the run reaches a final state, or after `timeoutMs` with the run as it is. */
+    wait(id: string, timeoutMs: number): Promise<FlowRun>;
+    appendLogs(batch: z.input<typeof LogBatch>): Promise<{ appended: number }>;
+    logs(query: LogQuery): Promise<LogRecord[]>;
+  };
+
+  readonly workPools: {
+    create(input: WorkPoolCreate): Promise<WorkPool>;
+    read(name: string): Promise<WorkPool>;
+    list(): Promise<WorkPool[]>;
+    update(name: string, changes: WorkPoolUpdate): Promise<WorkPool>;
+    delete(name: string): Promise<{ name: string }>;
+    /** Moves due runs to PENDING for a worker, in queue-priority order within every limit. */
+    claimRuns(input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]>;
+  };
+
+  readonly workQueues: {
+    create(input: WorkQueueCreate): Promise<WorkQueue>;
+    read(ref: WorkQueueRef): Promise<WorkQueue>;
+    list(workPoolName: string): Promise<WorkQueue[]>;
+    update(ref: WorkQueueRef, changes: WorkQueueUpdate): Promise<WorkQueue>;
+    delete(ref: WorkQueueRef): Promise<{ workPoolName: string; name: string }>;
+  };
+
+  readonly workers: {
+    heartbeat(input: WorkerHeartbeat): Promise<Worker>;
+    list(workPoolName: string): Promise<Worker[]>;
+  };
+
+  /** The scheduler's reads and writes. */
+  readonly scheduling: {
+    /** Unpaused deployments with active schedules: a page in id order after `afterId`, or exactly `ids`. */
+    scheduledDeployments(page: { afterId: string; limit: number } | { ids: readonly string[] }): Promise<ScheduledDeployment[]>;
+    /** Per schedule: how many scheduler runs lie ahead of `now`, and the last one's time. */
+    futureAutoRuns(scheduleIds: readonly string[], now: Date): Promise<Map<string, { count: number; last: string }>>;
+    /** Inserts the runs whose keys do not exist yet, in one transaction, and wakes their workers; returns how many. */
+    insertAutoRuns(runs: readonly AutoRun[], now: Date): Promise<number>;
+  };
+
+  /** What the health services do to runs that time has overtaken; each returns the ids it changed. */
+  readonly maintenance: {
+    markLateRuns(lateAfterMs: number): Promise<string[]>;
+    applyCatchup(): Promise<string[]>;
+    crashSilentRuns(heartbeatTimeoutMs: number): Promise<string[]>;
+    expireCancellations(graceMs: number): Promise<string[]>;
+  };
+}
+
+/**
+ * The SQLite store. It is also the `StoreContext` its operations take, so SQLite-only code
+ * (migrations, checkpoints, the crash tests) reaches `db` through it.
+ */
+export class SqliteStore implements Store, StoreContext {
+  readonly flows: Store['flows'];
+  readonly deployments: Store['deployments'];
+  readonly flowRuns: Store['flowRuns'];
+  readonly workPools: Store['workPools'];
+  readonly workQueues: Store['workQueues'];
+  readonly workers: Store['workers'];
+  readonly scheduling: Store['scheduling'];
+  readonly maintenance: Store['maintenance'];
+
+  constructor(
+    readonly db: SqliteDb,
+    readonly clock: Clock,
+    readonly events: ServerEvents,
+    readonly settings: StoreSettings,
+  ) {
+    this.flows = {
+      createOrRead: (input) => createOrReadFlow(this, input),
+      read: (idOrName) => readFlow(this, idOrName),
+      list: (page) => listFlows(this, page),
+    };
+    this.deployments = {
+      upsert: (input) => upsertDeployment(this, input),
+      read: (ref) => readDeployment(this, ref),
+      list: (filter) => listDeployments(this, filter),
+      update: (ref, changes) => updateDeployment(this, ref, changes),
+      setPaused: (ref, paused) => setDeploymentPaused(this, ref, paused),
+      delete: (ref) => deleteDeployment(this, ref),
+      addSchedule: (ref, schedule) => addSchedule(this, ref, schedule),
+      updateSchedule: (ref, scheduleId, changes) => updateSchedule(this, ref, scheduleId, changes),
+      removeSchedule: (ref, scheduleId) => removeSchedule(this, ref, scheduleId),
+      schedulePreview: (input) => schedulePreview(this, input),
+      claimRuns: (input, signal) => claimDeploymentRuns(this, input, signal),
+    };
+    this.flowRuns = {
+      create: (input) => createFlowRun(this, input),
+      read: (id) => readFlowRun(this, id),
+      list: (filter) => listFlowRuns(this, filter),
+      history: (id) => readStateHistory(this, id),
+      setState: (input) => setFlowRunState(this, input),
+      cancel: (id, message) => cancelFlowRun(this, id, message),
+      delete: (id) => deleteFlowRun(this, id),
+      setInfrastructure: (id, infrastructureId) => setInfrastructure(this, id, infrastructureId),
+      heartbeat: (ids) => heartbeatFlowRuns(this, ids),
+      wait: (id, timeoutMs) => waitForFlowRun(this, id, timeoutMs),
+      appendLogs: (batch) => appendLogs(this, batch),
+      logs: (query) => readLogs(this, query),
+    };
+    this.workPools = {
+      create: (input) => createWorkPool(this, input),
+      read: (name) => readWorkPool(this, name),
+      list: () => listWorkPools(this),
+      update: (name, changes) => updateWorkPool(this, name, changes),
+      delete: (name) => deleteWorkPool(this, name),
+      claimRuns: (input, signal) => claimRuns(this, input, signal),
+    };
+    this.workQueues = {
+      create: (input) => createWorkQueue(this, input),
+      read: (ref) => readWorkQueue(this, ref),
+      list: (workPoolName) => listWorkQueues(this, workPoolName),
+      update: (ref, changes) => updateWorkQueue(this, ref, changes),
+      delete: (ref) => deleteWorkQueue(this, ref),
+    };
+    this.workers = {
+      heartbeat: (input) => heartbeat(this, input),
+      list: (workPoolName) => listWorkers(this, workPoolName),
+    };
+    this.scheduling = {
+      scheduledDeployments: async (page) => scheduledDeployments(db, page),
+      futureAutoRuns: async (scheduleIds, now) => futureAutoRuns(db, scheduleIds, now),
+      insertAutoRuns: async (runs, now) => {
+        if (runs.length === 0) return 0;
+        const { inserted, channels } = db.transaction(() => insertAutoRuns(db, runs, now), { behavior: 'immediate' });
+        announceRunsAvailable(this, channels);
+        return inserted;
+      },
+    };
+    this.maintenance = {
+      markLateRuns: async (lateAfterMs) => markLateRuns(this, lateAfterMs),
+      applyCatchup: async () => applyCatchup(this),
+      crashSilentRuns: async (heartbeatTimeoutMs) => crashSilentRuns(this, heartbeatTimeoutMs),
+      expireCancellations: async (graceMs) => expireCancellations(this, graceMs),
+    };
+  }
+}
