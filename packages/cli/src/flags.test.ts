@@ -1,10 +1,12 @@
 // The flag parsers and the issue explainer, in-process: the messages the CLI prints for bad values.
 import { Project } from '@drover/schemas';
+import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { closestKey, explainIssues } from './explainIssues.js';
 import { durationFlag, isoFlag, jsonOrString, keyValueFlag, parseDuration, scheduleFromFlags, stateFlag } from './flags.js';
 import { formatDuration } from './format.js';
 import { colourEnabled, Output, stripAnsi } from './output.js';
+import { createProgram, run } from './program.js';
 
 describe('flag values', () => {
   it('parses durations, key=value pairs (JSON when it parses), ISO times and states', () => {
@@ -64,5 +66,35 @@ describe('output', () => {
     expect(stripAnsi(text)).toBe('A     LONGER\nx     y\nwide  z\n');
     expect(text).toContain('\x1b[31mx\x1b[0m     y');
     expect([formatDuration(42), formatDuration(200), formatDuration(7500), formatDuration(90_000)]).toEqual(['42s', '3m 20s', '2h 5m', '1d 1h']);
+  });
+});
+
+describe('help', () => {
+  it('shows at least one example on the help of every command and command group', async () => {
+    const io = () => {
+      let stdout = '';
+      const write = (text: string) => {
+        stdout += text;
+        return true;
+      };
+      const stream = { write, isTTY: false };
+      return { io: { stdout: stream, stderr: stream, env: {}, cwd: '/' }, text: () => stdout };
+    };
+    const paths: string[][] = [];
+    const walk = (command: Command, path: string[]) => {
+      for (const sub of command.commands) {
+        paths.push([...path, sub.name()]);
+        walk(sub, [...path, sub.name()]);
+      }
+    };
+    walk(createProgram(io().io), []);
+    expect(paths.length).toBeGreaterThan(40);
+    const missing: string[] = [];
+    for (const path of paths) {
+      const { io: captured, text } = io();
+      expect(await run([...path, '--help'], captured)).toBe(0);
+      if (!/\nExamples?:\n {2}\$ drover /.test(text())) missing.push(path.join(' '));
+    }
+    expect(missing).toEqual([]);
   });
 });

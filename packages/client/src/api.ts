@@ -96,6 +96,9 @@ export class DroverClient {
 
   readonly deployments = {
     upsert: (input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }> => this.#call((api) => api.deployments.upsert.mutate(input)),
+    /** Several deployments in one transaction: all are saved, or none is. */
+    upsertMany: (inputs: DeploymentCreate[]): Promise<{ deployment: Deployment; created: boolean }[]> =>
+      this.#call((api) => api.deployments.upsertMany.mutate({ deployments: inputs })),
     read: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.read.query({ deployment })),
     list: (filter: DeploymentFilter = {}): Promise<Deployment[]> => this.#call((api) => api.deployments.list.query(filter)),
     update: (deployment: string, changes: DeploymentUpdate): Promise<Deployment> =>

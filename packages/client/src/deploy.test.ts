@@ -10,7 +10,6 @@ import { initializeProject } from './project.js';
 import { report } from './testFixtures/report.js';
 import { withServer } from './testServer.js';
 
-
 let bin: string;
 let savedPath: string | undefined;
 beforeEach(() => {
@@ -86,6 +85,38 @@ describe('deploy()', () => {
         expect.stringMatching(/^the default parameters of report\/once do not match the flow's schema \(.+\); runs must supply the rest$/),
         'schedule 0 of report/once never fires again',
       ]);
+    });
+  });
+
+  it("keeps each deployment's own pool, and saves all of them or none", async () => {
+    await withServer(async (_server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.workPools.create({ name: 'other', type: 'process' });
+      const printed: string[] = [];
+      await deploy(
+        RunnerDeployment.fromFlow(report, { name: 'here', workPoolName: 'local' }),
+        RunnerDeployment.fromFlow(report, { name: 'there', workPoolName: 'other' }),
+        { client, print: (l) => printed.push(l), warn: () => {} },
+      );
+      expect((await client.deployments.list()).map((d) => [d.name, d.workPoolName])).toEqual([
+        ['here', 'local'],
+        ['there', 'other'],
+      ]);
+      expect(printed.slice(2)).toEqual([
+        '\nTo start a worker for pool "local":\n  drover worker start --pool local',
+        '\nTo start a worker for pool "other":\n  drover worker start --pool other',
+        "\nTo run them now:\n  drover deployment run 'report/here'\n  drover deployment run 'report/there'",
+      ]);
+
+      // The second is refused (a queue needs a pool): the first, valid on its own, is not saved either.
+      await expect(
+        deploy(
+          RunnerDeployment.fromFlow(report, { name: 'first', workPoolName: 'local' }),
+          RunnerDeployment.fromFlow(report, { name: 'second', workQueueName: 'urgent' }),
+          { client, print: () => {}, warn: () => {} },
+        ),
+      ).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: 'Work queue "urgent" needs a work pool: set workPoolName too' });
+      expect((await client.deployments.list()).map((d) => d.name)).toEqual(['here', 'there']);
     });
   });
 

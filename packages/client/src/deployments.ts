@@ -231,37 +231,48 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
   const deployments = items.map((item) => (isFlow(item) ? new RunnerDeployment(item, { ...shared, name }) : item));
   const image = imageOption === undefined ? undefined : DeploymentImage.parse(typeof imageOption === 'string' ? splitImage(imageOption) : imageOption);
 
-  const poolName = options.workPoolName ?? deployments[0]?.options.workPoolName;
-  const pool = poolName ? await client.workPools.read(poolName) : undefined;
-  if (image && pool?.type === 'process') warn(`work pool "${pool.name}" is a process pool, which runs no images; the image ${imageRef(image)} is not used`);
+  // `workPoolName` given here is every deployment's; otherwise each keeps its own.
+  const poolOf = (deployment: RunnerDeployment) => options.workPoolName ?? deployment.options.workPoolName;
+  const poolNames = [...new Set(deployments.map(poolOf).filter((pool): pool is string => pool !== undefined))];
+  const pools = await Promise.all(poolNames.map((pool) => client.workPools.read(pool)));
+  if (image) {
+    for (const pool of pools) if (pool.type === 'process') warn(`work pool "${pool.name}" is a process pool, which runs no images; the image ${imageRef(image)} is not used`);
+  }
   if (image && (build ?? true)) {
     await buildAndPushImage(image, { build: build ?? true, push: push ?? true, root: findProjectRoot(process.cwd()) });
   } else if (image && (push ?? false)) {
     await buildAndPushImage(image, { build: false, push: true, root: findProjectRoot(process.cwd()) });
   }
 
+  const inputs = await Promise.all(
+    deployments.map(async (deployment) => {
+      const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment) });
+      if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
+      try {
+        deployment.flow.parseParameters(input.parameters);
+      } catch (error) {
+        warn(`the default parameters of ${deployment.fullName} do not match the flow's schema (${(error as Error).message.split('\n')[0]}); runs must supply the rest`);
+      }
+      return input;
+    }),
+  );
+  // One transaction: a deployment the server refuses leaves none of the others half-deployed.
+  const saved = await client.deployments.upsertMany(inputs);
   const deployed: DeployedDeployment[] = [];
-  for (const deployment of deployments) {
-    const input = await deployment.toCreate({ ...shared, workPoolName: poolName });
-    if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
-    try {
-      deployment.flow.parseParameters(input.parameters);
-    } catch (error) {
-      warn(`the default parameters of ${deployment.fullName} do not match the flow's schema (${(error as Error).message.split('\n')[0]}); runs must supply the rest`);
-    }
-    const { deployment: saved, created } = await client.deployments.upsert(input);
-    if (saved.schedules.length > 0) {
-      const preview = await client.deployments.schedulePreview({ deployment: saved.id, count: 1 });
-      preview.forEach((p, i) => {
-        if (p.times.length === 0) warn(`schedule ${i} of ${deployment.fullName} never fires again`);
+  for (const [i, deployment] of deployments.entries()) {
+    const { deployment: stored, created } = saved[i] as (typeof saved)[number];
+    if (stored.schedules.length > 0) {
+      const preview = await client.deployments.schedulePreview({ deployment: stored.id, count: 1 });
+      preview.forEach((p, j) => {
+        if (p.times.length === 0) warn(`schedule ${j} of ${deployment.fullName} never fires again`);
       });
     }
-    print(`${created ? 'Created' : 'Updated'} deployment ${deployment.fullName} (${saved.id})`);
-    deployed.push(Object.assign(deployment, { id: saved.id }));
+    print(`${created ? 'Created' : 'Updated'} deployment ${deployment.fullName} (${stored.id})`);
+    deployed.push(Object.assign(deployment, { id: stored.id }));
   }
   if (printNextSteps) {
-    if (poolName) print(`\nTo start a worker for pool "${poolName}":\n  drover worker start --pool ${poolName}`);
-    print(`\nTo run ${deployed.length > 1 ? 'a deployment' : 'it'} now:\n  drover deployment run '${deployed[0]?.fullName}'`);
+    for (const pool of poolNames) print(`\nTo start a worker for pool "${pool}":\n  drover worker start --pool ${pool}`);
+    print(`\nTo run ${deployed.length > 1 ? 'them' : 'it'} now:\n${deployed.map((d) => `  drover deployment run '${d.fullName}'`).join('\n')}`);
   }
   return deployed;
 }

@@ -62,6 +62,11 @@ export const appRouter = router({
       .input(DeploymentCreate)
       .output(z.object({ deployment: Deployment, created: z.boolean() }))
       .mutation(({ ctx, input }) => ctx.store.deployments.upsert(input)),
+    /** Several deployments (a project's) in one transaction: all are saved, or none is. */
+    upsertMany: procedure
+      .input(z.strictObject({ deployments: z.array(DeploymentCreate).min(1).max(1000) }))
+      .output(z.array(z.object({ deployment: Deployment, created: z.boolean() })))
+      .mutation(({ ctx, input }) => ctx.store.deployments.upsertMany(input.deployments)),
     read: procedure.input(ref).output(Deployment).query(({ ctx, input }) => ctx.store.deployments.read(input.deployment)),
     list: procedure.input(DeploymentFilter.prefault({})).output(z.array(Deployment)).query(({ ctx, input }) => ctx.store.deployments.list(input)),
     update: procedure

@@ -53,6 +53,7 @@ export function registerConfig(program: Command, ctx: Context): void {
   const config = program
     .command('config')
     .description('Show and change the saved settings: api.url and api.key (env DROVER_API_URL / DROVER_API_KEY win over them)');
+  examples(config, 'drover config set api.url http://drover.internal:4200', 'drover config view');
 
   examples(
     config

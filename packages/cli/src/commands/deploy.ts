@@ -172,8 +172,10 @@ async function deploy(ctx: Context, entrypoint: string | undefined, options: Dep
     await runStep(ctx, step, plan.root);
   }
   const results: { name: string; action: 'create' | 'update'; id: string; changes: string[] }[] = [];
-  for (const d of plan.deployments) {
-    const { deployment, created } = await client.deployments.upsert(d.input);
+  // One transaction: when the server refuses one deployment, none of the others is saved either.
+  const saved = await client.deployments.upsertMany(plan.deployments.map((d) => d.input));
+  for (const [i, d] of plan.deployments.entries()) {
+    const { deployment, created } = saved[i] as (typeof saved)[number];
     results.push({ name: d.fullName, action: created ? 'create' : 'update', id: deployment.id, changes: d.changes.map((c) => c.field) });
     if (!options.json) {
       const verb = created ? ctx.out.paint('green', 'Created') : ctx.out.paint('yellow', 'Updated');

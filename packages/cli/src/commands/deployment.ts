@@ -113,6 +113,7 @@ async function runDeploymentCommand(ctx: Context, name: string, options: RunOpti
 
 export function registerDeployment(program: Command, ctx: Context): void {
   const deployment = program.command('deployment').alias('deployments').description('List, inspect, run, pause and delete deployments, and manage their schedules');
+  examples(deployment, 'drover deployment ls', 'drover deployment run hello/example --param name=ada --watch', 'drover deployment pause etl/nightly');
 
   examples(
     deployment

@@ -32,6 +32,7 @@ interface AddOptions extends ScheduleFlags {
 
 export function registerDeploymentSchedule(deployment: Command, ctx: Context): void {
   const schedule = deployment.command('schedule').alias('schedules').description("A deployment's schedules: list, add, pause, resume, delete, preview");
+  examples(schedule, 'drover deployment schedule ls etl/nightly', 'drover deployment schedule add etl/nightly --cron "0 6 * * 1-5" --timezone Europe/London');
 
   examples(
     schedule

@@ -29,6 +29,7 @@ async function readAllLogs(ctx: Context, id: string): Promise<LogRecord[]> {
 
 export function registerFlowRun(program: Command, ctx: Context): void {
   const flowRun = program.command('flow-run').alias('flow-runs').description('Flow runs: list, inspect, read logs, cancel, delete');
+  examples(flowRun, 'drover flow-run ls --state failed', 'drover flow-run logs <id> --follow');
 
   examples(
     flowRun

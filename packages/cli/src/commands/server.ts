@@ -82,6 +82,7 @@ async function status(ctx: Context, options: { json?: boolean; wait?: boolean; t
 
 export function registerServer(program: Command, ctx: Context): void {
   const server = program.command('server').description('Run the Drover server, or check on one');
+  examples(server, 'drover server start', 'drover server status --wait');
 
   examples(
     server

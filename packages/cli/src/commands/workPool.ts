@@ -49,6 +49,7 @@ interface PoolChanges {
 
 export function registerWorkPool(program: Command, ctx: Context): void {
   const pool = program.command('work-pool').alias('work-pools').description('Work pools: where deployments run, and the job template their workers use');
+  examples(pool, 'drover work-pool create local --type process', 'drover work-pool ls');
 
   examples(
     pool

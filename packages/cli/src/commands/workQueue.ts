@@ -31,6 +31,7 @@ interface QueueOptions {
 
 export function registerWorkQueue(program: Command, ctx: Context): void {
   const queue = program.command('work-queue').alias('work-queues').description("Work queues: a pool's lanes, served in priority order (1 first)");
+  examples(queue, 'drover work-queue create urgent --pool local --priority 1', 'drover work-queue ls --pool local');
 
   examples(
     queue

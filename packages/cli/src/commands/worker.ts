@@ -41,6 +41,7 @@ async function start(ctx: Context, options: StartOptions): Promise<void> {
 
 export function registerWorker(program: Command, ctx: Context): void {
   const worker = program.command('worker').description('Run a worker: it polls a work pool and launches the runs that are due');
+  examples(worker, 'drover worker start --pool local --limit 4');
 
   examples(
     worker

@@ -183,47 +183,57 @@ export function loadDeployment(db: Executor, row: DeploymentRow): Deployment {
 
 /** Creates the deployment `flowName/name`, or updates it in place when it exists. */
 export async function upsertDeployment(ctx: StoreContext, input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }> {
-  const spec = DeploymentCreate.parse(input);
+  return (await upsertDeployments(ctx, [input]))[0] as { deployment: Deployment; created: boolean };
+}
+
+/**
+ * Creates or updates every deployment in one transaction: all of them are saved, or (when one is
+ * refused) none is, so a project's deploy never leaves half of its deployments behind.
+ */
+export async function upsertDeployments(ctx: StoreContext, inputs: readonly DeploymentCreate[]): Promise<{ deployment: Deployment; created: boolean }[]> {
+  const specs = inputs.map((input) => DeploymentCreate.parse(input));
   const now = ctx.clock.now();
+  const results = ctx.db.transaction((tx) => specs.map((spec) => saveDeployment(tx, spec, now)));
+  for (const { deployment } of results) ctx.events.emit('deploymentChanged', deployment.id);
+  return results;
+}
+
+function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.parse>, now: Date): { deployment: Deployment; created: boolean } {
   const iso = now.toISOString();
-  const result = ctx.db.transaction((tx) => {
-    const flow = ensureFlow(tx, spec.flowName, now);
-    const workQueueId = resolveQueue(tx, spec.workPoolName, spec.workQueueName, now);
-    const values = {
-      entrypoint: spec.entrypoint,
-      parameters: spec.parameters,
-      parameterSchema: spec.parameterSchema,
-      enforceParameterSchema: spec.enforceParameterSchema,
-      tags: spec.tags,
-      description: spec.description,
-      version: spec.version,
-      workQueueId,
-      jobVariables: spec.jobVariables,
-      concurrencyLimit: spec.concurrencyLimit,
-      collisionStrategy: spec.concurrencyOptions.collisionStrategy,
-      pullSteps: spec.pullSteps,
-      paused: spec.paused,
-      updated: iso,
-    };
-    const existing = tx
-      .select()
-      .from(deployments)
-      .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, spec.name)))
-      .get();
-    const row = existing
-      ? tx.update(deployments).set(values).where(eq(deployments.id, existing.id)).returning().get()
-      : tx
-          .insert(deployments)
-          .values({ id: uuidv7(now.getTime()), flowId: flow.id, name: spec.name, created: iso, ...values })
-          .returning()
-          .get();
-    const stale = reconcileSchedules(tx, row.id, spec.schedules, iso);
-    deleteFutureAutoRuns(tx, { scheduleIds: stale }, now);
-    if (spec.paused || (existing && autoRunsChange(existing, row))) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
-    return { deployment: loadDeployment(tx, row), created: !existing };
-  });
-  ctx.events.emit('deploymentChanged', result.deployment.id);
-  return result;
+  const flow = ensureFlow(tx, spec.flowName, now);
+  const workQueueId = resolveQueue(tx, spec.workPoolName, spec.workQueueName, now);
+  const values = {
+    entrypoint: spec.entrypoint,
+    parameters: spec.parameters,
+    parameterSchema: spec.parameterSchema,
+    enforceParameterSchema: spec.enforceParameterSchema,
+    tags: spec.tags,
+    description: spec.description,
+    version: spec.version,
+    workQueueId,
+    jobVariables: spec.jobVariables,
+    concurrencyLimit: spec.concurrencyLimit,
+    collisionStrategy: spec.concurrencyOptions.collisionStrategy,
+    pullSteps: spec.pullSteps,
+    paused: spec.paused,
+    updated: iso,
+  };
+  const existing = tx
+    .select()
+    .from(deployments)
+    .where(and(eq(deployments.flowId, flow.id), eq(deployments.name, spec.name)))
+    .get();
+  const row = existing
+    ? tx.update(deployments).set(values).where(eq(deployments.id, existing.id)).returning().get()
+    : tx
+        .insert(deployments)
+        .values({ id: uuidv7(now.getTime()), flowId: flow.id, name: spec.name, created: iso, ...values })
+        .returning()
+        .get();
+  const stale = reconcileSchedules(tx, row.id, spec.schedules, iso);
+  deleteFutureAutoRuns(tx, { scheduleIds: stale }, now);
+  if (spec.paused || (existing && autoRunsChange(existing, row))) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
+  return { deployment: loadDeployment(tx, row), created: !existing };
 }
 
 export async function readDeployment(ctx: StoreContext, ref: DeploymentRef): Promise<Deployment> {

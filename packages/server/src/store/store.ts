@@ -54,6 +54,7 @@ import {
   updateDeployment,
   updateSchedule,
   upsertDeployment,
+  upsertDeployments,
 } from './deployments.js';
 import {
   announceRunsAvailable,
@@ -99,6 +100,8 @@ export interface Store {
   readonly deployments: {
     /** Creates `flowName/name`, or updates it in place, keeping schedule ids by slug or content. */
     upsert(input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }>;
+    /** Upserts every one in one transaction: all are saved, or none is. */
+    upsertMany(inputs: readonly DeploymentCreate[]): Promise<{ deployment: Deployment; created: boolean }[]>;
     read(ref: DeploymentRef): Promise<Deployment>;
     list(filter: DeploymentFilter): Promise<Deployment[]>;
     update(ref: DeploymentRef, changes: DeploymentUpdate): Promise<Deployment>;
@@ -199,6 +202,7 @@ export class SqliteStore implements Store, StoreContext {
     };
     this.deployments = {
       upsert: (input) => upsertDeployment(this, input),
+      upsertMany: (inputs) => upsertDeployments(this, inputs),
       read: (ref) => readDeployment(this, ref),
       list: (filter) => listDeployments(this, filter),
       update: (ref, changes) => updateDeployment(this, ref, changes),
