@@ -134,6 +134,37 @@ describe('the database file', () => {
   });
 });
 
+describe('the WAL file', () => {
+  it('stays bounded under steady writes: the checkpoint thread starts it over past its limit', async () => {
+    await withFolder(async (folder) => {
+      const file = join(folder, 'drover.db');
+      // 256 KiB limit, checked every 5 ms. Without the restart this WAL grows to all 60 MB written
+      // (a passive checkpoint never catches up with the writes, so SQLite never starts it over).
+      const handle = openSqlite(file, { checkpointIntervalMs: 5, walRestartPages: 64 });
+      try {
+        const sqlite = handle.db.$client;
+        sqlite.exec('CREATE TABLE scratch (payload BLOB)');
+        const insert = sqlite.prepare('INSERT INTO scratch VALUES (?)');
+        const payload = Buffer.alloc(4000, 7);
+        const batch = sqlite.transaction(() => {
+          for (let i = 0; i < 10; i++) insert.run(payload);
+        });
+        let largest = 0;
+        for (let i = 0; i < 1500; i++) {
+          batch();
+          if (i % 10 === 0) largest = Math.max(largest, statSync(`${file}-wal`).size);
+          // Requests arrive with gaps between them, as a server's do.
+          await new Promise((resolve) => (i % 5 === 0 ? setTimeout(resolve, 1) : setImmediate(resolve)));
+        }
+        expect(sqlite.prepare('SELECT count(*) AS n FROM scratch').get()).toEqual({ n: 15_000 });
+        expect(largest).toBeLessThan(30 * 1024 * 1024);
+      } finally {
+        await handle.close();
+      }
+    });
+  });
+});
+
 describe('starting the server', () => {
   it('rejects a port already in use with ADDRESS_IN_USE', async () => {
     await withServer(async (running) => {

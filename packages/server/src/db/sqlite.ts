@@ -23,6 +23,8 @@ export interface SqliteHandle {
 export interface OpenSqliteOptions {
   /** Checkpoint the WAL from a worker thread every this many ms (0 turns it off; tests of short life don't need it). */
   checkpointIntervalMs?: number;
+  /** A WAL longer than this many pages is started over (default `WAL_RESTART_PAGES`). */
+  walRestartPages?: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     const db = drizzle({ client: sqlite, schema });
     refuseNewerDatabase(sqlite, file);
     migrate(db, { migrationsFolder });
-    const checkpointer = startCheckpointer(file, options.checkpointIntervalMs ?? 1000);
+    const checkpointer = startCheckpointer(file, options.checkpointIntervalMs ?? 1000, options.walRestartPages ?? WAL_RESTART_PAGES);
     return {
       db,
       file,
@@ -105,12 +107,12 @@ setInterval(() => {
 }, workerData.intervalMs);
 `;
 
-function startCheckpointer(file: string, intervalMs: number): Worker | undefined {
+function startCheckpointer(file: string, intervalMs: number, restartPages: number): Worker | undefined {
   if (intervalMs <= 0 || file === ':memory:') return undefined;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(CHECKPOINT_THREAD, {
     eval: true,
-    workerData: { driver, file, intervalMs, restartPages: WAL_RESTART_PAGES, sizeLimit: WAL_SIZE_LIMIT_BYTES },
+    workerData: { driver, file, intervalMs, restartPages, sizeLimit: WAL_SIZE_LIMIT_BYTES },
   });
   worker.unref();
   return worker;
