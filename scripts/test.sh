@@ -5,8 +5,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
 
-pnpm run lint
-pnpm run typecheck
+# A failed check still ends with the counts line, so CI reports what failed rather than nothing.
+if ! pnpm run lint || ! pnpm run typecheck; then
+  echo "lint or typecheck failed: no tests were run" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 report=$(mktemp -t drover-vitest-XXXXXX.json)
 status=0

@@ -194,6 +194,18 @@ describe('serve() and runDeployment()', () => {
       expect((await client.deployments.read('quick/quick')).paused).toBe(true);
     });
   });
+
+  it('leaves its deployments unpaused on shutdown by default', async () => {
+    await withServer(async (_server, client) => {
+      const quick = flow({ name: 'quick' }, () => 'ok');
+      const runner = new Runner([RunnerDeployment.fromFlow(quick, { entrypoint: 'a.ts:quick', schedule: { interval: 3600 } })], { client, ...quiet });
+      const done = runner.run();
+      await runner.ready;
+      runner.stop();
+      await done;
+      expect((await client.deployments.read('quick/quick')).paused).toBe(false);
+    });
+  });
 });
 
 describe('the engine as a process', () => {
@@ -221,6 +233,14 @@ describe('the engine as a process', () => {
       expect(logs.map((l) => l.message)).toEqual(['adding 2 and 1', 'about to return']);
       const failed = await run('src/testFixtures/flows.ts:explode', {});
       expect([failed.code, failed.run.state.type, failed.run.state.message]).toEqual([0, 'FAILED', 'Error: kaboom']);
+      // The state says what failed; the stack is in the run's logs.
+      expect((await client.flowRuns.logs({ flowRunId: failed.run.id })).map((l) => [l.level, l.message.split('\n').slice(0, 2).join('\n')])).toEqual([
+        ['error', expect.stringMatching(/^Error: kaboom\n {4}at .*testFixtures\/flows\.ts/)],
+      ]);
+      // No parameter schema on this deployment, so the server takes `a: "two"`; the flow's own schema refuses it.
+      const invalid = await run('src/testFixtures/flows.ts:add', { a: 'two' });
+      expect([invalid.code, invalid.run.state.type]).toEqual([0, 'FAILED']);
+      expect(invalid.run.state.message).toMatch(/^Invalid parameters for flow "add": a: /);
       const missing = await run('src/testFixtures/flows.ts:notAFlow', {});
       expect(missing.run.state).toMatchObject({
         type: 'FAILED',

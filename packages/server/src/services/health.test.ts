@@ -117,16 +117,19 @@ describe('RunHealth', () => {
     );
   });
 
-  it('cancels a CANCELLING run that no worker confirmed within 30 s', async () => {
+  it('cancels a CANCELLING run that no worker confirmed within 30 s, and frees its slot', async () => {
     const clock = new FakeClock(T0);
     await withServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
-        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
+        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool', concurrencyLimit: 1 });
         const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
-        await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w1', scheduledBefore: T0 });
+        const waiting = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+        const claim = () => api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w2', scheduledBefore: clock.now().toISOString() });
+        expect((await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w1', scheduledBefore: T0, limit: 1 })).map((r) => r.id)).toEqual([run.id]);
         await api.flowRuns.setState.mutate({ flowRunId: run.id, state: { type: 'RUNNING' } });
         expect((await api.flowRuns.cancel.mutate({ id: run.id })).state.type).toBe('CANCELLING');
+        expect(await claim()).toEqual([]); // the CANCELLING run still holds the slot
         clock.advance(30_000);
         await api.flowRuns.heartbeat.mutate({ ids: [run.id] });
         expect((await services.runHealth.pass()).cancelled).toEqual([]);
@@ -136,6 +139,8 @@ describe('RunHealth', () => {
           type: 'CANCELLED',
           message: 'No worker confirmed the cancellation within 30 s, so the server cancelled the run',
         });
+        // The deployment's one slot was the cancelled run's; the waiting run gets it now.
+        expect((await claim()).map((r) => r.id)).toEqual([waiting.id]);
       },
       { clock },
     );
