@@ -47,3 +47,6 @@ try {
   process.stderr.write(`drover-engine: ${(error as Error).message}\n`);
   process.exitCode = 1;
 }
+// The run is over: end the job now, even when the flow left timers or sockets open, which would
+// keep the process (and the worker's slot) alive. Exit once what was written to stdout is out.
+process.stdout.write('', () => process.exit());

@@ -24,6 +24,7 @@ git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '-m', 'v1'
 const v1 = git('rev-parse', 'HEAD');
 writeFileSync(join(origin, 'flows.mjs'), "import { flow } from '@drover/client';\nexport const cloned = flow({ name: 'cloned' }, () => 'v2');\n");
 git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '-am', 'v2');
+git('branch', 'release', v1); // main is at v2, release stays at v1
 
 describe('pull steps', () => {
   it('clone the repository at a commit and run a script before the flow, with their output in the run logs', async () => {
@@ -49,6 +50,23 @@ describe('pull steps', () => {
           'prepared test in repo',
           'running the cloned flow',
         ]);
+      });
+    });
+  });
+
+  it('clone a branch', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, {}, async () => {
+        await client.deployments.upsert(
+          fixtureDeployment('from-branch', 'cloned', {
+            entrypoint: 'flows.mjs:cloned',
+            pullSteps: [{ set_working_directory: { directory: clones } }, { git_clone: { repository: origin, branch: 'release', directory: 'branch' } }],
+          }),
+        );
+        const [run] = await allFinal(client, [await client.flowRuns.create({ deployment: 'cloned/from-branch' })]);
+        expect(run).toMatchObject({ state: { type: 'COMPLETED' }, result: 'v1' });
+        const messages = (await client.flowRuns.logs({ flowRunId: run?.id as string })).map((l) => l.message);
+        expect(messages).toContain(`Cloning ${origin} at release into ${clones}/branch`);
       });
     });
   });

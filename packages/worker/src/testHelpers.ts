@@ -18,8 +18,8 @@ export function fixtureDeployment(name: string, exportName: string, extra: Parti
     name,
     entrypoint: `src/testFixtures/flows.mjs:${exportName}`,
     workPoolName: 'local',
-    jobVariables: { workingDir: packageDir, ...(extra.jobVariables ?? {}) },
     ...extra,
+    jobVariables: { workingDir: packageDir, ...(extra.jobVariables ?? {}) },
   };
 }
 

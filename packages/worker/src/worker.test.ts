@@ -1,8 +1,23 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { FlowRun } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { allFinal, fixtureDeployment, packageDir, withServer, working } from './testHelpers.js';
+
+/** A job command that ignores SIGTERM (exec: its pid is the shell's) and would run for a minute. */
+const IGNORES_SIGTERM = `exec ${process.execPath} -e "process.on('SIGTERM', () => {}); setTimeout(() => {}, 60000)"`;
+
+const pidOf = (infrastructureId: string) => Number(infrastructureId.split(':').at(-1));
+
+/** Whether the process runs. A killed orphan can stay a zombie until its new parent reaps it: that is dead too. */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 describe('Worker on a process pool', () => {
   it('creates its pool when missing, runs a deployment to COMPLETED with its logs, and stores where the job ran', async () => {
@@ -54,6 +69,38 @@ describe('Worker on a process pool', () => {
     });
   });
 
+  it('kills a job that ignores SIGTERM once the stop grace period is over; the run ends CANCELLED', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
+        await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: IGNORES_SIGTERM } }));
+        const launched = once(worker, 'launched');
+        const run = await client.flowRuns.create({ deployment: 'quick/deaf' });
+        const pid = pidOf((await launched)[1] as string);
+        while ((await client.flowRuns.read(run.id)).infrastructureId === null) await new Promise((r) => setTimeout(r, 20));
+        expect((await client.flowRuns.cancel(run.id)).state.type).toBe('CANCELLING');
+        const [final] = await allFinal(client, [run], 20);
+        expect(final?.state).toMatchObject({ type: 'CANCELLED', message: `Cancelled: worker ${worker.name} stopped the job (it was killed by SIGKILL)` });
+        expect(alive(pid)).toBe(false);
+      });
+    });
+  });
+
+  it('ends a job at once when its flow is done, even if the flow left a timer running', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, {}, async (worker) => {
+        await client.deployments.upsert(fixtureDeployment('leaky', 'leaky'));
+        const launched = once(worker, 'launched');
+        const exited = once(worker, 'released');
+        const run = await client.flowRuns.create({ deployment: 'leaky/leaky' });
+        const pid = pidOf((await launched)[1] as string);
+        const [final] = await allFinal(client, [run], 20);
+        expect(final?.state.type).toBe('COMPLETED');
+        await exited;
+        expect(alive(pid)).toBe(false);
+      });
+    });
+  });
+
   it('fails a run whose job variables the pool does not know, naming them', async () => {
     await withServer(async (_server, client) => {
       await working(client, {}, async () => {
@@ -90,11 +137,14 @@ describe('Worker on a process pool', () => {
   it('never holds more than its limit, nor the pool, queue or deployment limits, over 200 runs', async () => {
     await withServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process', concurrencyLimit: 6 });
+      // Each limit can bind on its own: two queues of 5 could hold 10, the pool caps them at 6; the
+      // workers' 4 + 4 could hold 8; the capped deployment never holds more than its 3.
       await client.workQueues.update({ workPoolName: 'local', name: 'default' }, { concurrencyLimit: 5 });
+      await client.workQueues.create({ workPoolName: 'local', name: 'other', concurrencyLimit: 5 });
       // A bare-fetch job instead of the engine: 200 real processes, cheap enough for a test.
       const jobVariables = { command: `node ${packageDir}src/testFixtures/lightJob.mjs` };
       await client.deployments.upsert(fixtureDeployment('capped', 'quick', { concurrencyLimit: 3, jobVariables }));
-      await client.deployments.upsert(fixtureDeployment('free', 'quick', { jobVariables }));
+      await client.deployments.upsert(fixtureDeployment('free', 'quick', { workQueueName: 'other', jobVariables }));
       const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => client.flowRuns.create({ deployment: i % 2 ? 'quick/capped' : 'quick/free' })));
       const held = { a: 0, b: 0 };
       const peakHeld = { a: 0, b: 0 };
@@ -136,7 +186,8 @@ describe('Worker on a process pool', () => {
         }
         return max;
       };
-      expect(peak(slots)).toBeLessThanOrEqual(5); // the queue's 5 binds before the pool's 6
+      expect(peak(slots)).toBeLessThanOrEqual(6);
+      expect(peak(slots.filter((s) => !s.capped))).toBeLessThanOrEqual(5);
       expect(peak(slots.filter((s) => s.capped))).toBeLessThanOrEqual(3);
       expect(peak(slots)).toBeGreaterThan(1);
     });
@@ -177,6 +228,34 @@ describe('worker processes', () => {
       }
       const byWorker = new Set(finals.map((r) => r.workerName));
       expect([...byWorker].sort()).toEqual(['w1', 'w2']);
+    });
+  }, 60_000);
+
+  it('a worker started after another died stops the job of a run cancelled meanwhile, by its infrastructure id', async () => {
+    await withServer(async (server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: IGNORES_SIGTERM } }));
+      const first = spawn(process.execPath, [`${packageDir}/dist/testWorkerMain.js`], {
+        env: { ...process.env, DROVER_API_URL: server.url, WORKER_NAME: 'w1' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      const run = await client.flowRuns.create({ deployment: 'quick/deaf' });
+      let infrastructureId: string | null = null;
+      while (!infrastructureId) {
+        await new Promise((r) => setTimeout(r, 20));
+        infrastructureId = (await client.flowRuns.read(run.id)).infrastructureId;
+      }
+      // The worker dies without a word; its job lives on (a child outlives a SIGKILLed parent).
+      first.kill('SIGKILL');
+      await once(first, 'exit');
+      const pid = pidOf(infrastructureId);
+      expect(alive(pid)).toBe(true);
+      expect((await client.flowRuns.cancel(run.id)).state.type).toBe('CANCELLING');
+      await working(client, { name: 'w2', stopGraceSeconds: 0.5 }, async () => {
+        const [final] = await allFinal(client, [run], 20);
+        expect(final?.state).toMatchObject({ type: 'CANCELLED', message: `Cancelled: worker w2 stopped its job ${infrastructureId}` });
+      });
+      expect(alive(pid)).toBe(false);
     });
   }, 60_000);
 

@@ -269,7 +269,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const last = tail.length ? `; last output: ${tail.slice(-5).join(' | ')}` : '';
         const proposal =
           state.type === 'CANCELLING'
-            ? { type: 'CANCELLED' as const, message: `Cancelled: worker ${this.name} stopped the job` }
+            ? { type: 'CANCELLED' as const, message: `Cancelled: worker ${this.name} stopped the job (it ${how})` }
             : { type: 'CRASHED' as const, message: `The job ${how} without reporting a final state${last}` };
         state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: proposal })).state;
       }

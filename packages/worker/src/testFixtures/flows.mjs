@@ -24,3 +24,9 @@ export const suicide = flow({ name: 'suicide' }, async () => {
   process.kill(process.pid, 'SIGKILL');
   await new Promise(() => {});
 });
+
+// Returns at once but leaves an interval running, as careless code does: the job must still end.
+export const leaky = flow({ name: 'leaky' }, async () => {
+  setInterval(() => {}, 1000);
+  return 'left a timer';
+});
