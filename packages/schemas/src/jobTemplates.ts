@@ -58,6 +58,7 @@ export function defaultBaseJobTemplate(type: WorkPoolType): BaseJobTemplate {
         jobConfiguration: {
           ...commonConfiguration,
           namespace: '{{ namespace }}',
+          podWatchTimeoutSeconds: '{{ podWatchTimeoutSeconds }}',
           jobManifest: {
             apiVersion: 'batch/v1',
             kind: 'Job',
@@ -86,6 +87,12 @@ export function defaultBaseJobTemplate(type: WorkPoolType): BaseJobTemplate {
             namespace: { type: 'string', default: 'default', description: 'The namespace jobs are created in.' },
             serviceAccountName: { type: ['string', 'null'], default: null, description: 'The pod service account.' },
             finishedJobTtl: { type: ['integer', 'null'], default: null, description: 'Seconds to keep a finished job.' },
+            podWatchTimeoutSeconds: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              default: 60,
+              description: 'A pod still pending after this long (an image that cannot be pulled, no node to run it) fails the run and its job is deleted.',
+            },
           },
         },
       };

@@ -180,6 +180,30 @@ esac`,
     ]);
   });
 
+  it('deletes a job whose pod is still pending after podWatchTimeoutSeconds', async () => {
+    fake(
+      'kubectl',
+      `echo "$@" >> ${bin}/calls
+case "$1 $2" in
+  "create --filename") cat > /dev/null; echo job.batch/brave-otter-x7k2p ;;
+  "get job") printf ' ' ;;
+  "get pods") printf Pending ;;
+esac`,
+    );
+    const lines: string[] = [];
+    const job = await new KubernetesLauncher(10).launch({
+      ...spec('kubernetes', { image: 'acme/missing:1', podWatchTimeoutSeconds: 0.05 }),
+      onOutput: (_s, l) => lines.push(l),
+    });
+    expect(await job.exited).toEqual({ code: 1, signal: null });
+    expect(lines).toEqual([
+      'Pod phase: Pending',
+      'The pod of Kubernetes job default/brave-otter-x7k2p did not start within 0.05 s (phase: Pending); deleting the job',
+    ]);
+    const calls = readFileSync(join(bin, 'calls'), 'utf8').trim().split('\n');
+    expect(calls.at(-1)).toBe('delete job brave-otter-x7k2p --namespace default --grace-period=0 --wait=false');
+  });
+
   it('says what went wrong when the job cannot be created', async () => {
     fake('kubectl', 'echo "error: You must be logged in to the server (Unauthorized)" >&2; exit 1');
     await expect(new KubernetesLauncher().launch(spec('kubernetes', { image: 'x' }))).rejects.toMatchObject({

@@ -64,8 +64,14 @@ export class KubernetesLauncher implements Launcher {
     return { infrastructureId, exited, stop: (graceMs) => deleteJob(infrastructureId, graceMs) };
   }
 
-  /** Polls the job's status until it has succeeded or failed (or was deleted). */
+  /**
+   * Polls the job's status until it has succeeded or failed (or was deleted). A pod that has not
+   * left Pending within `podWatchTimeoutSeconds` would hold the worker's slot forever: its job is
+   * deleted and the run ends as a failed start.
+   */
   async #watch(namespace: string, job: string, spec: JobSpec): Promise<JobExit> {
+    const timeoutSeconds = typeof spec.configuration.podWatchTimeoutSeconds === 'number' ? spec.configuration.podWatchTimeoutSeconds : 60;
+    const startBy = performance.now() + timeoutSeconds * 1000;
     let phase = '';
     for (;;) {
       const status = await runCommand('kubectl', ['get', 'job', job, '--namespace', namespace, '--output', 'jsonpath={.status.succeeded} {.status.failed}']);
@@ -80,6 +86,11 @@ export class KubernetesLauncher implements Launcher {
       if (pod.code === 0 && pod.stdout.trim() !== phase) {
         phase = pod.stdout.trim();
         if (phase) spec.onOutput('stdout', `Pod phase: ${phase}`);
+      }
+      if ((phase === '' || phase === 'Pending') && performance.now() > startBy) {
+        spec.onOutput('stderr', `The pod of Kubernetes job ${namespace}/${job} did not start within ${timeoutSeconds} s (phase: ${phase || 'none yet'}); deleting the job`);
+        await deleteJob(`${PREFIX}${namespace}/${job}`, 0);
+        return { code: 1, signal: null };
       }
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
     }
