@@ -10,7 +10,7 @@ import { DroverClient } from './api.js';
 import { RunnerDeployment } from './deployments.js';
 import { DeploymentNotFoundError, FlowRunTimeoutError } from './errors.js';
 import { flow } from './flow.js';
-import { runDeployment } from './runDeployment.js';
+import { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
 import { Runner } from './runner.js';
 import { withServer } from './testServer.js';
 
@@ -40,6 +40,18 @@ describe('flow()', () => {
   it('infers its parameter type from the schema and runs locally with parsing and retries', async () => {
     expectTypeOf(double).parameter(0).toEqualTypeOf<{ x: number; label?: string }>();
     expectTypeOf(double).returns.resolves.toEqualTypeOf<{ value: number; label: string }>();
+    // A run of a RunnerDeployment of this flow is checked against its parameters (any of them may
+    // be left to the deployment's defaults). Never called: tsc checks it.
+    const typed = RunnerDeployment.fromFlow(double, { entrypoint: 'a.ts:double' });
+    expectTypeOf<Parameters<typeof runDeployment<typeof double>>[1]>().toEqualTypeOf<RunDeploymentOptions<{ x?: number; label?: string }> | undefined>();
+    const _checks = () => {
+      void runDeployment(typed, { parameters: { x: 2 } });
+      // @ts-expect-error x is a number
+      void runDeployment(typed, { parameters: { x: 'two' } });
+      // @ts-expect-error the flow has no parameter y
+      void runDeployment(typed, { parameters: { y: 1 } });
+      void runDeployment('double/anything', { parameters: { y: 1 } });
+    };
     expect(await double({ x: 21 })).toEqual({ value: 42, label: 'n' });
     await expect(double({ x: 'a' } as never)).rejects.toThrow(/expected number/);
     let calls = 0;

@@ -87,18 +87,19 @@ async function entrypointOf(flow: AnyFlow): Promise<string> {
  * A deployment of a flow, built in code: `RunnerDeployment.fromFlow(flow, options)` then
  * `.deploy()` to a work pool or `.serve()` from this process.
  */
-export class RunnerDeployment {
+export class RunnerDeployment<F extends AnyFlow = AnyFlow> {
   readonly name: string;
-  readonly flow: AnyFlow;
+  readonly flow: F;
   readonly options: DeploymentOptions;
 
-  constructor(flow: AnyFlow, options: DeploymentOptions = {}) {
+  constructor(flow: F, options: DeploymentOptions = {}) {
     this.flow = flow;
     this.name = options.name ?? flow.name;
     this.options = options;
   }
 
-  static fromFlow(flow: AnyFlow, options: DeploymentOptions = {}): RunnerDeployment {
+  /** Keeps the flow's type, so `runDeployment(deployment, { parameters })` checks the parameters. */
+  static fromFlow<F extends AnyFlow>(flow: F, options: DeploymentOptions = {}): RunnerDeployment<F> {
     return new RunnerDeployment(flow, options);
   }
 

@@ -39,6 +39,9 @@ export interface Flow<S extends z.ZodType | undefined = z.ZodType | undefined, R
 }
 
 export type AnyFlow = Flow<z.ZodType | undefined, unknown>;
+
+/** The parameters a flow is called with (its schema's input): what a run of it may be given. */
+export type FlowParameters<F> = F extends Flow<infer S, unknown> ? InputOf<S> : never;
 const FLOW = Symbol.for('drover.flow');
 
 export function isFlow(value: unknown): value is AnyFlow {

@@ -15,7 +15,7 @@
  * await deploy(etl, { workPoolName: 'local', schedule: { cron: '0 2 * * *', timezone: 'Europe/London' } });
  * const run = await runDeployment('etl/etl', { parameters: { date: '2026-01-01' }, timeout: 600 });
  */
-export type { WorkPoolJobConfiguration } from '@drover/schemas';
+export type { Deployment, DeploymentImage, FlowRun, State, WorkPoolJobConfiguration } from '@drover/schemas';
 export { type ClientOptions, DroverClient, getClient } from './api.js';
 export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './context.js';
 export {
@@ -33,7 +33,7 @@ export {
 } from './deployments.js';
 export { type EngineOptions, executeFlowRun, FlowCancelledError } from './engine.js';
 export { DeploymentNotFoundError, FlowRunTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
-export { type AnyFlow, type Flow, type FlowOptions, FlowTimeoutError, flow, isFlow } from './flow.js';
+export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, flow, isFlow } from './flow.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
 export { LogShipper, runLogs } from './logShipper.js';
 export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';

@@ -1,9 +1,12 @@
 import { type FlowRun, isTerminal } from '@drover/schemas';
 import { type DroverClient, getClient } from './api.js';
+import type { RunnerDeployment } from './deployments.js';
 import { FlowRunTimeoutError } from './errors.js';
+import type { AnyFlow, FlowParameters } from './flow.js';
 
-export interface RunDeploymentOptions {
-  readonly parameters?: Record<string, unknown>;
+export interface RunDeploymentOptions<P = Record<string, unknown>> {
+  /** Shallow-merged over the deployment's default parameters by the server. */
+  readonly parameters?: P;
   /** When the run should start (now when absent). */
   readonly scheduledTime?: Date | string;
   readonly flowRunName?: string;
@@ -22,7 +25,8 @@ export interface RunDeploymentOptions {
 const LONG_POLL_MS = 30_000;
 
 /**
- * Creates a run of `flow-name/deployment-name` and waits for its final state (unless `timeout`
+ * Creates a run of `flow-name/deployment-name` (or of a `RunnerDeployment`, whose flow's types
+ * then check `parameters`) and waits for its final state (unless `timeout`
  * is 0). Waiting is a server long-poll, so it returns as soon as the run ends. Throws
  * `DeploymentNotFoundError` for an unknown deployment and `FlowRunTimeoutError` (with the run id
  * and last state) when the timeout passes first.
@@ -31,11 +35,14 @@ const LONG_POLL_MS = 30_000;
  * const run = await runDeployment('etl/nightly', { parameters: { date: '2026-01-01' }, timeout: 600 });
  * console.log(run.state.type, run.result);
  */
-export async function runDeployment(name: string, options: RunDeploymentOptions = {}): Promise<FlowRun> {
+export function runDeployment<F extends AnyFlow>(deployment: RunnerDeployment<F>, options?: RunDeploymentOptions<Partial<NonNullable<FlowParameters<F>>>>): Promise<FlowRun>;
+export function runDeployment(name: string, options?: RunDeploymentOptions): Promise<FlowRun>;
+export async function runDeployment(deployment: string | RunnerDeployment, options: RunDeploymentOptions<object> = {}): Promise<FlowRun> {
+  const name = typeof deployment === 'string' ? deployment : deployment.fullName;
   const client = options.client ?? getClient();
   let run = await client.flowRuns.create({
     deployment: name,
-    parameters: options.parameters ?? {},
+    parameters: (options.parameters ?? {}) as Record<string, unknown>,
     scheduledTime: options.scheduledTime === undefined ? undefined : new Date(options.scheduledTime).toISOString(),
     name: options.flowRunName,
     tags: [...(options.tags ?? [])],
