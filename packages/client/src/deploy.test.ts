@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Project } from '@drover/schemas';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -52,6 +53,8 @@ describe('deploy()', () => {
         parameters: { day: 'today' },
         parameterSchema: { type: 'object', properties: { day: { type: 'string' } }, required: ['day'] },
         schedules: [{ schedule: { cron: '0 6 * * *', timezone: 'Europe/London', dayOr: true }, slug: 'morning', active: true }],
+        // A process worker on this machine runs the code from the project root, as deployed.
+        pullSteps: [{ set_working_directory: { directory: fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '') } }],
       });
       expect(printed).toEqual([
         `Created deployment report/daily (${deployed?.id})`,
@@ -129,7 +132,7 @@ describe('deploy()', () => {
       expect(calls[0]).toMatch(/^build --tag registry\.local\/flows:7 --file \/.+\/Dockerfile\.drover --build-arg NODE_ENV=production \.$/);
       expect(calls[1]).toBe('push registry.local/flows:7');
       expect(readFileSync(join(bin, 'Dockerfile.seen'), 'utf8')).toContain('FROM node:20-slim');
-      expect((await getDeployment('report/report', client)).jobVariables).toEqual({ image: 'registry.local/flows:7' });
+      expect(await getDeployment('report/report', client)).toMatchObject({ jobVariables: { image: 'registry.local/flows:7' }, pullSteps: [] });
     });
   });
 

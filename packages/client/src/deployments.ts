@@ -8,6 +8,7 @@ import {
   type DeploymentImageInput,
   type DeploymentScheduleCreate,
   DroverError,
+  type PullStep,
   type ScheduleInput,
 } from '@drover/schemas';
 import type { DroverClient } from './api.js';
@@ -39,6 +40,12 @@ export interface DeploymentOptions {
   readonly paused?: boolean;
   /** `path/to/file.ts:exportName` relative to the project root; computed from the flow when absent. */
   readonly entrypoint?: string;
+  /**
+   * What a worker's job does before loading the entrypoint. Default: `set_working_directory` to
+   * the project root, so a process worker on this machine runs the code from where it was
+   * deployed (as Prefect and `drover deploy` do); none when `deploy()` is given an image.
+   */
+  readonly pullSteps?: readonly PullStep[];
 }
 
 const SCHEDULE_OPTION_KEYS = ['active', 'slug', 'parameters', 'maxScheduledRuns', 'catchup', 'maxLateSeconds'] as const;
@@ -65,6 +72,11 @@ export function findProjectRoot(from: string): string {
   return resolve(from);
 }
 
+/** The project root of the file that defined the flow, or of the current folder. */
+function projectRootOf(flow: AnyFlow): string {
+  return findProjectRoot(flow.definedIn ? dirname(flow.definedIn) : process.cwd());
+}
+
 /** `file:export` for a flow, found by importing the file that defined it. */
 async function entrypointOf(flow: AnyFlow): Promise<string> {
   const file = flow.definedIn;
@@ -80,7 +92,7 @@ async function entrypointOf(flow: AnyFlow): Promise<string> {
       { file },
     );
   }
-  return `${relative(findProjectRoot(dirname(file)), file)}:${exportName}`;
+  return `${relative(projectRootOf(flow), file)}:${exportName}`;
 }
 
 /**
@@ -129,6 +141,7 @@ export class RunnerDeployment<F extends AnyFlow = AnyFlow> {
       concurrencyLimit: o.concurrencyLimit ?? null,
       concurrencyOptions: o.concurrencyOptions,
       paused: o.paused ?? false,
+      pullSteps: [...(o.pullSteps ?? [{ set_working_directory: { directory: projectRootOf(this.flow) } }])],
     };
   }
 
@@ -247,7 +260,8 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
 
   const inputs = await Promise.all(
     deployments.map(async (deployment) => {
-      const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment) });
+      // An image carries the code: no local working directory to go to, unless pull steps say so.
+      const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment), ...(image && !deployment.options.pullSteps && !shared.pullSteps ? { pullSteps: [] } : {}) });
       if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
       try {
         deployment.flow.parseParameters(input.parameters);
