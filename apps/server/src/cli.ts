@@ -22,6 +22,12 @@ Environment:
   DROVER_API_KEY       when set, every request needs "Authorization: Bearer <key>"
   DROVER_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (default info)
   DROVER_SERVICES      comma-separated services to run (default all)
+  DROVER_SCHEDULER_MIN_RUNS, DROVER_SCHEDULER_MAX_RUNS (default 3, 100),
+  DROVER_SCHEDULER_MIN_SECONDS, DROVER_SCHEDULER_MAX_SECONDS (default 3600, 8640000):
+                       how many runs, and how far ahead, the scheduler keeps per schedule
+  DROVER_LATE_AFTER_SECONDS             a run this late is Late (default 15)
+  DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS  a silent run is CRASHED after this (default 90)
+  DROVER_CANCELLATION_GRACE_SECONDS     a worker has this long to confirm a cancel (default 30)
 
 Example:
   DROVER_HOME=/srv/drover drover-server --host 0.0.0.0 --port 4200
@@ -53,7 +59,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       port: config.port,
       apiKey: config.apiKey,
       logger: pino({ level: config.logLevel }),
-      services: { enabled: config.services },
+      services: { enabled: config.services, ...config.serviceSettings },
     });
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);

@@ -19,7 +19,27 @@ describe('loadServerConfig', () => {
     expect(loadServerConfig({}, { services: false }).services).toEqual([]);
   });
 
+  it("reads the services' settings in whole runs and seconds", () => {
+    expect(loadServerConfig({}).serviceSettings).toEqual({});
+    const config = loadServerConfig({
+      DROVER_SCHEDULER_MIN_RUNS: '5',
+      DROVER_SCHEDULER_MAX_RUNS: '50',
+      DROVER_SCHEDULER_MIN_SECONDS: '7200',
+      DROVER_SCHEDULER_MAX_SECONDS: '864000',
+      DROVER_LATE_AFTER_SECONDS: '60',
+      DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS: '300',
+      DROVER_CANCELLATION_GRACE_SECONDS: '45',
+    });
+    expect(config.serviceSettings).toEqual({
+      scheduler: { minRuns: 5, maxRuns: 50, minTimeMs: 7_200_000, maxTimeMs: 864_000_000 },
+      lateRuns: { lateAfterMs: 60_000 },
+      runHealth: { heartbeatTimeoutMs: 300_000, cancellationGraceMs: 45_000 },
+    });
+  });
+
   it.each([
+    [{ DROVER_SCHEDULER_MIN_RUNS: '0' }, {}, 'Invalid DROVER_SCHEDULER_MIN_RUNS "0": expected a whole number of at least 1 (runs kept ahead per schedule, at least)'],
+    [{ DROVER_LATE_AFTER_SECONDS: '15s' }, {}, 'Invalid DROVER_LATE_AFTER_SECONDS "15s": expected a whole number of at least 1 (seconds past its time a run is Late)'],
     [{ DROVER_SERVER_PORT: 'http' }, {}, 'Invalid DROVER_SERVER_PORT "http": expected a port number 0-65535'],
     [{}, { port: '70000' }, 'Invalid --port "70000": expected a port number 0-65535'],
     [{ DROVER_LOG_LEVEL: 'loud' }, {}, 'Invalid DROVER_LOG_LEVEL "loud": expected one of fatal, error, warn, info, debug, trace, silent'],

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DroverError } from '@drover/schemas';
 import { z } from 'zod';
-import { SERVICE_NAMES, type ServiceName } from './services/services.js';
+import { SERVICE_NAMES, type ServiceName, type ServicesSettings } from './services/services.js';
 
 export interface ServerFlags {
   readonly host?: string;
@@ -25,6 +25,33 @@ export interface ServerConfig {
   readonly apiKey: string | undefined;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly services: readonly ServiceName[];
+  /** The services' settings given in the environment (`SERVICE_SETTINGS`); defaults for the rest. */
+  readonly serviceSettings: Omit<ServicesSettings, 'enabled'>;
+}
+
+/**
+ * The service settings an operator can set, Prefect's in Drover's names: each an environment
+ * variable in whole units (runs or seconds), where it goes, and its smallest value.
+ */
+export const SERVICE_SETTINGS = [
+  { env: 'DROVER_SCHEDULER_MIN_RUNS', service: 'scheduler', key: 'minRuns', unit: 1, min: 1, what: 'runs kept ahead per schedule, at least' },
+  { env: 'DROVER_SCHEDULER_MAX_RUNS', service: 'scheduler', key: 'maxRuns', unit: 1, min: 1, what: 'runs kept ahead per schedule, at most' },
+  { env: 'DROVER_SCHEDULER_MIN_SECONDS', service: 'scheduler', key: 'minTimeMs', unit: 1000, min: 0, what: 'seconds of runs kept ahead, at least' },
+  { env: 'DROVER_SCHEDULER_MAX_SECONDS', service: 'scheduler', key: 'maxTimeMs', unit: 1000, min: 1, what: 'seconds of runs kept ahead, at most' },
+  { env: 'DROVER_LATE_AFTER_SECONDS', service: 'lateRuns', key: 'lateAfterMs', unit: 1000, min: 1, what: 'seconds past its time a run is Late' },
+  { env: 'DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS', service: 'runHealth', key: 'heartbeatTimeoutMs', unit: 1000, min: 1, what: 'seconds without a heartbeat before a run is CRASHED' },
+  { env: 'DROVER_CANCELLATION_GRACE_SECONDS', service: 'runHealth', key: 'cancellationGraceMs', unit: 1000, min: 1, what: 'seconds a worker has to confirm a cancellation' },
+] as const;
+
+function serviceSettings(env: NodeJS.ProcessEnv): Omit<ServicesSettings, 'enabled'> {
+  const settings: Record<string, Record<string, number>> = {};
+  for (const setting of SERVICE_SETTINGS) {
+    const text = env[setting.env];
+    if (text === undefined || text === '') continue;
+    const value = parse(z.coerce.number().int().min(setting.min), text, setting.env, `a whole number of at least ${setting.min} (${setting.what})`);
+    (settings[setting.service] ??= {})[setting.key] = value * setting.unit;
+  }
+  return settings;
 }
 
 const Port = z.coerce.number().int().min(0).max(65_535);
@@ -70,5 +97,6 @@ export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}
         : env.DROVER_SERVICES !== undefined
           ? parse(ServiceList, env.DROVER_SERVICES, 'DROVER_SERVICES', `a comma-separated list of ${SERVICE_NAMES.join(', ')}`)
           : SERVICE_NAMES,
+    serviceSettings: serviceSettings(env),
   };
 }

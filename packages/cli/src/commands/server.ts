@@ -33,7 +33,7 @@ async function start(ctx: Context, options: StartOptions): Promise<void> {
     apiKey: config.apiKey,
     // Request and service logs are JSON lines on stderr; stdout keeps the few lines a person reads.
     logger: pino({ level: config.logLevel }, { write: (line: string) => ctx.io.stderr.write(line) }),
-    services: { enabled: config.services },
+    services: { enabled: config.services, ...config.serviceSettings },
   });
   const { out } = ctx;
   out.line(`Drover server listening at ${out.paint('bold', server.url)}`);
@@ -95,7 +95,10 @@ export function registerServer(program: Command, ctx: Context): void {
         'after',
         `
 Environment: DROVER_HOME (folder of the database, default ~/.drover), DROVER_DATABASE_URL (another
-SQLite file), DROVER_API_KEY (require it from every client), DROVER_LOG_LEVEL, DROVER_SERVICES.`,
+SQLite file), DROVER_API_KEY (require it from every client), DROVER_LOG_LEVEL, DROVER_SERVICES;
+the services' settings DROVER_SCHEDULER_MIN_RUNS, DROVER_SCHEDULER_MAX_RUNS, DROVER_SCHEDULER_MIN_SECONDS,
+DROVER_SCHEDULER_MAX_SECONDS, DROVER_LATE_AFTER_SECONDS, DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS,
+DROVER_CANCELLATION_GRACE_SECONDS (see the README).`,
       )
       .action((options: StartOptions) => start(ctx, options)),
     'drover server start',
