@@ -49,7 +49,7 @@ function serviceSettings(env: NodeJS.ProcessEnv): Omit<ServicesSettings, 'enable
     const text = env[setting.env];
     if (text === undefined || text === '') continue;
     const value = parse(z.coerce.number().int().min(setting.min), text, setting.env, `a whole number of at least ${setting.min} (${setting.what})`);
-    (settings[setting.service] ??= {})[setting.key] = value * setting.unit;
+    settings[setting.service] = { ...settings[setting.service], [setting.key]: value * setting.unit };
   }
   return settings;
 }
