@@ -49,7 +49,7 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     const db = drizzle({ client: sqlite, schema });
     refuseNewerDatabase(sqlite, file);
     migrate(db, { migrationsFolder });
-    const checkpointer = startCheckpointer(file, options.checkpointIntervalMs ?? 1000, options.walRestartPages ?? WAL_RESTART_PAGES);
+    const checkpointer = startCheckpointer(sqlite, file, options.checkpointIntervalMs ?? 1000, options.walRestartPages ?? WAL_RESTART_PAGES);
     return {
       db,
       file,
@@ -83,10 +83,13 @@ function refuseNewerDatabase(sqlite: Database.Database, file: string): void {
 
 /**
  * A WAL longer than this many pages (64 MiB of 4 KiB pages) is started over. Under steady writes
- * a PASSIVE checkpoint never reaches the end of the WAL before the next commit adds to it, so
- * SQLite never restarts the file and it grows without bound (3.2 GiB in one run of
- * bench/server.ts). Past this length the thread runs a RESTART checkpoint, which waits for a gap
- * between transactions and holds writers back only while it copies the rest.
+ * the thread's PASSIVE checkpoint never reaches the end of the WAL before the next commit adds to
+ * it, so SQLite never restarts the file and it grows without bound (3.2 GiB in one run of
+ * bench/server.ts). Past this length the thread asks the main connection to checkpoint what is
+ * left: between two of its own transactions that PASSIVE checkpoint reaches the end (the thread
+ * has copied nearly all of it), so the next commit starts the WAL over. A RESTART checkpoint in
+ * the thread would do it alone, but it takes the write lock, and a transaction of the main
+ * connection that read before writing then fails at once with "database is locked".
  */
 const WAL_RESTART_PAGES = 16_384;
 /** A WAL that was started over is cut back to this size rather than keeping its longest length. */
@@ -94,25 +97,31 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 // The thread loads better-sqlite3 by path, so it works from src/ (vitest) and dist/ alike.
 const CHECKPOINT_THREAD = `
-const { workerData } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
-db.pragma('journal_size_limit = ' + workerData.sizeLimit);
 setInterval(() => {
   try {
     const [{ log }] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+    if (log > workerData.restartPages) parentPort.postMessage('catch-up');
   } catch {}
 }, workerData.intervalMs);
 `;
 
-function startCheckpointer(file: string, intervalMs: number, restartPages: number): Worker | undefined {
+function startCheckpointer(sqlite: Database.Database, file: string, intervalMs: number, restartPages: number): Worker | undefined {
   if (intervalMs <= 0 || file === ':memory:') return undefined;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(CHECKPOINT_THREAD, {
     eval: true,
-    workerData: { driver, file, intervalMs, restartPages, sizeLimit: WAL_SIZE_LIMIT_BYTES },
+    workerData: { driver, file, intervalMs, restartPages },
+  });
+  worker.on('message', () => {
+    try {
+      sqlite.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy or closing: the thread asks again on its next pass.
+    }
   });
   worker.unref();
   return worker;

@@ -33,8 +33,10 @@ const AUTO_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRo
 /** Unpaused deployments matching `where` that have active schedules, in id order, at most `limit`. */
 function deploymentsWithSchedules(db: SqliteDb, where: SQL) {
   const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${eq(deploymentSchedules.active, true)})`;
+  // Only what scheduled runs copy: mapping every column (JSON schemas, pull steps...) of 10,000
+  // deployments was most of a steady pass.
   return db
-    .select()
+    .select({ id: deployments.id, flowId: deployments.flowId, workQueueId: deployments.workQueueId, parameters: deployments.parameters, tags: deployments.tags })
     .from(deployments)
     .where(and(where, hasActive, eq(deployments.paused, false)))
     .orderBy(asc(deployments.id))
@@ -50,7 +52,14 @@ const statements = preparedStatements((db: SqliteDb) => ({
   deploymentsAfter: deploymentsWithSchedules(db, gt(deployments.id, sql.placeholder('afterId'))),
   deploymentsIn: deploymentsWithSchedules(db, inJsonArray(deployments.id, 'ids')),
   activeSchedules: db
-    .select()
+    .select({
+      id: deploymentSchedules.id,
+      deploymentId: deploymentSchedules.deploymentId,
+      slug: deploymentSchedules.slug,
+      schedule: deploymentSchedules.schedule,
+      parameters: deploymentSchedules.parameters,
+      maxScheduledRuns: deploymentSchedules.maxScheduledRuns,
+    })
     .from(deploymentSchedules)
     .where(and(inJsonArray(deploymentSchedules.deploymentId, 'ids'), eq(deploymentSchedules.active, true)))
     .orderBy(asc(deploymentSchedules.position))
