@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDroverError } from '@drover/schemas';
 import { describe, expect, expectTypeOf, it } from 'vitest';
@@ -65,6 +67,21 @@ describe('flow()', () => {
     await expect(slow({})).rejects.toThrow('Flow run timed out after 0.05 s');
     expect(double.name).toBe('double');
     expect(double.parameterSchema()).toMatchObject({ type: 'object', properties: { x: { type: 'number' }, label: { type: 'string', default: 'n' } }, required: ['x'] });
+  });
+});
+
+describe('where a flow is defined', () => {
+  it('is the file that called flow(), also with source maps on (as under tsx)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-defined-'));
+    try {
+      const file = join(dir, 'flows.mjs');
+      writeFileSync(file, `import { flow } from ${JSON.stringify(`${packageDir}dist/index.js`)};\nconsole.log(flow({ name: 'here' }, () => 1).definedIn);\n`);
+      for (const flags of [[], ['--enable-source-maps']]) {
+        expect(execFileSync(process.execPath, [...flags, file], { encoding: 'utf8' }).trim()).toBe(file);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

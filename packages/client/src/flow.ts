@@ -89,13 +89,18 @@ export function flow<S extends z.ZodType | undefined = undefined, R = unknown>(
 }
 
 /** The file of the code that called `flow()`: the first stack frame outside this file. */
+/**
+ * This module as a stack frame names it: its built file, or its source when source maps are on
+ * (tsx, `--enable-source-maps`), which would otherwise be taken for the caller.
+ */
+const OWN_FILES = new Set([fileURLToPath(import.meta.url), fileURLToPath(new URL('../src/flow.ts', import.meta.url))]);
+
 function callerFile(): string | null {
-  const here = fileURLToPath(import.meta.url);
   for (const line of (new Error().stack ?? '').split('\n').slice(1)) {
     const match = /\(?((?:file:\/\/)?\/[^():]+):\d+:\d+\)?$/.exec(line.trim());
     if (!match) continue;
     const file = (match[1] as string).startsWith('file://') ? fileURLToPath(match[1] as string) : (match[1] as string);
-    if (file !== here && !file.includes('/node_modules/')) return file;
+    if (!OWN_FILES.has(file) && !file.includes('/node_modules/')) return file;
   }
   return null;
 }
