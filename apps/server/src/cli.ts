@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isDroverError } from '@drover/schemas';
-import { loadServerConfig, startServer } from '@drover/server';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { loadServerConfig, startConfiguredServer } from '@drover/server';
 import { pino } from 'pino';
 
 export const USAGE = `Usage: drover-server [--host HOST] [--port PORT] [--no-services]
@@ -52,15 +50,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   try {
     const config = loadServerConfig(env, { host: values.host, port: values.port, services: values['no-services'] ? false : undefined });
-    mkdirSync(dirname(config.databaseFile), { recursive: true });
-    const server = await startServer({
-      databaseFile: config.databaseFile,
-      host: config.host,
-      port: config.port,
-      apiKey: config.apiKey,
-      logger: pino({ level: config.logLevel }),
-      services: { enabled: config.services, ...config.serviceSettings },
-    });
+    const server = await startConfiguredServer(config, pino({ level: config.logLevel }));
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

@@ -1,6 +1,9 @@
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
+import type { ServerConfig } from './config.js';
 import { openSqlite, type SqliteHandle } from './db/sqlite.js';
 import { ServerEvents } from './events.js';
 import { createHttpServer, listen } from './http.js';
@@ -55,6 +58,19 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   logger.info({ url, database: options.databaseFile, services: services.enabled }, 'Drover server listening');
   const close = () => stop(http, services, database);
   return { url, host, port: address.port, store, services, close, [Symbol.asyncDispose]: close };
+}
+
+/** Starts the server a configuration (`loadServerConfig`) describes, creating the database's folder. */
+export function startConfiguredServer(config: ServerConfig, logger: Logger): Promise<DroverServer> {
+  mkdirSync(dirname(config.databaseFile), { recursive: true });
+  return startServer({
+    databaseFile: config.databaseFile,
+    host: config.host,
+    port: config.port,
+    apiKey: config.apiKey,
+    logger,
+    services: { enabled: config.services, ...config.serviceSettings },
+  });
 }
 
 async function stop(http: Server, services: Services, database: SqliteHandle): Promise<void> {

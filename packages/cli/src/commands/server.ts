@@ -3,8 +3,6 @@
  * database in DROVER_HOME, until SIGINT/SIGTERM. `drover server status`: is the configured
  * server up, and which version is it.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { DroverClient } from '@drover/client';
 import { isDroverError } from '@drover/schemas';
 import type { Command } from 'commander';
@@ -19,22 +17,14 @@ interface StartOptions {
 
 async function start(ctx: Context, options: StartOptions): Promise<void> {
   // Loaded here, not at the top: the server (SQLite driver, HTTP stack) is only needed by this command.
-  const [{ loadServerConfig, startServer }, { pino }] = await Promise.all([import('@drover/server'), import('pino')]);
+  const [{ loadServerConfig, startConfiguredServer }, { pino }] = await Promise.all([import('@drover/server'), import('pino')]);
   const config = loadServerConfig(ctx.io.env as NodeJS.ProcessEnv, {
     host: options.host,
     port: options.port === undefined ? undefined : String(options.port),
     services: options.services ? undefined : false,
   });
-  mkdirSync(dirname(config.databaseFile), { recursive: true });
-  const server = await startServer({
-    databaseFile: config.databaseFile,
-    host: config.host,
-    port: config.port,
-    apiKey: config.apiKey,
-    // Request and service logs are JSON lines on stderr; stdout keeps the few lines a person reads.
-    logger: pino({ level: config.logLevel }, { write: (line: string) => ctx.io.stderr.write(line) }),
-    services: { enabled: config.services, ...config.serviceSettings },
-  });
+  // Request and service logs are JSON lines on stderr; stdout keeps the few lines a person reads.
+  const server = await startConfiguredServer(config, pino({ level: config.logLevel }, { write: (line: string) => ctx.io.stderr.write(line) }));
   const { out } = ctx;
   out.line(`Drover server listening at ${out.paint('bold', server.url)}`);
   out.line(`  database: ${config.databaseFile}`);
