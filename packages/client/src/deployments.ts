@@ -261,7 +261,8 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
   const inputs = await Promise.all(
     deployments.map(async (deployment) => {
       // An image carries the code: no local working directory to go to, unless pull steps say so.
-      const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment), ...(image && !deployment.options.pullSteps && !shared.pullSteps ? { pullSteps: [] } : {}) });
+      const pullSteps = shared.pullSteps ?? deployment.options.pullSteps ?? (image ? [] : undefined);
+      const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment), pullSteps });
       if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
       try {
         deployment.flow.parseParameters(input.parameters);
