@@ -38,8 +38,9 @@ import type {
   WorkQueueUpdate,
 } from '@drover/schemas';
 import type { AppRouter } from '@drover/server';
-import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from '@trpc/client';
+import { createTRPCClient, type TRPCClient } from '@trpc/client';
 import { toSdkError } from './errors.js';
+import { rpcLink } from './rpcLink.js';
 import { apiSettings } from './settings.js';
 
 export interface ClientOptions {
@@ -63,18 +64,10 @@ export class DroverClient {
     const settings = apiSettings(options);
     this.apiUrl = settings.apiUrl;
     this.apiKey = settings.apiKey;
-    const headers = settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {};
-    // Calls made in the same tick travel in one request; long-polls go alone, since a batch's
-    // answer waits for its slowest call and would hold every other call back.
-    this.#trpc = createTRPCClient<AppRouter>({
-      links: [
-        splitLink({
-          condition: (op) => LONG_POLLS.has(op.path),
-          true: httpLink({ url: this.apiUrl, headers }),
-          false: httpBatchLink({ url: this.apiUrl, headers, maxItems: 100 }),
-        }),
-      ],
-    });
+    const headers: Record<string, string> = settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {};
+    // Calls made in the same turn of the event loop travel in one request; long-polls go alone,
+    // since a batch's answer waits for its slowest call and would hold every other call back.
+    this.#trpc = createTRPCClient<AppRouter>({ links: [rpcLink({ url: this.apiUrl, headers, longPolls: LONG_POLLS, maxItems: 100 })] });
   }
 
   async #call<T>(request: (api: TRPCClient<AppRouter>) => Promise<unknown>): Promise<T> {

@@ -3,11 +3,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ErrorCode } from '@drover/schemas';
-import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FakeClock } from './clock.js';
 import { snapshot, type TestServer, withServer } from './testHarness.js';
+import { createRpcHandler } from './rpcHandler.js';
 import { procedure, router } from './trpc.js';
 
 type Api = TestServer['api'];
@@ -524,7 +524,7 @@ describe('bad input', () => {
 describe('errors the caller did not cause', () => {
   it('reports an answer the server failed to produce as INTERNAL (500), not as the caller\'s invalid input', async () => {
     const broken = router({ answer: procedure.input(z.strictObject({ n: z.number() })).output(z.string()).query(({ input }) => input.n as never) });
-    const http = createServer(createHTTPHandler({ router: broken, createContext: () => ({ store: undefined as never }) }));
+    const http = createServer(createRpcHandler({ router: broken, createContext: () => ({ store: undefined as never }), maxBodyBytes: 1024 }));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;

@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DroverError } from '@drover/schemas';
 import { TRPCError } from '@trpc/server';
-import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import { appRouter } from './router.js';
+import { createRpcHandler } from './rpcHandler.js';
 import type { Store } from './store/store.js';
 
 export interface HttpOptions {
@@ -21,16 +21,16 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** The HTTP server: `GET /health` for load balancers, the tRPC API everywhere else. */
 export function createHttpServer(options: HttpOptions): Server {
   const expected = options.apiKey ? Buffer.from(`Bearer ${options.apiKey}`) : undefined;
-  const trpc = createHTTPHandler({
+  const rpc = createRpcHandler({
     router: appRouter,
     // Checked here, so a refused call gets tRPC's error shape (status 401) and runs nothing.
-    createContext: ({ req }) => {
+    createContext: (req) => {
       if (expected && !authorized(req, expected)) {
         throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or wrong API key: send Authorization: Bearer <DROVER_API_KEY>' });
       }
       return { store: options.store };
     },
-    maxBodySize: MAX_BODY_BYTES,
+    maxBodyBytes: MAX_BODY_BYTES,
   });
   const server = createServer((req, res) => {
     // A clock read and a listener on every request, for a log line: only when that line is wanted.
@@ -42,7 +42,7 @@ export function createHttpServer(options: HttpOptions): Server {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    trpc(req, res);
+    rpc(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout, so they close first
   return server;

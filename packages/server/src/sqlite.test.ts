@@ -10,7 +10,7 @@ import { DroverError, isDroverError } from '@drover/schemas';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { migrationsFolder, openSqlite } from './db/sqlite.js';
+import { GroupCommit, migrationsFolder, openSqlite } from './db/sqlite.js';
 import { type DroverServer, startServer } from './server.js';
 import { createFlowRun, listFlowRuns } from './store/flowRuns.js';
 import { upsertDeployment } from './store/deployments.js';
@@ -165,6 +165,74 @@ describe('the WAL file', () => {
       } finally {
         await handle.close();
       }
+    });
+  });
+});
+
+describe('group commit', () => {
+  /** A table of names on a fresh database, and a GroupCommit over it. */
+  async function withGroup(run: (group: GroupCommit, sqlite: Database.Database) => Promise<void>): Promise<void> {
+    await withFolder(async (folder) => {
+      const sqlite = new Database(join(folder, 'group.db'));
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('busy_timeout = 0');
+      sqlite.exec('CREATE TABLE names (name TEXT PRIMARY KEY)');
+      try {
+        await run(new GroupCommit(sqlite), sqlite);
+      } finally {
+        sqlite.close();
+      }
+    });
+  }
+  const insert = (sqlite: Database.Database, name: string) => () => sqlite.prepare('INSERT INTO names VALUES (?)').run(name).changes;
+  const names = (sqlite: Database.Database) => (sqlite.prepare('SELECT name FROM names ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+
+  it('commits the writes of one event-loop turn together, rolling back only the one that threw', async () => {
+    await withGroup(async (group, sqlite) => {
+      const reader = new Database(sqlite.name, { readonly: true });
+      let seenByOthers: string[] = [];
+      const results = await Promise.allSettled([
+        group.run(insert(sqlite, 'a')),
+        group.run(() => {
+          insert(sqlite, 'b')();
+          // One transaction: the first write is not committed yet, so another connection sees nothing.
+          seenByOthers = names(reader);
+          throw new Error('refused after writing');
+        }),
+        group.run(insert(sqlite, 'a')), // sees the first write: the same transaction
+        group.run(insert(sqlite, 'c')),
+      ]);
+      expect(seenByOthers).toEqual([]);
+      expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+        1,
+        'refused after writing',
+        'UNIQUE constraint failed: names.name',
+        1,
+      ]);
+      expect(names(sqlite)).toEqual(['a', 'c']);
+      expect(names(reader)).toEqual(['a', 'c']);
+      reader.close();
+    });
+  });
+
+  it('settles no write before its commit, and a failed commit fails every write in it', async () => {
+    await withGroup(async (group, sqlite) => {
+      // Another connection holds the write lock, so the group's BEGIN IMMEDIATE fails (busy_timeout 0).
+      const other = new Database(sqlite.name);
+      other.prepare('BEGIN IMMEDIATE').run();
+      let settled = false;
+      const writes = Promise.allSettled([group.run(insert(sqlite, 'x')), group.run(insert(sqlite, 'y'))]).finally(() => {
+        settled = true;
+      });
+      expect(settled).toBe(false);
+      const results = await writes;
+      expect(results.map((r) => r.status === 'rejected' && (r.reason as { code?: string }).code)).toEqual(['SQLITE_BUSY', 'SQLITE_BUSY']);
+      other.prepare('ROLLBACK').run();
+      other.close();
+      expect(names(sqlite)).toEqual([]);
+      // Writes that come later form a new group and succeed.
+      expect(await Promise.all([group.run(insert(sqlite, 'x')), group.run(insert(sqlite, 'y'))])).toEqual([1, 1]);
+      expect(names(sqlite)).toEqual(['x', 'y']);
     });
   });
 });

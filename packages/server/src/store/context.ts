@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { SqliteDb } from '../db/sqlite.js';
+import type { GroupCommit, SqliteDb } from '../db/sqlite.js';
 import type { ServerEvents } from '../events.js';
 
 /** Tunables of the store, with Prefect-compatible defaults. */
@@ -15,6 +15,8 @@ export const DEFAULT_STORE_SETTINGS: StoreSettings = { slotWaitSeconds: 5, misse
 /** What every store operation works with. */
 export interface StoreContext {
   readonly db: SqliteDb;
+  /** The hot paths' writes (creates, state changes, heartbeats, logs), committed together per event-loop turn. */
+  readonly commits: GroupCommit;
   readonly clock: Clock;
   readonly events: ServerEvents;
   readonly settings: StoreSettings;

@@ -22,7 +22,7 @@ import { assertParameters } from '../parameters.js';
 import { deploymentChannel } from '../events.js';
 import type { StoreContext } from './context.js';
 import { requireDeployment } from './deployments.js';
-import { type FlowRunRow, toFlowRun } from './rows.js';
+import { type FlowRunRow, type RunStateColumns, toFlowRun, toState } from './rows.js';
 import { jsonArrayContainsAll } from './sqlDialect.js';
 
 type RunRow = typeof flowRuns.$inferSelect;
@@ -56,6 +56,17 @@ const CREATED_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof Ru
 const statements = preparedStatements((db: SqliteDb) => ({
   runsByIds: selectRuns(db).where(inJsonArray(flowRuns.id, 'ids')).prepare(),
   runById: db.select().from(flowRuns).where(eq(flowRuns.id, sql.placeholder('id'))).prepare(),
+  stateOfRun: db
+    .select({
+      stateType: flowRuns.stateType,
+      stateName: flowRuns.stateName,
+      stateTimestamp: flowRuns.stateTimestamp,
+      stateMessage: flowRuns.stateMessage,
+      nextScheduledStartTime: flowRuns.nextScheduledStartTime,
+    })
+    .from(flowRuns)
+    .where(eq(flowRuns.id, sql.placeholder('id')))
+    .prepare(),
   deploymentById: db.select().from(deployments).where(eq(deployments.id, sql.placeholder('id'))).prepare(),
   deploymentByName: db
     .select({ d: deployments })
@@ -241,11 +252,11 @@ function poolOfQueue(db: SqliteDb, workQueueId: string | null): string | null {
  * `requireDeployment` through prepared statements, for the create path: the same lookup (by id,
  * or by `flow/name`); a miss goes to `requireDeployment` itself for its error.
  */
-function findDeployment(db: SqliteDb, tx: Executor, ref: string): typeof deployments.$inferSelect {
+function findDeployment(db: SqliteDb, ref: string): typeof deployments.$inferSelect {
   let row: typeof deployments.$inferSelect | undefined;
   if (!ref.includes('/')) row = statements(db).deploymentById.get({ id: ref });
   else row = statements(db).deploymentByName.get(splitDeploymentName(ref))?.d;
-  return row ?? requireDeployment(tx, ref);
+  return row ?? requireDeployment(db, ref);
 }
 
 /**
@@ -258,10 +269,9 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   const now = ctx.clock.now();
   const iso = now.toISOString();
   const db = ctx.db;
-  const { id, channels } = db.transaction(
-    (tx) => {
-      const deployment = findDeployment(db, tx, spec.deployment);
-      const fullName = () => `${tx.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
+  const { id, channels } = await ctx.commits.run(() => {
+      const deployment = findDeployment(db, spec.deployment);
+      const fullName = () => `${db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
       const parameters = { ...deployment.parameters, ...spec.parameters };
       if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName(), deployment.parameterSchema, parameters);
       let workQueueId = deployment.workQueueId;
@@ -313,9 +323,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
       } satisfies Omit<typeof flowRuns.$inferInsert, 'result'>);
       statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
       return { id, channels: channelsOf(db, [{ workQueueId, deploymentId: deployment.id }]) };
-    },
-    { behavior: 'immediate' },
-  );
+  });
   announceRunsAvailable(ctx, channels);
   return loadRuns(db, [id])[0] as FlowRun;
 }
@@ -363,21 +371,19 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
 /** Proposes a state; orchestration decides. The answer carries the run's state afterwards. */
 export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): Promise<OrchestrationResult> {
   const { flowRunId, state, force } = SetStateInput.parse(input);
-  const { result, channels } = ctx.db.transaction(
-    (tx) => {
-      const run = requireRun(ctx.db, flowRunId);
-      const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
-      const result = transition(tx, ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
-      // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
-      const frees = result.written && (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type));
-      return { result, channels: frees ? channelsOf(ctx.db, [run]) : new Set<string>() };
-    },
-    { behavior: 'immediate' },
-  );
+  const { result, after, channels } = await ctx.commits.run(() => {
+    const run = requireRun(ctx.db, flowRunId);
+    const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
+    const result = transition(ctx.db, ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
+    // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
+    const frees = result.written && (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type));
+    // The answer carries only the state: read those columns, not the whole run with its names.
+    const after = toState(statements(ctx.db).stateOfRun.get({ id: flowRunId }) as RunStateColumns);
+    return { result, after, channels: frees ? channelsOf(ctx.db, [run]) : new Set<string>() };
+  });
   if (result.written) ctx.events.emit('runStateChanged', flowRunId, result.written.type);
   announceRunsAvailable(ctx, channels);
-  const run = await readFlowRun(ctx, flowRunId);
-  return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: run.state };
+  return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: after };
 }
 
 /** Asks for a run to stop: a run with no job yet is CANCELLED at once, a running one CANCELLING. */
@@ -391,18 +397,21 @@ export async function cancelFlowRun(ctx: StoreContext, flowRunId: string, messag
  */
 export async function heartbeatFlowRuns(ctx: StoreContext, ids: readonly string[]): Promise<{ updated: number; cancelling: string[] }> {
   if (ids.length === 0) return { updated: 0, cancelling: [] };
-  const result = ctx.db
-    .update(flowRuns)
-    .set({ lastHeartbeat: ctx.clock.now().toISOString() })
-    .where(and(inArray(flowRuns.id, [...ids]), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
-    .run();
-  const cancelling = ctx.db
-    .select({ id: flowRuns.id })
-    .from(flowRuns)
-    .where(and(inArray(flowRuns.id, [...ids]), eq(flowRuns.stateType, 'CANCELLING')))
-    .all()
-    .map((r) => r.id);
-  return { updated: result.changes, cancelling };
+  const now = ctx.clock.now().toISOString();
+  return ctx.commits.run(() => {
+    const result = ctx.db
+      .update(flowRuns)
+      .set({ lastHeartbeat: now })
+      .where(and(inArray(flowRuns.id, [...ids]), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+      .run();
+    const cancelling = ctx.db
+      .select({ id: flowRuns.id })
+      .from(flowRuns)
+      .where(and(inArray(flowRuns.id, [...ids]), eq(flowRuns.stateType, 'CANCELLING')))
+      .all()
+      .map((r) => r.id);
+    return { updated: result.changes, cancelling };
+  });
 }
 
 /** Records where a run's job lives (after a worker launched it), so any worker can stop it later. */

@@ -6,15 +6,15 @@ import type { StoreContext } from './context.js';
 
 export const LogBatch = z.array(LogCreate).min(1).max(1000);
 
-/** Appends a batch of log lines (one transaction); every run they name must exist. */
+/** Appends a batch of log lines (all or none); every run they name must exist. */
 export async function appendLogs(ctx: StoreContext, input: z.input<typeof LogBatch>): Promise<{ appended: number }> {
   const batch = LogBatch.parse(input);
   const runIds = [...new Set(batch.map((line) => line.flowRunId))];
-  ctx.db.transaction((tx) => {
-    const found = new Set(tx.select({ id: flowRuns.id }).from(flowRuns).where(inArray(flowRuns.id, runIds)).all().map((r) => r.id));
+  await ctx.commits.run(() => {
+    const found = new Set(ctx.db.select({ id: flowRuns.id }).from(flowRuns).where(inArray(flowRuns.id, runIds)).all().map((r) => r.id));
     const missing = runIds.find((id) => !found.has(id));
     if (missing) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
-    tx.insert(logs)
+    ctx.db.insert(logs)
       .values(batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() })))
       .run();
   });

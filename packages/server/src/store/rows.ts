@@ -8,6 +8,7 @@ import type {
   Flow,
   FlowRun,
   Schedule,
+  State,
   Worker,
   WorkPool,
   WorkPoolStatus,
@@ -78,6 +79,19 @@ export type FlowRunRow = Row<typeof flowRuns> & {
   workPoolName: string | null;
 };
 
+/** The columns of a run row that hold its current state. */
+export type RunStateColumns = Pick<Row<typeof flowRuns>, 'stateType' | 'stateName' | 'stateTimestamp' | 'stateMessage' | 'nextScheduledStartTime'>;
+
+export function toState(row: RunStateColumns): State {
+  return {
+    type: row.stateType,
+    name: row.stateName,
+    timestamp: row.stateTimestamp,
+    message: row.stateMessage,
+    scheduledTime: row.stateType === 'SCHEDULED' ? row.nextScheduledStartTime : null,
+  } satisfies State;
+}
+
 export function toFlowRun(row: FlowRunRow): FlowRun {
   return {
     id: row.id,
@@ -86,13 +100,7 @@ export function toFlowRun(row: FlowRunRow): FlowRun {
     flowName: row.flowName,
     deploymentId: row.deploymentId,
     deploymentName: row.deploymentName,
-    state: {
-      type: row.stateType,
-      name: row.stateName,
-      timestamp: row.stateTimestamp,
-      message: row.stateMessage,
-      scheduledTime: row.stateType === 'SCHEDULED' ? row.nextScheduledStartTime : null,
-    },
+    state: toState(row),
     parameters: row.parameters,
     tags: row.tags,
     idempotencyKey: row.idempotencyKey,

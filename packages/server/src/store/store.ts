@@ -39,7 +39,7 @@ import type {
 } from '@drover/schemas';
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
-import type { SqliteDb } from '../db/sqlite.js';
+import { GroupCommit, type SqliteDb } from '../db/sqlite.js';
 import type { ServerEvents } from '../events.js';
 import { type AutoRun, futureAutoRuns, insertAutoRuns, type ScheduledDeployment, scheduledDeployments } from './autoRuns.js';
 import { claimDeploymentRuns, claimRuns } from './claimRuns.js';
@@ -188,6 +188,7 @@ export class SqliteStore implements Store, StoreContext {
   readonly workers: Store['workers'];
   readonly scheduling: Store['scheduling'];
   readonly maintenance: Store['maintenance'];
+  readonly commits: GroupCommit;
 
   constructor(
     readonly db: SqliteDb,
@@ -195,6 +196,7 @@ export class SqliteStore implements Store, StoreContext {
     readonly events: ServerEvents,
     readonly settings: StoreSettings,
   ) {
+    this.commits = new GroupCommit(db.$client);
     this.flows = {
       createOrRead: (input) => createOrReadFlow(this, input),
       read: (idOrName) => readFlow(this, idOrName),
