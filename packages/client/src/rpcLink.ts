@@ -89,7 +89,7 @@ class Transport {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', hangUp);
-      calls.forEach((call, index) => call.settle(outcome(index)));
+      for (const [index, call] of calls.entries()) call.settle(outcome(index));
     };
     const req = this.#request(
       { protocol: this.#base.protocol, hostname: this.#base.hostname, port: this.#base.port, path, method: type === 'query' ? 'GET' : 'POST', headers, agent: this.#agent },
@@ -116,7 +116,9 @@ class Transport {
 function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+    });
     res.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     res.on('error', reject);
   });

@@ -42,6 +42,8 @@ describe('a run from deployment to COMPLETED', () => {
           runCount: 0,
         });
         expect(run.name).toMatch(/^[a-z]+-[a-z]+$/);
+        // The create's answer is built from what it wrote: it must be the run as stored.
+        expect(await api.flowRuns.read.query({ id: run.id })).toEqual(run);
 
         const worker = await api.workers.heartbeat.mutate({ workPoolName: 'local', name: 'w1' });
         expect(worker.status).toBe('ONLINE');
@@ -62,6 +64,8 @@ describe('a run from deployment to COMPLETED', () => {
         expect(done).toMatchObject({ status: 'ACCEPT', state: { type: 'COMPLETED' } });
 
         const final = await api.flowRuns.read.query({ id: run.id });
+        // setState answers with the state it wrote, as the run now shows it.
+        expect(final.state).toEqual(done.state);
         expect(final).toMatchObject({ runCount: 1, startTime: T0, endTime: '2026-03-01T12:00:01.500Z', result: { rows: 3 }, infrastructureId: 'pid:42' });
         const history = await api.flowRuns.history.query({ id: run.id });
         expect(history.map((s) => s.type)).toEqual(['SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED']);

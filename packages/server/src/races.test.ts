@@ -311,6 +311,23 @@ describe('long-poll claims', () => {
     });
   });
 
+  it('is woken by a run created while it looks (in the same group commit), for workers and runners alike', { timeout: 10_000 }, async () => {
+    await withServer(async (server) => {
+      const { api, store } = server;
+      await api.workPools.create.mutate({ name: 'idle', type: 'process' });
+      const { deployment } = await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'idle' });
+      // Called in one tick: each claim's look (finding nothing) and the create share a transaction,
+      // and the create's announcement comes before the claim starts to wait. A claim that missed it
+      // would wait out its minute and fail this test by its timeout.
+      const worker = store.workPools.claimRuns({ workPoolName: 'idle', workerName: 'w', scheduledBefore: dueBy(), waitMs: 60_000 });
+      const first = store.flowRuns.create({ deployment: 'etl/a' });
+      expect((await worker).map((r) => r.id)).toEqual([(await first).id]);
+      const runner = store.deployments.claimRuns({ deploymentIds: [deployment.id], workerName: 'r', scheduledBefore: dueBy(), waitMs: 60_000 });
+      const second = store.flowRuns.create({ deployment: 'etl/a' });
+      expect((await runner).map((r) => r.id)).toEqual([(await second).id]);
+    });
+  });
+
   it('is not woken by a run in another pool, and answers empty when the wait is over', async () => {
     await withServer(async (server) => {
       const { api } = server;

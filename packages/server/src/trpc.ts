@@ -5,6 +5,8 @@
  */
 import { describeIssues, type ErrorCode, isDroverError, toIssues } from '@drover/schemas';
 import { initTRPC, TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import type { Store } from './store/store.js';
 
@@ -62,7 +64,15 @@ const t = initTRPC.context<RequestContext>().create({
       };
     }
     if (isDroverError(cause)) {
-      return { ...shape, message: cause.message, data: { ...shape.data, droverCode: cause.code, issues: [], details: cause.details } };
+      // A domain error thrown by the store reached tRPC as a 500: it leaves with its own status.
+      const code = trpcCodeOf(cause.code);
+      const httpStatus = getHTTPStatusCodeFromError(new TRPCError({ code }));
+      return {
+        ...shape,
+        code: TRPC_ERROR_CODES_BY_KEY[code],
+        message: cause.message,
+        data: { ...shape.data, code, httpStatus, droverCode: cause.code, issues: [], details: cause.details },
+      };
     }
     if (error.code === 'NOT_FOUND' || error.code === 'METHOD_NOT_SUPPORTED') {
       // The caller asked for a procedure this server does not have: usually a client newer than the server.
@@ -74,15 +84,5 @@ const t = initTRPC.context<RequestContext>().create({
   },
 });
 
-/** Domain errors thrown by the store leave with their own status instead of a 500. */
-const domainErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && isDroverError(result.error.cause)) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: trpcCodeOf(cause.code), message: cause.message, cause });
-  }
-  return result;
-});
-
 export const router = t.router;
-export const procedure = t.procedure.use(domainErrors);
+export const procedure = t.procedure;

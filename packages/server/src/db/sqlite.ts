@@ -175,8 +175,22 @@ interface PendingWrite {
  */
 export class GroupCommit {
   #pending: PendingWrite[] = [];
+  // Prepared once: better-sqlite3's `transaction(fn)` builds its wrappers on every call.
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+  readonly #savepoint: Database.Statement;
+  readonly #release: Database.Statement;
+  readonly #rollbackTo: Database.Statement;
 
-  constructor(private readonly sqlite: Database.Database) {}
+  constructor(private readonly sqlite: Database.Database) {
+    this.#begin = sqlite.prepare('BEGIN IMMEDIATE');
+    this.#commit = sqlite.prepare('COMMIT');
+    this.#rollback = sqlite.prepare('ROLLBACK');
+    this.#savepoint = sqlite.prepare('SAVEPOINT group_write');
+    this.#release = sqlite.prepare('RELEASE group_write');
+    this.#rollbackTo = sqlite.prepare('ROLLBACK TO group_write');
+  }
 
   /** Runs `write` (synchronous, on the root connection) in the next group's transaction. */
   run<T>(write: () => T): Promise<T> {
@@ -188,40 +202,36 @@ export class GroupCommit {
   readonly #flush = (): void => {
     const group = this.#pending;
     this.#pending = [];
-    const [only] = group;
-    if (group.length === 1 && only) {
-      let value: unknown;
-      try {
-        value = this.sqlite.transaction(only.write).immediate();
-      } catch (error) {
-        only.reject(error);
-        return;
-      }
-      only.resolve(value);
-      return;
-    }
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.sqlite
-        .transaction(() => {
-          for (const { write } of group) {
-            try {
-              // Nested inside the group's transaction, better-sqlite3 runs it as a savepoint.
-              outcomes.push({ ok: true, value: this.sqlite.transaction(write)() });
-            } catch (error) {
-              outcomes.push({ ok: false, value: error });
-            }
-          }
-        })
-        .immediate();
+      this.#begin.run();
+      for (const { write } of group) outcomes.push(group.length === 1 ? { ok: true, value: write() } : this.#inSavepoint(write));
+      this.#commit.run();
     } catch (error) {
+      // The transaction as a whole failed (BEGIN busy, COMMIT refused, or a write that SQLite
+      // answered by rolling everything back): none of the writes is stored.
+      if (this.sqlite.inTransaction) this.#rollback.run();
       for (const { reject } of group) reject(error);
       return;
     }
-    group.forEach(({ resolve, reject }, index) => {
+    for (const [index, { resolve, reject }] of group.entries()) {
       const outcome = outcomes[index] as { ok: boolean; value: unknown };
       if (outcome.ok) resolve(outcome.value);
       else reject(outcome.value);
-    });
+    }
   };
+
+  #inSavepoint(write: () => unknown): { ok: boolean; value: unknown } {
+    this.#savepoint.run();
+    try {
+      const value = write();
+      this.#release.run();
+      return { ok: true, value };
+    } catch (error) {
+      if (!this.sqlite.inTransaction) throw error;
+      this.#rollbackTo.run();
+      this.#release.run();
+      return { ok: false, value: error };
+    }
+  }
 }

@@ -2,7 +2,7 @@ import { ACTIVE_STATE_TYPES, ClaimDeploymentRunsInput, ClaimRunsInput, DroverErr
 import { and, asc, count, eq, gt, inArray, lte, min, or, type SQL, sql } from 'drizzle-orm';
 import { deploymentChannel } from '../events.js';
 import { flowRuns, workPools, workQueues } from '../db/schema.js';
-import { type Executor, preparedStatements, type SqliteDb } from '../db/sqlite.js';
+import { preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { inJsonArray } from './sqlDialect.js';
 import type { StoreContext } from './context.js';
 import { activeRunsOfDeployment, deploymentRow, loadRuns, transition } from './flowRuns.js';
@@ -58,8 +58,8 @@ const statements = preparedStatements((db: SqliteDb) => ({
 }));
 
 /** `requirePool` through a prepared statement; a miss goes to `requirePool` itself for its error. */
-function findPool(db: SqliteDb, tx: Executor, name: string): typeof workPools.$inferSelect {
-  return statements(db).poolByName.get({ name }) ?? requirePool(tx, name);
+function findPool(db: SqliteDb, name: string): typeof workPools.$inferSelect {
+  return statements(db).poolByName.get({ name }) ?? requirePool(db, name);
 }
 
 /** A run a claim did not take but moved (CANCEL_NEW cancels it): its waiters are told after commit. */
@@ -73,18 +73,23 @@ type Ended = { id: string; type: string };
  */
 export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]> {
   const claim = ClaimRunsInput.parse(input);
-  const first = claimOnce(ctx, claim);
-  if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
-  // Wake for a new run, or when the next scheduled one enters the worker's window, whichever is first.
-  const started = ctx.clock.now().getTime();
-  const before = Date.parse(claim.scheduledBefore);
-  const nextDue = nextDueTime(ctx, first.workPoolId, claim.scheduledBefore);
-  const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
-  await waitForRuns(ctx, [first.workPoolId], Math.min(claim.waitMs, untilDue), signal);
-  // A worker that hung up would never launch what it was given.
-  if (signal?.aborted) return [];
-  const waited = ctx.clock.now().getTime() - started;
-  return claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() }).runs;
+  const watch = watchRuns(ctx);
+  try {
+    const first = await claimOnce(ctx, claim);
+    if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
+    // Wake for a new run, or when the next scheduled one enters the worker's window, whichever is first.
+    const started = ctx.clock.now().getTime();
+    const before = Date.parse(claim.scheduledBefore);
+    const nextDue = nextDueTime(ctx, first.workPoolId, claim.scheduledBefore);
+    const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
+    await watch.wait([first.workPoolId], Math.min(claim.waitMs, untilDue), signal);
+    // A worker that hung up would never launch what it was given.
+    if (signal?.aborted) return [];
+    const waited = ctx.clock.now().getTime() - started;
+    return (await claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() })).runs;
+  } finally {
+    watch.stop();
+  }
 }
 
 /**
@@ -109,33 +114,43 @@ function nextDueTime(ctx: StoreContext, workPoolId: string, after: string): stri
 }
 
 /**
- * Resolves when runs become available on one of `channels` (pool ids, deployment channels), after
- * `waitMs`, or when the caller hangs up (`signal`).
+ * Listens for `runsAvailable` from before a claim looks, so a run announced after the look (its
+ * create committed in the same group, or just after) still wakes the wait that follows.
+ * `wait` resolves at once if one of `channels` was announced since the watch began, else when
+ * one is, after `waitMs`, or when the caller hangs up (`signal`).
  */
-function waitForRuns(ctx: StoreContext, channels: readonly string[], waitMs: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      ctx.events.off('runsAvailable', onRuns);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    signal?.addEventListener('abort', done, { once: true });
-    const onRuns = (channel: string) => {
-      if (channels.includes(channel)) done();
-    };
-    const timer = setTimeout(done, waitMs);
-    ctx.events.on('runsAvailable', onRuns);
-  });
+function watchRuns(ctx: StoreContext): { wait(channels: readonly string[], waitMs: number, signal?: AbortSignal): Promise<void>; stop(): void } {
+  const announced = new Set<string>();
+  let waiting: { channels: readonly string[]; wake: () => void } | undefined;
+  const onRuns = (channel: string) => {
+    if (waiting === undefined) announced.add(channel);
+    else if (waiting.channels.includes(channel)) waiting.wake();
+  };
+  ctx.events.on('runsAvailable', onRuns);
+  return {
+    wait: (channels, waitMs, signal) =>
+      new Promise((resolve) => {
+        if (signal?.aborted || channels.some((channel) => announced.has(channel))) return resolve();
+        const wake = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', wake);
+          waiting = undefined;
+          resolve();
+        };
+        signal?.addEventListener('abort', wake, { once: true });
+        const timer = setTimeout(wake, waitMs);
+        waiting = { channels, wake };
+      }),
+    stop: () => ctx.events.off('runsAvailable', onRuns),
+  };
 }
 
-function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPoolId: string } {
+async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: FlowRun[]; workPoolId: string }> {
   const now = ctx.clock.now();
   const before = new Date(claim.scheduledBefore).toISOString();
   const db = ctx.db;
-  const { ids, ended, workPoolId } = db.transaction(
-    (tx) => {
-      const pool = findPool(db, tx, claim.workPoolName);
+  const { ids, ended, workPoolId } = await ctx.commits.run(() => {
+      const pool = findPool(db, claim.workPoolName);
       const allQueues = statements(db).queuesOfPool.all({ poolId: pool.id });
       const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
       const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
@@ -160,15 +175,13 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
         if (remaining <= 0) break;
         if (queue.isPaused) continue;
         const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
-        const claimed = claimDue(tx, ctx, (after) => statements(db).dueInQueue.all({ queueId: queue.id, before, ...after }), take, limits, claim.workerName);
+        const claimed = claimDue(ctx, (after) => statements(db).dueInQueue.all({ queueId: queue.id, before, ...after }), take, limits, claim.workerName);
         ids.push(...claimed.ids);
         ended.push(...claimed.ended);
         remaining -= claimed.ids.length;
       }
       return { ids, ended, workPoolId: pool.id };
-    },
-    { behavior: 'immediate' },
-  );
+  });
   for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
   for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
   return { runs: loadRuns(db, ids), workPoolId };
@@ -181,7 +194,6 @@ function claimOnce(ctx: StoreContext, claim: Claim): { runs: FlowRun[]; workPool
  * ones behind them. Returns the claimed ids, and the ids of runs it cancelled instead.
  */
 function claimDue(
-  tx: Executor,
   ctx: StoreContext,
   page: (after: { afterTime: string; afterId: string }) => RunRow[],
   take: number,
@@ -198,7 +210,7 @@ function claimDue(
       const slots = run.deploymentId ? deploymentLimit(ctx.db, limits, run.deploymentId) : null;
       // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
       if (slots && slots.active >= slots.limit && slots.collisionStrategy === 'ENQUEUE') continue;
-      const outcome = transition(tx, ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName } });
+      const outcome = transition(ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName } });
       if (outcome.status === 'ACCEPT') {
         ids.push(run.id);
         if (slots) slots.active++;
@@ -219,21 +231,25 @@ function claimDue(
  */
 export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]> {
   const claim = ClaimDeploymentRunsInput.parse(input);
-  const once = () => {
+  const once = async () => {
     const before = new Date(claim.scheduledBefore).toISOString();
     const deploymentIds = JSON.stringify(claim.deploymentIds);
-    const { ids, ended } = ctx.db.transaction(
-      (tx) => claimDue(tx, ctx, (after) => statements(ctx.db).dueOfDeployments.all({ deploymentIds, before, ...after }), claim.limit, new Map(), claim.workerName),
-      { behavior: 'immediate' },
+    const { ids, ended } = await ctx.commits.run(() =>
+      claimDue(ctx, (after) => statements(ctx.db).dueOfDeployments.all({ deploymentIds, before, ...after }), claim.limit, new Map(), claim.workerName),
     );
     for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
     for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
     return loadRuns(ctx.db, ids);
   };
-  const first = once();
-  if (first.length > 0 || claim.waitMs === 0) return first;
-  await waitForRuns(ctx, claim.deploymentIds.map(deploymentChannel), claim.waitMs, signal);
-  return signal?.aborted ? [] : once();
+  const watch = watchRuns(ctx);
+  try {
+    const first = await once();
+    if (first.length > 0 || claim.waitMs === 0) return first;
+    await watch.wait(claim.deploymentIds.map(deploymentChannel), claim.waitMs, signal);
+    return signal?.aborted ? [] : await once();
+  } finally {
+    watch.stop();
+  }
 }
 
 function activeByQueue(db: SqliteDb, queueIds: string[]): Map<string, number> {

@@ -8,6 +8,7 @@ import {
   type OrchestrationResult,
   SetStateInput,
   splitDeploymentName,
+  type State,
   type StateType,
 } from '@drover/schemas';
 import { and, asc, count, desc, eq, getTableColumns, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
@@ -22,10 +23,11 @@ import { assertParameters } from '../parameters.js';
 import { deploymentChannel } from '../events.js';
 import type { StoreContext } from './context.js';
 import { requireDeployment } from './deployments.js';
-import { type FlowRunRow, type RunStateColumns, toFlowRun, toState } from './rows.js';
+import { type FlowRunRow, toFlowRun, toState } from './rows.js';
 import { jsonArrayContainsAll } from './sqlDialect.js';
 
 type RunRow = typeof flowRuns.$inferSelect;
+type RunNames = { flowName: string; workQueueName: string | null; workPoolId: string | null; workPoolName: string | null };
 
 const runQueue = alias(workQueues, 'run_queue');
 
@@ -55,18 +57,9 @@ const CREATED_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof Ru
 /** The statements of the hot paths (create, state changes, claims), prepared once per database. */
 const statements = preparedStatements((db: SqliteDb) => ({
   runsByIds: selectRuns(db).where(inJsonArray(flowRuns.id, 'ids')).prepare(),
+  /** One run: the common case (a create, a read) without json_each's cost. */
+  runByIdWithNames: selectRuns(db).where(eq(flowRuns.id, sql.placeholder('id'))).prepare(),
   runById: db.select().from(flowRuns).where(eq(flowRuns.id, sql.placeholder('id'))).prepare(),
-  stateOfRun: db
-    .select({
-      stateType: flowRuns.stateType,
-      stateName: flowRuns.stateName,
-      stateTimestamp: flowRuns.stateTimestamp,
-      stateMessage: flowRuns.stateMessage,
-      nextScheduledStartTime: flowRuns.nextScheduledStartTime,
-    })
-    .from(flowRuns)
-    .where(eq(flowRuns.id, sql.placeholder('id')))
-    .prepare(),
   deploymentById: db.select().from(deployments).where(eq(deployments.id, sql.placeholder('id'))).prepare(),
   deploymentByName: db
     .select({ d: deployments })
@@ -86,6 +79,13 @@ const statements = preparedStatements((db: SqliteDb) => ({
     .prepare(),
   poolsOfQueues: db.selectDistinct({ pool: workQueues.workPoolId }).from(workQueues).where(inJsonArray(workQueues.id, 'ids')).prepare(),
   poolOfQueue: db.select({ id: workQueues.workPoolId }).from(workQueues).where(eq(workQueues.id, sql.placeholder('id'))).prepare(),
+  namesOfRun: db
+    .select({ flowName: flows.name, workQueueName: workQueues.name, workPoolId: workPools.id, workPoolName: workPools.name })
+    .from(flows)
+    .leftJoin(workQueues, eq(workQueues.id, sql.placeholder('queueId')))
+    .leftJoin(workPools, eq(workPools.id, workQueues.workPoolId))
+    .where(eq(flows.id, sql.placeholder('flowId')))
+    .prepare(),
   insertRun: db.insert(flowRuns).values(placeholders(CREATED_RUN_COLUMNS)).prepare(),
   insertState: db.insert(flowRunStates).values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime'])).prepare(),
   /** `UPDATE flow_runs` by id, one statement per set of columns written (a handful: see `updateRun`). */
@@ -95,8 +95,11 @@ const statements = preparedStatements((db: SqliteDb) => ({
 /** The runs with these ids, in this order (ids not found are left out). */
 export function loadRuns(db: SqliteDb, ids: readonly string[]): FlowRun[] {
   if (ids.length === 0) return [];
+  if (ids.length === 1) {
+    const row = statements(db).runByIdWithNames.get({ id: ids[0] });
+    return row ? [toFlowRun(flatten(row))] : [];
+  }
   const rows = statements(db).runsByIds.all({ ids: JSON.stringify(ids) });
-  if (ids.length === 1) return rows.map((r) => toFlowRun(flatten(r)));
   const byId = new Map(rows.map((r) => [r.run.id, toFlowRun(flatten(r))]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
@@ -153,8 +156,9 @@ export interface StateExtras {
  * Writes an orchestrated state onto a run and into its history, with the bookkeeping every
  * accepted change carries: run count and start time on RUNNING, end time on a final state.
  * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
+ * Returns the run's state as written.
  */
-export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): void {
+export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): State {
   const iso = now.toISOString();
   const entering = state.type !== run.stateType;
   const set: Partial<RunRow> = {
@@ -182,22 +186,22 @@ export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date
   if (extras.result !== undefined) set.result = extras.result;
   updateRun(db, run.id, set);
   statements(db).insertState.run({ flowRunId: run.id, type: state.type, name: state.name, timestamp: iso, message: state.message, scheduledTime: state.scheduledTime });
+  return toState({ stateType: state.type, stateName: state.name, stateTimestamp: iso, stateMessage: state.message, nextScheduledStartTime: set.nextScheduledStartTime ?? null });
 }
 
 const FINAL_STATES = new Set<StateType>(['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED']);
 
 /**
- * Runs orchestration for one proposal on `run` and writes the outcome, inside the caller's
- * transaction `_tx`. The reads and writes go through `ctx.db`'s prepared statements, on the
- * connection that transaction holds (see `preparedStatements`); `_tx` says where callers run.
+ * Runs orchestration for one proposal on `run` and writes the outcome. Callers run it inside a
+ * transaction (a group commit's, or their own) on `ctx.db`, whose one connection that
+ * transaction holds (see `preparedStatements`).
  */
 export function transition(
-  _tx: Executor,
   ctx: StoreContext,
   run: RunRow,
   proposal: Proposal,
   options: { force?: boolean; extras?: StateExtras; deploymentSlots?: DeploymentSlots | null } = {},
-): Omit<OrchestrationResult, 'state'> & { written: NewState | null } {
+): OrchestrationResult & { written: NewState | null } {
   const now = ctx.clock.now();
   let deploymentSlots = options.deploymentSlots ?? null;
   if (options.deploymentSlots === undefined && proposal.type === 'PENDING' && run.deploymentId) {
@@ -209,15 +213,19 @@ export function transition(
   const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds }, options.force);
   switch (decision.status) {
     case 'ACCEPT':
-      writeState(ctx.db, run, decision.state, now, options.extras);
-      return { status: 'ACCEPT', reason: null, delaySeconds: null, written: decision.state };
+      return { status: 'ACCEPT', reason: null, delaySeconds: null, state: writeState(ctx.db, run, decision.state, now, options.extras), written: decision.state };
     case 'REJECT':
-      if (decision.state) writeState(ctx.db, run, decision.state, now);
-      return { status: 'REJECT', reason: decision.reason, delaySeconds: null, written: decision.state };
+      return {
+        status: 'REJECT',
+        reason: decision.reason,
+        delaySeconds: null,
+        state: decision.state ? writeState(ctx.db, run, decision.state, now) : toState(run),
+        written: decision.state,
+      };
     case 'WAIT':
-      return { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, written: null };
+      return { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, state: toState(run), written: null };
     case 'ABORT':
-      return { status: 'ABORT', reason: decision.reason, delaySeconds: null, written: null };
+      return { status: 'ABORT', reason: decision.reason, delaySeconds: null, state: toState(run), written: null };
   }
 }
 
@@ -232,7 +240,10 @@ export function channelsOf(db: SqliteDb, runs: readonly { workQueueId: string | 
     if (run.deploymentId) channels.add(deploymentChannel(run.deploymentId));
     if (run.workQueueId) queues.add(run.workQueueId);
   }
-  if (queues.size > 0) {
+  if (queues.size === 1) {
+    const pool = poolOfQueue(db, queues.values().next().value as string);
+    if (pool) channels.add(pool);
+  } else if (queues.size > 1) {
     for (const { pool } of statements(db).poolsOfQueues.all({ ids: JSON.stringify([...queues]) })) channels.add(pool);
   }
   return channels;
@@ -269,7 +280,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   const now = ctx.clock.now();
   const iso = now.toISOString();
   const db = ctx.db;
-  const { id, channels } = await ctx.commits.run(() => {
+  const { run, channels } = await ctx.commits.run((): { run: FlowRun; channels: Set<string> } => {
       const deployment = findDeployment(db, spec.deployment);
       const fullName = () => `${db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
       const parameters = { ...deployment.parameters, ...spec.parameters };
@@ -286,12 +297,12 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
               { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
             );
           }
-          return { id: existing.id, channels: new Set<string>() };
+          return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Set<string>() };
         }
       }
       const id = uuidv7(now.getTime());
       const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
-      statements(db).insertRun.run({
+      const row = {
         id,
         name: spec.name ?? runName(id),
         flowId: deployment.flowId,
@@ -320,12 +331,18 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
         lastHeartbeat: null,
         created: iso,
         updated: iso,
-      } satisfies Omit<typeof flowRuns.$inferInsert, 'result'>);
+      } satisfies Omit<RunRow, 'result'>;
+      statements(db).insertRun.run(row);
       statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
-      return { id, channels: channelsOf(db, [{ workQueueId, deploymentId: deployment.id }]) };
+      // The answer is built from what was written, with the names beside it, not read back.
+      const names = statements(db).namesOfRun.get({ flowId: deployment.flowId, queueId: workQueueId }) as RunNames;
+      const channels = new Set([deploymentChannel(deployment.id)]);
+      if (names.workPoolId) channels.add(names.workPoolId);
+      const run = toFlowRun({ ...row, result: null, flowName: names.flowName, deploymentName: deployment.name, workQueueName: names.workQueueName, workPoolName: names.workPoolName });
+      return { run, channels };
   });
   announceRunsAvailable(ctx, channels);
-  return loadRuns(db, [id])[0] as FlowRun;
+  return run;
 }
 
 function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$inferSelect, name: string, fullName: () => string): string {
@@ -371,19 +388,17 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
 /** Proposes a state; orchestration decides. The answer carries the run's state afterwards. */
 export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): Promise<OrchestrationResult> {
   const { flowRunId, state, force } = SetStateInput.parse(input);
-  const { result, after, channels } = await ctx.commits.run(() => {
+  const { result, channels } = await ctx.commits.run(() => {
     const run = requireRun(ctx.db, flowRunId);
     const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
-    const result = transition(ctx.db, ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
+    const result = transition(ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
     // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
     const frees = result.written && (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type));
-    // The answer carries only the state: read those columns, not the whole run with its names.
-    const after = toState(statements(ctx.db).stateOfRun.get({ id: flowRunId }) as RunStateColumns);
-    return { result, after, channels: frees ? channelsOf(ctx.db, [run]) : new Set<string>() };
+    return { result, channels: frees ? channelsOf(ctx.db, [run]) : new Set<string>() };
   });
   if (result.written) ctx.events.emit('runStateChanged', flowRunId, result.written.type);
   announceRunsAvailable(ctx, channels);
-  return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: after };
+  return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: result.state };
 }
 
 /** Asks for a run to stop: a run with no job yet is CANCELLED at once, a running one CANCELLING. */

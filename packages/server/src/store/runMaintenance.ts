@@ -19,7 +19,7 @@ export function humanDuration(ms: number): string {
 }
 
 /** Changes runs one at a time in one transaction and tells waiters; returns the ids changed. */
-function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: RunRow) => Parameters<typeof transition>[3]): string[] {
+function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: RunRow) => Parameters<typeof transition>[2]): string[] {
   if (runs.length === 0) return [];
   const changed = ctx.db.transaction(
     (tx) =>
@@ -27,7 +27,7 @@ function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: R
         // Read again inside the write lock: a worker may have moved the run since the scan.
         const run = tx.select().from(flowRuns).where(eq(flowRuns.id, stale.id)).get();
         if (!run || run.stateType !== stale.stateType || run.stateTimestamp !== stale.stateTimestamp) return [];
-        const outcome = transition(tx, ctx, run, propose(run));
+        const outcome = transition(ctx, run, propose(run));
         return outcome.written ? [{ id: run.id, type: outcome.written.type, workQueueId: run.workQueueId, deploymentId: run.deploymentId }] : [];
       }),
     { behavior: 'immediate' },
