@@ -27,7 +27,8 @@
  * - create: `flowRuns.create` by 1 client, then by 16 at once.
  * - claim: 4 workers drain 20,000 due runs from one pool with `workPools.claimRuns` (limit 100,
  *   then limit 10), and every run must come out exactly once.
- * - life cycle: 4 loops of create → claim → RUNNING → COMPLETED, each on its own queue.
+ * - life cycle: 4, then 16, loops of create → claim → RUNNING → COMPLETED, each on its own queue
+ *   (2,000 cycles in all): 4 loops show a cycle's latency, 16 what the server does at capacity.
  *
  * CPU columns say where the time goes: CPU µs spent per operation by the server process and by
  * this (client) process. A process near 1 s of CPU per second of wall time is the bottleneck.
@@ -49,8 +50,8 @@ const CLIENT_KINDS = (arg('client') ?? 'both') === 'both' ? (['http', 'sdk'] as 
 const CREATES = 5000;
 const CLAIM_RUNS = 20_000;
 const CLAIM_WORKERS = 4;
-const LIFECYCLE_LOOPS = 4;
-const LIFECYCLES_PER_LOOP = 500;
+const LIFECYCLE_LOOPS = [4, 16] as const;
+const LIFECYCLES = 2000;
 const NOOP_CALLS = 2000;
 
 // ---------------------------------------------------------------------------------------------
@@ -296,7 +297,7 @@ async function main(): Promise<void> {
     await admin.workPools.create({ name: 'create', type: 'process' });
     await admin.deployments.upsert({ flowName: 'bench', name: 'create', workPoolName: 'create' });
     await admin.workPools.create({ name: 'lifecycle', type: 'process' });
-    for (let i = 0; i < LIFECYCLE_LOOPS; i++) {
+    for (let i = 0; i < Math.max(...LIFECYCLE_LOOPS); i++) {
       await admin.deployments.upsert({ flowName: 'bench', name: `lifecycle-${i}`, workPoolName: 'lifecycle', workQueueName: `q${i}` });
     }
 
@@ -386,24 +387,27 @@ async function main(): Promise<void> {
           checks.push(`round ${round + 1}, ${kind}, limit ${limit}: ${result.ok ? 'OK' : 'FAILED'}: ${result.check}`);
           allOk &&= result.ok;
         }
-        add(
-          `${kind}: life cycle, 4 loops`,
-          'cycles',
-          await measure(server, LIFECYCLE_LOOPS, async (loop, timed) => {
-            const api = apis[loop] as Api;
-            for (let i = 0; i < LIFECYCLES_PER_LOOP; i++) {
-              await timed(async () => {
-                const run = await api.create(`bench/lifecycle-${loop}`);
-                const [claimed] = await api.claim({ workPoolName: 'lifecycle', workQueueNames: [`q${loop}`], workerName: `loop-${loop}`, scheduledBefore: soon(), limit: 1 });
-                if (claimed?.id !== run.id) throw new Error(`loop ${loop} claimed ${claimed?.id} instead of ${run.id}`);
-                const running = await api.setState(run.id, { type: 'RUNNING' });
-                const completed = await api.setState(run.id, { type: 'COMPLETED', result: { ok: true } });
-                if (running.status !== 'ACCEPT' || completed.status !== 'ACCEPT') throw new Error(`run ${run.id}: ${running.status}, ${completed.status}`);
-              });
-            }
-            return LIFECYCLES_PER_LOOP;
-          }),
-        );
+        for (const loops of LIFECYCLE_LOOPS) {
+          const perLoop = LIFECYCLES / loops;
+          add(
+            `${kind}: life cycle, ${loops} loops`,
+            'cycles',
+            await measure(server, loops, async (loop, timed) => {
+              const api = apis[loop] as Api;
+              for (let i = 0; i < perLoop; i++) {
+                await timed(async () => {
+                  const run = await api.create(`bench/lifecycle-${loop}`);
+                  const [claimed] = await api.claim({ workPoolName: 'lifecycle', workQueueNames: [`q${loop}`], workerName: `loop-${loop}`, scheduledBefore: soon(), limit: 1 });
+                  if (claimed?.id !== run.id) throw new Error(`loop ${loop} claimed ${claimed?.id} instead of ${run.id}`);
+                  const running = await api.setState(run.id, { type: 'RUNNING' });
+                  const completed = await api.setState(run.id, { type: 'COMPLETED', result: { ok: true } });
+                  if (running.status !== 'ACCEPT' || completed.status !== 'ACCEPT') throw new Error(`run ${run.id}: ${running.status}, ${completed.status}`);
+                });
+              }
+              return perLoop;
+            }),
+          );
+        }
       }
     }
 
@@ -419,7 +423,7 @@ async function main(): Promise<void> {
         `${row.name.padEnd(37)}| ${`${f(median(rates)).padStart(6)} ${row.unit}/s`.padEnd(18)}${range.padStart(13)} | ${f(median(row.rounds.map((m) => m.p50)), 2).padStart(6)} | ${f(median(row.rounds.map((m) => m.p99)), 2).padStart(6)} | ${f(median(row.rounds.map((m) => m.serverCpuPerOp))).padStart(13)} | ${f(median(row.rounds.map((m) => m.clientCpuPerOp))).padStart(12)}`,
       );
     }
-    console.log(`\nruns: ${CREATES} per create phase, ${CLAIM_RUNS} due runs per claim phase, ${LIFECYCLE_LOOPS} x ${LIFECYCLES_PER_LOOP} life cycles (create, claim, RUNNING, COMPLETED: 4 requests each)`);
+    console.log(`\nruns: ${CREATES} per create phase, ${CLAIM_RUNS} due runs per claim phase, ${LIFECYCLES} life cycles per life-cycle phase (create, claim, RUNNING, COMPLETED: 4 requests each)`);
     console.log(`seeding the claim pools (SDK, 4 clients x batches of 100 calls per request, not timed above): median ${f(median(seedRates))} runs/s`);
     console.log('claim check (every seeded run claimed exactly once, none left):');
     for (const check of checks) console.log(`  ${check}`);

@@ -11,12 +11,17 @@ import { requirePool } from './workPools.js';
 type Claim = ReturnType<typeof ClaimRunsInput.parse>;
 type DeploymentLimit = { limit: number; active: number; collisionStrategy: 'ENQUEUE' | 'CANCEL_NEW' } | null;
 
-const PAGE = 200;
+/**
+ * Candidates are read a page at a time: a first page as long as the claim's limit (reading 200
+ * full rows to hand out 10 cost most of such a claim), then pages twice as long, up to this,
+ * when runs held back by a deployment's limit were skipped.
+ */
+const MAX_PAGE = 200;
 
 type RunRow = typeof flowRuns.$inferSelect;
 
 /**
- * Due SCHEDULED runs matching `where`, soonest first, a page at a time after the cursor
+ * Due SCHEDULED runs matching `where`, soonest first, `pageSize` at a time after the cursor
  * (`afterTime`, `afterId`; both '' for the first page: every due run has a time, so all sort after it).
  */
 function dueRuns(db: SqliteDb, where: SQL) {
@@ -34,7 +39,7 @@ function dueRuns(db: SqliteDb, where: SQL) {
       ),
     )
     .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
-    .limit(PAGE)
+    .limit(sql.placeholder('pageSize'))
     .prepare();
 }
 
@@ -150,37 +155,37 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: FlowR
   const before = new Date(claim.scheduledBefore).toISOString();
   const db = ctx.db;
   const { ids, ended, workPoolId } = await ctx.commits.run(() => {
-      const pool = findPool(db, claim.workPoolName);
-      const allQueues = statements(db).queuesOfPool.all({ poolId: pool.id });
-      const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
-      const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
-      if (unknown !== undefined) {
-        throw new DroverError('WORK_QUEUE_NOT_FOUND', `Work queue "${unknown}" not found in pool "${pool.name}" (its queues: ${allQueues.map((q) => q.name).join(', ')})`, {
-          workPoolName: pool.name,
-          workQueueName: unknown,
-        });
-      }
-      if (queues.length > 0) statements(db).markPolled.run({ now: now.toISOString(), ids: JSON.stringify(queues.map((q) => q.id)) });
-      if (pool.isPaused) return { ids: [], ended: [], workPoolId: pool.id };
+    const pool = findPool(db, claim.workPoolName);
+    const allQueues = statements(db).queuesOfPool.all({ poolId: pool.id });
+    const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
+    const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
+    if (unknown !== undefined) {
+      throw new DroverError('WORK_QUEUE_NOT_FOUND', `Work queue "${unknown}" not found in pool "${pool.name}" (its queues: ${allQueues.map((q) => q.name).join(', ')})`, {
+        workPoolName: pool.name,
+        workQueueName: unknown,
+      });
+    }
+    if (queues.length > 0) statements(db).markPolled.run({ now: now.toISOString(), ids: JSON.stringify(queues.map((q) => q.id)) });
+    if (pool.isPaused) return { ids: [], ended: [], workPoolId: pool.id };
 
-      // Counting the active runs reads every one of them, so it is done only when a limit needs it.
-      const limited = pool.concurrencyLimit !== null || queues.some((q) => q.concurrencyLimit !== null);
-      const active = limited ? activeByQueue(db, allQueues.map((q) => q.id)) : new Map<string, number>();
-      const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
-      let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
-      const limits = new Map<string, DeploymentLimit>();
-      const ids: string[] = [];
-      const ended: Ended[] = [];
-      for (const queue of queues) {
-        if (remaining <= 0) break;
-        if (queue.isPaused) continue;
-        const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
-        const claimed = claimDue(ctx, (after) => statements(db).dueInQueue.all({ queueId: queue.id, before, ...after }), take, limits, claim.workerName);
-        ids.push(...claimed.ids);
-        ended.push(...claimed.ended);
-        remaining -= claimed.ids.length;
-      }
-      return { ids, ended, workPoolId: pool.id };
+    // Counting the active runs reads every one of them, so it is done only when a limit needs it.
+    const limited = pool.concurrencyLimit !== null || queues.some((q) => q.concurrencyLimit !== null);
+    const active = limited ? activeByQueue(db, allQueues.map((q) => q.id)) : new Map<string, number>();
+    const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
+    let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
+    const limits = new Map<string, DeploymentLimit>();
+    const ids: string[] = [];
+    const ended: Ended[] = [];
+    for (const queue of queues) {
+      if (remaining <= 0) break;
+      if (queue.isPaused) continue;
+      const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
+      const claimed = claimDue(ctx, (after) => statements(db).dueInQueue.all({ queueId: queue.id, before, ...after }), take, limits, claim.workerName);
+      ids.push(...claimed.ids);
+      ended.push(...claimed.ended);
+      remaining -= claimed.ids.length;
+    }
+    return { ids, ended, workPoolId: pool.id };
   });
   for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
   for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
@@ -195,7 +200,7 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: FlowR
  */
 function claimDue(
   ctx: StoreContext,
-  page: (after: { afterTime: string; afterId: string }) => RunRow[],
+  page: (after: { afterTime: string; afterId: string; pageSize: number }) => RunRow[],
   take: number,
   limits: Map<string, DeploymentLimit>,
   workerName: string,
@@ -203,8 +208,9 @@ function claimDue(
   const ids: string[] = [];
   const ended: Ended[] = [];
   let after = { afterTime: '', afterId: '' };
+  let pageSize = Math.min(take, MAX_PAGE);
   while (ids.length < take) {
-    const runs = page(after);
+    const runs = page({ ...after, pageSize });
     for (const run of runs) {
       if (ids.length >= take) break;
       const slots = run.deploymentId ? deploymentLimit(ctx.db, limits, run.deploymentId) : null;
@@ -219,8 +225,9 @@ function claimDue(
       }
     }
     const last = runs.at(-1);
-    if (!last || runs.length < PAGE) break;
+    if (!last || runs.length < pageSize) break;
     after = { afterTime: last.nextScheduledStartTime as string, afterId: last.id };
+    pageSize = Math.min(pageSize * 2, MAX_PAGE);
   }
   return { ids, ended };
 }

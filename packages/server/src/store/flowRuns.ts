@@ -281,65 +281,65 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   const iso = now.toISOString();
   const db = ctx.db;
   const { run, channels } = await ctx.commits.run((): { run: FlowRun; channels: Set<string> } => {
-      const deployment = findDeployment(db, spec.deployment);
-      const fullName = () => `${db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
-      const parameters = { ...deployment.parameters, ...spec.parameters };
-      if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName(), deployment.parameterSchema, parameters);
-      let workQueueId = deployment.workQueueId;
-      if (spec.workQueueName !== undefined) workQueueId = requireQueueOfDeployment(db, deployment, spec.workQueueName, fullName);
-      if (spec.idempotencyKey !== undefined) {
-        const existing = statements(db).runByIdempotencyKey.get({ flowId: deployment.flowId, key: spec.idempotencyKey });
-        if (existing) {
-          if (canonicalJson(existing.parameters) !== canonicalJson(parameters)) {
-            throw new DroverError(
-              'IDEMPOTENCY_CONFLICT',
-              `Idempotency key "${spec.idempotencyKey}" already made run ${existing.id} with other parameters (${canonicalJson(existing.parameters)}, not ${canonicalJson(parameters)}): use a new key or the same parameters`,
-              { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
-            );
-          }
-          return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Set<string>() };
+    const deployment = findDeployment(db, spec.deployment);
+    const fullName = () => `${db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
+    const parameters = { ...deployment.parameters, ...spec.parameters };
+    if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName(), deployment.parameterSchema, parameters);
+    let workQueueId = deployment.workQueueId;
+    if (spec.workQueueName !== undefined) workQueueId = requireQueueOfDeployment(db, deployment, spec.workQueueName, fullName);
+    if (spec.idempotencyKey !== undefined) {
+      const existing = statements(db).runByIdempotencyKey.get({ flowId: deployment.flowId, key: spec.idempotencyKey });
+      if (existing) {
+        if (canonicalJson(existing.parameters) !== canonicalJson(parameters)) {
+          throw new DroverError(
+            'IDEMPOTENCY_CONFLICT',
+            `Idempotency key "${spec.idempotencyKey}" already made run ${existing.id} with other parameters (${canonicalJson(existing.parameters)}, not ${canonicalJson(parameters)}): use a new key or the same parameters`,
+            { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
+          );
         }
+        return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Set<string>() };
       }
-      const id = uuidv7(now.getTime());
-      const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
-      const row = {
-        id,
-        name: spec.name ?? runName(id),
-        flowId: deployment.flowId,
-        deploymentId: deployment.id,
-        workQueueId,
-        stateType: 'SCHEDULED',
-        stateName: 'Scheduled',
-        stateTimestamp: iso,
-        stateMessage: null,
-        nextScheduledStartTime: scheduledTime,
-        expectedStartTime: scheduledTime,
-        startTime: null,
-        endTime: null,
-        runCount: 0,
-        retries: null,
-        retryDelaySeconds: null,
-        retryInProcess: false,
-        parameters,
-        tags: [...new Set([...deployment.tags, ...spec.tags])],
-        idempotencyKey: spec.idempotencyKey ?? null,
-        jobVariables: spec.jobVariables,
-        autoScheduled: false,
-        scheduleId: null,
-        workerName: null,
-        infrastructureId: null,
-        lastHeartbeat: null,
-        created: iso,
-        updated: iso,
-      } satisfies Omit<RunRow, 'result'>;
-      statements(db).insertRun.run(row);
-      statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
-      // The answer is built from what was written, with the names beside it, not read back.
-      const names = statements(db).namesOfRun.get({ flowId: deployment.flowId, queueId: workQueueId }) as RunNames;
-      const channels = new Set([deploymentChannel(deployment.id)]);
-      if (names.workPoolId) channels.add(names.workPoolId);
-      const run = toFlowRun({ ...row, result: null, flowName: names.flowName, deploymentName: deployment.name, workQueueName: names.workQueueName, workPoolName: names.workPoolName });
-      return { run, channels };
+    }
+    const id = uuidv7(now.getTime());
+    const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
+    const row = {
+      id,
+      name: spec.name ?? runName(id),
+      flowId: deployment.flowId,
+      deploymentId: deployment.id,
+      workQueueId,
+      stateType: 'SCHEDULED',
+      stateName: 'Scheduled',
+      stateTimestamp: iso,
+      stateMessage: null,
+      nextScheduledStartTime: scheduledTime,
+      expectedStartTime: scheduledTime,
+      startTime: null,
+      endTime: null,
+      runCount: 0,
+      retries: null,
+      retryDelaySeconds: null,
+      retryInProcess: false,
+      parameters,
+      tags: [...new Set([...deployment.tags, ...spec.tags])],
+      idempotencyKey: spec.idempotencyKey ?? null,
+      jobVariables: spec.jobVariables,
+      autoScheduled: false,
+      scheduleId: null,
+      workerName: null,
+      infrastructureId: null,
+      lastHeartbeat: null,
+      created: iso,
+      updated: iso,
+    } satisfies Omit<RunRow, 'result'>;
+    statements(db).insertRun.run(row);
+    statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
+    // The answer is built from what was written, with the names beside it, not read back.
+    const names = statements(db).namesOfRun.get({ flowId: deployment.flowId, queueId: workQueueId }) as RunNames;
+    const channels = new Set([deploymentChannel(deployment.id)]);
+    if (names.workPoolId) channels.add(names.workPoolId);
+    const run = toFlowRun({ ...row, result: null, flowName: names.flowName, deploymentName: deployment.name, workQueueName: names.workQueueName, workPoolName: names.workPoolName });
+    return { run, channels };
   });
   announceRunsAvailable(ctx, channels);
   return run;
