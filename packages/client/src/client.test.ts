@@ -292,6 +292,18 @@ describe('the client', () => {
     });
   });
 
+  it('sends the calls of one turn in one request, answering each its own way, and splits a batch of queries too long for a URL', async () => {
+    await withServer(async (_server, client) => {
+      await client.flows.createOrRead({ name: 'known' });
+      // 60 reads of 190-character names: about 14 KB of query string at once, past what one URL may carry.
+      const names = Array.from({ length: 60 }, (_, i) => (i === 7 ? 'known' : `${String(i).padStart(3, '0')}-${'x'.repeat(186)}`));
+      const answers = await Promise.allSettled([...names.map((name) => client.flows.read(name)), client.version(), client.flowRuns.create({ deployment: 'no/such' })]);
+      expect(answers.filter((a) => a.status === 'fulfilled').map((a) => (a.value as { name?: string; version?: string }).name ?? 'version')).toEqual(['known', 'version']);
+      const refused = answers.flatMap((a) => (a.status === 'rejected' ? [(a.reason as { code: string }).code] : []));
+      expect(refused).toEqual([...Array(59).fill('FLOW_NOT_FOUND'), 'DEPLOYMENT_NOT_FOUND']);
+    });
+  });
+
   it('ships no type that names @drover/server', () => {
     // What the package publishes: dist without the test files (see "files" in package.json).
     const dts = readdirSync(`${packageDir}/dist`).filter((f) => f.endsWith('.d.ts') && !f.includes('.test.') && !f.startsWith('test'));

@@ -79,6 +79,9 @@ describe('the HTTP protocol', () => {
       const huge = await send(server, 'workPools.create', { body: JSON.stringify({ name: 'q', type: 'process', description: 'x'.repeat(17 * 1024 * 1024) }) });
       expect([huge.status, codes(huge.body).code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
 
+      const malformed = await send(server, 'workPools.%E0%A4%A', { body: pool });
+      expect([malformed.status, codes(malformed.body).code]).toEqual([400, 'BAD_REQUEST']);
+
       expect((await fetch(`${server.url}/version`, { method: 'HEAD' })).status).toBe(204);
       expect(snapshot(server)).toEqual(before);
     });

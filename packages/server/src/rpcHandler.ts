@@ -55,7 +55,13 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
     const q = url.indexOf('?');
     const search = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const batch = search.get('batch') === '1';
-    const fullPath = decodeURIComponent(url.slice(1, q < 0 ? undefined : q));
+    let fullPath: string;
+    try {
+      fullPath = decodeURIComponent(url.slice(1, q < 0 ? undefined : q));
+    } catch {
+      refuse(res, new TRPCError({ code: 'BAD_REQUEST', message: `Malformed procedure path in ${url.slice(0, 200)}` }));
+      return;
+    }
     const paths = batch ? fullPath.split(',') : [fullPath];
     const calls = paths.map((path) => ({ path, procedure: Object.hasOwn(procedures, path) ? procedures[path] : undefined }));
     const types = [...new Set(calls.flatMap((call) => (call.procedure ? [call.procedure._def.type] : [])))];
