@@ -3,7 +3,7 @@ import { and, asc, eq, getTableColumns, gt, type SQL, sql } from 'drizzle-orm';
 import { deploymentSchedules, deployments, flowRuns, flowRunStates } from '../db/schema.js';
 import { placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
-import { channelsOf } from './flowRuns.js';
+import { channelsOf, newRunRow } from './flowRuns.js';
 import { inJsonArray } from './sqlDialect.js';
 
 /** An active schedule, as the scheduler needs it. */
@@ -136,36 +136,25 @@ export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date
   for (const run of runs) {
     const id = uuidv7(now.getTime());
     const time = run.time.toISOString();
-    const fresh = insertRun.get({
-      id,
-      name: runName(id),
-      flowId: run.deployment.flowId,
-      deploymentId: run.deployment.id,
-      workQueueId: run.deployment.workQueueId,
-      stateType: 'SCHEDULED',
-      stateName: 'Scheduled',
-      stateTimestamp: iso,
-      stateMessage: null,
-      nextScheduledStartTime: time,
-      expectedStartTime: time,
-      startTime: null,
-      endTime: null,
-      runCount: 0,
-      retries: null,
-      retryDelaySeconds: null,
-      retryInProcess: false,
-      parameters: run.parameters,
-      tags: [...new Set([...run.deployment.tags, 'auto-scheduled'])],
-      idempotencyKey: autoRunKey(run.deployment.id, run.scheduleKey, run.time),
-      jobVariables: {},
-      autoScheduled: true,
-      scheduleId: run.scheduleId,
-      workerName: null,
-      infrastructureId: null,
-      lastHeartbeat: null,
-      created: iso,
-      updated: iso,
-    } satisfies Omit<typeof flowRuns.$inferInsert, 'result'>);
+    const fresh = insertRun.get(
+      newRunRow(
+        {
+          id,
+          name: runName(id),
+          flowId: run.deployment.flowId,
+          deploymentId: run.deployment.id,
+          workQueueId: run.deployment.workQueueId,
+          parameters: run.parameters,
+          tags: [...new Set([...run.deployment.tags, 'auto-scheduled'])],
+          idempotencyKey: autoRunKey(run.deployment.id, run.scheduleKey, run.time),
+          jobVariables: {},
+          autoScheduled: true,
+          scheduleId: run.scheduleId,
+        },
+        time,
+        iso,
+      ),
+    );
     // No row back: the key exists already (an earlier pass made this run).
     if (!fresh) continue;
     insertState.run({ flowRunId: fresh.id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime: fresh.time });

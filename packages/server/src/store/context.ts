@@ -15,7 +15,7 @@ export const DEFAULT_STORE_SETTINGS: StoreSettings = { slotWaitSeconds: 5, misse
 /** What every store operation works with. */
 export interface StoreContext {
   readonly db: SqliteDb;
-  /** The hot paths' writes (creates, state changes, heartbeats, logs), committed together per event-loop turn. */
+  /** The hot paths' writes (creates, claims, state changes, heartbeats, logs), committed together per event-loop turn. */
   readonly commits: GroupCommit;
   readonly clock: Clock;
   readonly events: ServerEvents;

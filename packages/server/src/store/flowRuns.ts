@@ -259,6 +259,36 @@ function poolOfQueue(db: SqliteDb, workQueueId: string | null): string | null {
   return statements(db).poolOfQueue.get({ id: workQueueId })?.id ?? null;
 }
 
+/** What tells one new run from another; every other column starts the same (see `newRunRow`). */
+export type NewRunFields = Pick<
+  RunRow,
+  'id' | 'name' | 'flowId' | 'deploymentId' | 'workQueueId' | 'parameters' | 'tags' | 'idempotencyKey' | 'jobVariables' | 'autoScheduled' | 'scheduleId'
+>;
+
+/** The row of a new run, SCHEDULED for `scheduledTime` as of `now` (all but `result`, which starts NULL). */
+export function newRunRow(fields: NewRunFields, scheduledTime: string, now: string): Omit<RunRow, 'result'> {
+  return {
+    ...fields,
+    stateType: 'SCHEDULED',
+    stateName: 'Scheduled',
+    stateTimestamp: now,
+    stateMessage: null,
+    nextScheduledStartTime: scheduledTime,
+    expectedStartTime: scheduledTime,
+    startTime: null,
+    endTime: null,
+    runCount: 0,
+    retries: null,
+    retryDelaySeconds: null,
+    retryInProcess: false,
+    workerName: null,
+    infrastructureId: null,
+    lastHeartbeat: null,
+    created: now,
+    updated: now,
+  };
+}
+
 /**
  * `requireDeployment` through prepared statements, for the create path: the same lookup (by id,
  * or by `flow/name`); a miss goes to `requireDeployment` itself for its error.
@@ -302,36 +332,23 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
     }
     const id = uuidv7(now.getTime());
     const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
-    const row = {
-      id,
-      name: spec.name ?? runName(id),
-      flowId: deployment.flowId,
-      deploymentId: deployment.id,
-      workQueueId,
-      stateType: 'SCHEDULED',
-      stateName: 'Scheduled',
-      stateTimestamp: iso,
-      stateMessage: null,
-      nextScheduledStartTime: scheduledTime,
-      expectedStartTime: scheduledTime,
-      startTime: null,
-      endTime: null,
-      runCount: 0,
-      retries: null,
-      retryDelaySeconds: null,
-      retryInProcess: false,
-      parameters,
-      tags: [...new Set([...deployment.tags, ...spec.tags])],
-      idempotencyKey: spec.idempotencyKey ?? null,
-      jobVariables: spec.jobVariables,
-      autoScheduled: false,
-      scheduleId: null,
-      workerName: null,
-      infrastructureId: null,
-      lastHeartbeat: null,
-      created: iso,
-      updated: iso,
-    } satisfies Omit<RunRow, 'result'>;
+    const row = newRunRow(
+      {
+        id,
+        name: spec.name ?? runName(id),
+        flowId: deployment.flowId,
+        deploymentId: deployment.id,
+        workQueueId,
+        parameters,
+        tags: [...new Set([...deployment.tags, ...spec.tags])],
+        idempotencyKey: spec.idempotencyKey ?? null,
+        jobVariables: spec.jobVariables,
+        autoScheduled: false,
+        scheduleId: null,
+      },
+      scheduledTime,
+      iso,
+    );
     statements(db).insertRun.run(row);
     statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
     // The answer is built from what was written, with the names beside it, not read back.
