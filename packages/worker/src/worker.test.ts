@@ -1,12 +1,30 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FlowRun } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { allFinal, fixtureDeployment, packageDir, withServer, working } from './testHelpers.js';
 
-/** A job command that ignores SIGTERM (exec: its pid is the shell's) and would run for a minute. */
-const IGNORES_SIGTERM = `exec ${process.execPath} -e "process.on('SIGTERM', () => {}); setTimeout(() => {}, 60000)"`;
+/**
+ * A job command that ignores SIGTERM (exec: its pid is the shell's) and would run for a minute.
+ * It writes `readyFile` once its handler is on: a SIGTERM sent before that (node takes tens of
+ * ms to start) would still end it as SIGTERM does.
+ */
+const ignoresSigterm = (readyFile: string) =>
+  `exec ${process.execPath} -e "process.on('SIGTERM', () => {}); require('node:fs').writeFileSync('${readyFile}', ''); setTimeout(() => {}, 60000)"`;
+
+/** A fresh path for a job's ready file, and a wait for the job to write it. */
+function readyFile(): { path: string; written(): Promise<void> } {
+  const path = join(mkdtempSync(join(tmpdir(), 'drover-ready-')), 'ready');
+  return {
+    path,
+    written: async () => {
+      while (!existsSync(path)) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+}
 
 const pidOf = (infrastructureId: string) => Number(infrastructureId.split(':').at(-1));
 
@@ -72,11 +90,13 @@ describe('Worker on a process pool', () => {
   it('kills a job that ignores SIGTERM once the stop grace period is over; the run ends CANCELLED', async () => {
     await withServer(async (_server, client) => {
       await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
-        await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: IGNORES_SIGTERM } }));
+        const ready = readyFile();
+        await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
         const launched = once(worker, 'launched');
         const run = await client.flowRuns.create({ deployment: 'quick/deaf' });
         const pid = pidOf((await launched)[1] as string);
         while ((await client.flowRuns.read(run.id)).infrastructureId === null) await new Promise((r) => setTimeout(r, 20));
+        await ready.written();
         expect((await client.flowRuns.cancel(run.id)).state.type).toBe('CANCELLING');
         const [final] = await allFinal(client, [run], 20);
         expect(final?.state).toMatchObject({ type: 'CANCELLED', message: `Cancelled: worker ${worker.name} stopped the job (it was killed by SIGKILL)` });
@@ -234,7 +254,8 @@ describe('worker processes', () => {
   it('a worker started after another died stops the job of a run cancelled meanwhile, by its infrastructure id', async () => {
     await withServer(async (server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
-      await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: IGNORES_SIGTERM } }));
+      const ready = readyFile();
+      await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
       const first = spawn(process.execPath, [`${packageDir}/dist/testWorkerMain.js`], {
         env: { ...process.env, DROVER_API_URL: server.url, WORKER_NAME: 'w1' },
         stdio: ['ignore', 'ignore', 'inherit'],
@@ -245,6 +266,7 @@ describe('worker processes', () => {
         await new Promise((r) => setTimeout(r, 20));
         infrastructureId = (await client.flowRuns.read(run.id)).infrastructureId;
       }
+      await ready.written();
       // The worker dies without a word; its job lives on (a child outlives a SIGKILLed parent).
       first.kill('SIGKILL');
       await once(first, 'exit');
