@@ -5,6 +5,7 @@
 import type {
   BaseJobTemplate,
   ClaimDeploymentRunsInput,
+  ClaimedFlowRun,
   ClaimRunsInput,
   Deployment,
   DeploymentCreate,
@@ -22,8 +23,11 @@ import type {
   LogQuery,
   LogRecord,
   OrchestrationResult,
+  RunHeartbeat,
+  RunHeartbeatResult,
   SchedulePreview,
   SchedulePreviewInput,
+  SetInfrastructureInput,
   SetStateInput,
   State,
   Worker,
@@ -107,7 +111,7 @@ export class DroverClient {
       this.#call((api) => api.deployments.removeSchedule.mutate({ deployment, scheduleId })),
     schedulePreview: (input: SchedulePreviewInput): Promise<SchedulePreview> => this.#call((api) => api.deployments.schedulePreview.query(input)),
     /** Long-poll; aborting `signal` hangs up, and the server then hands out nothing. */
-    claimRuns: (input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]> =>
+    claimRuns: (input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]> =>
       this.#call((api) => api.deployments.claimRuns.mutate(input, { signal })),
   };
 
@@ -119,9 +123,10 @@ export class DroverClient {
     setState: (input: SetStateInput): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.setState.mutate(input)),
     cancel: (id: string, message?: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.cancel.mutate({ id, message })),
     delete: (id: string): Promise<{ id: string }> => this.#call((api) => api.flowRuns.delete.mutate({ id })),
-    setInfrastructure: (id: string, infrastructureId: string): Promise<FlowRun> =>
-      this.#call((api) => api.flowRuns.setInfrastructure.mutate({ id, infrastructureId })),
-    heartbeat: (ids: string[]): Promise<{ updated: number; cancelling: string[] }> => this.#call((api) => api.flowRuns.heartbeat.mutate({ ids })),
+    /** Records where a claimed run's job lives; `claimToken` is the one its claim returned. */
+    setInfrastructure: (input: SetInfrastructureInput): Promise<FlowRun> => this.#call((api) => api.flowRuns.setInfrastructure.mutate(input)),
+    /** Tells the server these runs' jobs are alive; answers which to cancel and which are no longer the sender's. */
+    heartbeat: (runs: RunHeartbeat['runs']): Promise<RunHeartbeatResult> => this.#call((api) => api.flowRuns.heartbeat.mutate({ runs })),
     /** Long-poll: the run once it is final, or as it is after `timeoutMs`. */
     wait: (id: string, timeoutMs: number): Promise<FlowRun> => this.#call((api) => api.flowRuns.wait.query({ id, timeoutMs })),
     appendLogs: (lines: LogCreate[]): Promise<{ appended: number }> => this.#call((api) => api.flowRuns.appendLogs.mutate(lines)),
@@ -138,7 +143,8 @@ export class DroverClient {
     delete: (name: string): Promise<{ name: string }> => this.#call((api) => api.workPools.delete.mutate({ name })),
     defaultBaseJobTemplate: (type: WorkPoolType): Promise<BaseJobTemplate> => this.#call((api) => api.workPools.defaultBaseJobTemplate.query({ type })),
     /** Long-poll; aborting `signal` hangs up, and the server then hands out nothing. */
-    claimRuns: (input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]> => this.#call((api) => api.workPools.claimRuns.mutate(input, { signal })),
+    claimRuns: (input: ClaimRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]> =>
+      this.#call((api) => api.workPools.claimRuns.mutate(input, { signal })),
   };
 
   readonly workQueues = {

@@ -10,8 +10,15 @@ import type { DroverClient } from './api.js';
 import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
 import type { LogOutput } from './context.js';
 import { runLogs } from './logShipper.js';
+import { untilServerAnswers } from './serverRetry.js';
 
 export interface EngineOptions {
+  /**
+   * The token the run's claim returned. The engine sends it with every heartbeat and proposal, so
+   * once the server has given the run to another job (it judged this one dead) this engine learns
+   * so, stops the flow and proposes nothing more.
+   */
+  readonly claimToken?: string;
   /** How often the engine tells the server the run is alive (default 10 s; the server crashes runs after 90 s of silence). */
   readonly heartbeatIntervalMs?: number;
   /** Aborting it cancels the run (used by `serve()` on shutdown, and by a job on SIGTERM). */
@@ -23,6 +30,11 @@ export interface EngineOptions {
 /** Thrown into a flow when its run is cancelled. */
 export class FlowCancelledError extends Error {
   override readonly name = 'FlowCancelledError';
+}
+
+/** Thrown into a flow whose run the server gave to another job: this job must stop and write nothing. */
+export class FlowClaimLostError extends Error {
+  override readonly name = 'FlowClaimLostError';
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -61,7 +73,28 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
     cancel.abort(reason instanceof Error ? reason : new FlowCancelledError(String(reason ?? 'Runner shut down')));
   };
   options.cancel?.addEventListener('abort', onOuterCancel, { once: true });
-  const propose = (state: StateProposal): Promise<OrchestrationResult> => client.flowRuns.setState({ flowRunId: run.id, state });
+  const { claimToken } = options;
+  // Proposals wait out a server restart: under a claim token the server applies each one once.
+  const propose = (state: StateProposal): Promise<OrchestrationResult> =>
+    untilServerAnswers(() => client.flowRuns.setState({ flowRunId: run.id, state, claimToken }), {
+      onWait: (error) => process.stderr.write(`drover-engine: ${error.message}; retrying\n`),
+    });
+  // Beats from the claim to the end, retry waits included: a silent run is judged dead by the server.
+  const heartbeat = setInterval(() => {
+    client.flowRuns.heartbeat([{ id: run.id, claimToken }]).then(
+      ({ cancelling, lost }) => {
+        if (lost.includes(run.id)) cancel.abort(new FlowClaimLostError(`The server no longer counts run ${run.name} as this job's (it heard nothing from it for too long and offered it again)`));
+        else if (cancelling.includes(run.id)) cancel.abort(new FlowCancelledError('Cancellation requested through the server'));
+      },
+      () => {}, // a missed beat is retried at the next interval
+    );
+  }, options.heartbeatIntervalMs ?? 10_000);
+  /** Ends this job's part without a proposal: the run is another job's now. */
+  const letGo = async (): Promise<State> => {
+    logs.add('warn', `${(cancel.signal.reason as Error).message}: stopping without changing its state`);
+    await logs.flush();
+    return (await untilServerAnswers(() => client.flowRuns.read(run.id))).state;
+  };
   try {
     let parameters: unknown;
     try {
@@ -74,6 +107,7 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
     let dueAt = run.nextScheduledStartTime;
     for (let attempt = 1; ; attempt++) {
       await sleep(dueAt ? Date.parse(dueAt) - Date.now() : 0, cancel.signal);
+      if (cancel.signal.reason instanceof FlowClaimLostError) return await letGo();
       if (cancel.signal.aborted) return (await propose({ type: 'CANCELLED', message: String((cancel.signal.reason as Error)?.message ?? 'Cancelled') })).state;
       const start = await propose({ type: 'RUNNING', retries: flow.options.retries, retryDelaySeconds: flow.options.retryDelaySeconds });
       if (start.status === 'WAIT') {
@@ -85,14 +119,6 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
         logs.add('warn', `The server did not let run ${run.name} start: ${start.reason}`);
         return start.state;
       }
-      const heartbeat = setInterval(() => {
-        client.flowRuns.heartbeat([run.id]).then(
-          ({ cancelling }) => {
-            if (cancelling.includes(run.id)) cancel.abort(new FlowCancelledError('Cancellation requested through the server'));
-          },
-          () => {}, // a missed beat is retried at the next interval
-        );
-      }, options.heartbeatIntervalMs ?? 10_000);
       let outcome: OrchestrationResult;
       try {
         const result = await runAttempt(
@@ -103,11 +129,10 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
           logs,
           cancel.signal,
         );
-        clearInterval(heartbeat);
         await logs.flush();
         outcome = await propose({ type: 'COMPLETED', result: jsonResult(result) });
       } catch (error) {
-        clearInterval(heartbeat);
+        if (cancel.signal.reason instanceof FlowClaimLostError) return await letGo();
         if (cancel.signal.aborted && !(error instanceof FlowTimeoutError)) {
           logs.add('warn', `Run cancelled: ${(cancel.signal.reason as Error)?.message ?? 'cancelled'}`);
           await logs.flush();
@@ -128,9 +153,11 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
           continue;
         }
       }
+      if (outcome.status === 'ABORT') logs.add('warn', `The server refused run ${run.name}'s final state: ${outcome.reason}`);
       return outcome.state;
     }
   } finally {
+    clearInterval(heartbeat);
     options.cancel?.removeEventListener('abort', onOuterCancel);
     await logs.flush();
   }

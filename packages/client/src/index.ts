@@ -31,7 +31,7 @@ export {
   type ScheduleSpec,
   toScheduleCreate,
 } from './deployments.js';
-export { type EngineOptions, executeFlowRun, FlowCancelledError } from './engine.js';
+export { type EngineOptions, executeFlowRun, FlowCancelledError, FlowClaimLostError } from './engine.js';
 export { DeploymentNotFoundError, FlowRunTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
 export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, flow, isFlow } from './flow.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';

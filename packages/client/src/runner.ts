@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { type FlowRun, isTerminal } from '@drover/schemas';
+import { type ClaimedFlowRun, isTerminal } from '@drover/schemas';
 import { type DroverClient, getClient } from './api.js';
 import type { RunnerDeployment } from './deployments.js';
 import { executeFlowRun } from './engine.js';
@@ -106,7 +106,7 @@ export class Runner {
         });
         continue;
       }
-      let runs: FlowRun[];
+      let runs: ClaimedFlowRun[];
       try {
         runs = await this.#client.deployments.claimRuns({
           deploymentIds: [...this.#flows.keys()],
@@ -125,9 +125,10 @@ export class Runner {
     }
   }
 
-  #start(run: FlowRun): void {
+  #start(run: ClaimedFlowRun): void {
     const flow = this.#flows.get(run.deploymentId as string) as AnyFlow;
     const execution = executeFlowRun(this.#client, run, flow, {
+      claimToken: run.claimToken,
       cancel: this.#cancelRunning.signal,
       heartbeatIntervalMs: (this.#options.heartbeatSeconds ?? 10) * 1000,
     })

@@ -76,13 +76,61 @@ export const FlowRunFilter = z.strictObject({
 });
 export type FlowRunFilter = z.input<typeof FlowRunFilter>;
 
-/** Propose a new state for a run; `force` skips the orchestration rules (operators only). */
+/**
+ * The secret a claim hands to the worker or runner that made it, and to the job it launches: only
+ * its holder may say where the job lives, and a job whose claim has moved on (its run crashed
+ * under it and was claimed again) learns so at its next heartbeat and stops.
+ */
+export const ClaimToken = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'a claim token as a claim returned it');
+export type ClaimToken = z.infer<typeof ClaimToken>;
+
+/** A run as its claim hands it out: with the token that proves the claim. */
+export const ClaimedFlowRun = FlowRun.extend({ claimToken: ClaimToken });
+export type ClaimedFlowRun = z.infer<typeof ClaimedFlowRun>;
+
+/**
+ * Propose a new state for a run. With `claimToken` (what jobs and workers send), a proposal from
+ * a claim that is no longer the run's is ABORTed, so a stale job can never end another job's run.
+ */
 export const SetStateInput = z.strictObject({
   flowRunId: Id,
   state: StateProposal,
-  force: z.boolean().default(false),
+  claimToken: ClaimToken.optional(),
 });
 export type SetStateInput = z.input<typeof SetStateInput>;
+
+/** Record where a claimed run's job lives; only the claim's holder may. */
+export const SetInfrastructureInput = z.strictObject({
+  id: Id,
+  /** `process:host:pid:…`, `docker:…` or `kubernetes:…`, as the launcher that started the job wrote it. */
+  infrastructureId: z.string().min(1).max(500),
+  claimToken: ClaimToken,
+});
+export type SetInfrastructureInput = z.input<typeof SetInfrastructureInput>;
+
+/** Runs whose jobs are alive, each with the token of the claim it runs under when it has one. */
+export const RunHeartbeat = z.strictObject({
+  runs: z
+    .array(z.strictObject({ id: Id, claimToken: ClaimToken.optional() }))
+    .min(1)
+    .max(1000),
+});
+export type RunHeartbeat = z.input<typeof RunHeartbeat>;
+
+/** What a run heartbeat learns: which runs are to be cancelled, and which are no longer the sender's. */
+export const RunHeartbeatResult = z.strictObject({
+  /** How many runs' heartbeats were recorded. */
+  updated: z.number().int(),
+  /** Runs asked to stop (CANCELLING): their jobs should stop and report CANCELLED. */
+  cancelling: z.array(Id),
+  /**
+   * Runs that are no longer the sender's to run: finished, offered again, or claimed by another
+   * job since (the server judged them CRASHED while it heard nothing). Their jobs must stop
+   * without proposing anything.
+   */
+  lost: z.array(Id),
+});
+export type RunHeartbeatResult = z.infer<typeof RunHeartbeatResult>;
 
 /** What orchestration decided, with the run's state afterwards. */
 export const OrchestrationResult = z.strictObject({

@@ -31,6 +31,8 @@ export {
 } from './deployments.js';
 export { DroverError, ERROR_CODES, type ErrorCode, type ErrorDetails, isDroverError } from './errors.js';
 export {
+  ClaimedFlowRun,
+  ClaimToken,
   FlowRun,
   FlowRunCreate,
   FlowRunFilter,
@@ -39,6 +41,9 @@ export {
   LogQuery,
   LogRecord,
   OrchestrationResult,
+  RunHeartbeat,
+  RunHeartbeatResult,
+  SetInfrastructureInput,
   SetStateInput,
 } from './flowRuns.js';
 export { Flow, FlowCreate } from './flows.js';

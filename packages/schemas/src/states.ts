@@ -61,8 +61,6 @@ export const StateProposal = z.strictObject({
   /** With RUNNING: the flow's retry policy, which orchestration applies when the run fails or crashes. */
   retries: z.number().int().min(0).max(1000).optional(),
   retryDelaySeconds: z.number().int().min(0).max(86_400 * 7).optional(),
-  /** With PENDING or RUNNING: where the job runs (pid, container, Kubernetes job), so any worker can cancel it. */
-  infrastructureId: z.string().min(1).max(500).optional(),
 });
 export type StateProposal = z.infer<typeof StateProposal>;
 

@@ -53,7 +53,9 @@ describe('a run from deployment to COMPLETED', () => {
         expect(claimed.map((r) => [r.id, r.state.type, r.workerName])).toEqual([[run.id, 'PENDING', 'w1']]);
         expect(await api.workPools.claimRuns.mutate({ workPoolName: 'local', workerName: 'w2', scheduledBefore: T0 })).toEqual([]);
 
-        const running = await api.flowRuns.setState.mutate({ flowRunId: run.id, state: { type: 'RUNNING', infrastructureId: 'pid:42' } });
+        const claimToken = (claimed[0] as { claimToken: string }).claimToken;
+        await api.flowRuns.setInfrastructure.mutate({ id: run.id, infrastructureId: 'pid:42', claimToken });
+        const running = await api.flowRuns.setState.mutate({ flowRunId: run.id, state: { type: 'RUNNING' }, claimToken });
         expect(running).toMatchObject({ status: 'ACCEPT', state: { type: 'RUNNING', name: 'Running' } });
         await api.flowRuns.appendLogs.mutate([
           { flowRunId: run.id, timestamp: T0, message: 'hello' },

@@ -1,7 +1,7 @@
 import { defaultStateName, type StateType } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
-import { type Decision, type OrchestrationContext, orchestrate, type Proposal, RULES, type RunSnapshot } from './orchestration.js';
+import { type Decision, normalise, type OrchestrationContext, orchestrate, type Proposal, RULES, type RunSnapshot } from './orchestration.js';
 import { snapshot, withServer } from './testHarness.js';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -14,6 +14,7 @@ const run = (stateType: StateType, more: Partial<RunSnapshot> = {}): RunSnapshot
   runCount: 0,
   retries: null,
   retryDelaySeconds: null,
+  retryInProcess: false,
   ...more,
 });
 
@@ -26,9 +27,8 @@ const accepted = (type: StateType, name: string, message: string | null = null, 
 
 /** The name of the first rule with an opinion, or null when every rule lets the proposal through. */
 function decidingRule(snap: RunSnapshot, proposal: Proposal, ctx: OrchestrationContext): string | null {
-  const forced = orchestrate(snap, proposal, ctx, true);
-  if (forced.status !== 'ACCEPT') throw new Error('force must accept');
-  return RULES.find((rule) => rule.decide(snap, forced.state, ctx) !== undefined)?.name ?? null;
+  const proposed = normalise(snap, proposal, ctx.now);
+  return RULES.find((rule) => rule.decide(snap, proposed, ctx) !== undefined)?.name ?? null;
 }
 
 interface Case {
@@ -36,7 +36,6 @@ interface Case {
   readonly run: RunSnapshot;
   readonly proposal: Proposal;
   readonly ctx?: OrchestrationContext;
-  readonly force?: boolean;
   /** The rule that decides, or null when none objects (and the proposal is accepted). */
   readonly rule: string | null;
   readonly decision: Decision;
@@ -376,104 +375,40 @@ const CASES: Case[] = [
     rule: null,
     decision: accepted('RUNNING', 'Resumed'),
   },
-
-  // Force accepts anything, even what a rule would refuse.
   {
-    title: 'force: COMPLETED → RUNNING',
-    run: run('COMPLETED', { runCount: 1 }),
+    title: 'RUNNING straight from SCHEDULED takes a deployment slot: at the limit it waits for one',
+    run: run('SCHEDULED', { nextScheduledStartTime: at(-1) }),
     proposal: { type: 'RUNNING' },
-    force: true,
-    rule: 'terminal states are final',
-    decision: accepted('RUNNING', 'Running'),
-  },
-  {
-    title: 'force: PENDING → PENDING',
-    run: run('PENDING'),
-    proposal: { type: 'PENDING' },
-    force: true,
-    rule: 'a claimed run cannot be claimed again',
-    decision: accepted('PENDING', 'Pending'),
-  },
-  {
-    title: 'force: PENDING past a CANCEL_NEW deployment limit',
-    run: run('SCHEDULED', { nextScheduledStartTime: at(0) }),
-    proposal: { type: 'PENDING' },
-    ctx: slots(5, 1, 'CANCEL_NEW'),
-    force: true,
+    ctx: context({ deploymentSlots: { limit: 1, active: 1, collisionStrategy: 'ENQUEUE' } }),
     rule: 'deployment concurrency limit',
-    decision: accepted('PENDING', 'Pending'),
+    decision: {
+      status: 'REJECT',
+      reason: 'Deployment concurrency limit reached (1 of 1 slots in use)',
+      state: { type: 'SCHEDULED', name: 'AwaitingConcurrencySlot', message: 'Deployment concurrency limit reached (1 of 1 slots in use)', scheduledTime: at(5), retryInProcess: false },
+    },
   },
   {
-    title: 'force: RUNNING before the scheduled time',
-    run: run('SCHEDULED', { nextScheduledStartTime: at(3600) }),
+    title: 'a retry its engine runs in process keeps its slot: RUNNING at the limit is accepted',
+    run: run('SCHEDULED', { stateName: 'AwaitingRetry', nextScheduledStartTime: at(-1), runCount: 1, retries: 2, retryInProcess: true }),
     proposal: { type: 'RUNNING' },
-    force: true,
-    rule: 'a run does not start before its scheduled time',
-    decision: accepted('RUNNING', 'Running'),
-  },
-  {
-    title: 'force: FAILED with retries left is FAILED',
-    run: run('RUNNING', { runCount: 1, retries: 5 }),
-    proposal: { type: 'FAILED', message: 'stop it' },
-    force: true,
-    rule: 'failed and crashed runs retry while retries are left',
-    decision: accepted('FAILED', 'Failed', 'stop it'),
-  },
-  {
-    title: 'force: CANCELLING → RUNNING',
-    run: run('CANCELLING', { runCount: 1 }),
-    proposal: { type: 'RUNNING' },
-    force: true,
-    rule: 'CANCELLING only ends CANCELLED',
-    decision: accepted('RUNNING', 'Running'),
-  },
-  {
-    title: 'force: RUNNING → RUNNING',
-    run: run('RUNNING', { runCount: 1 }),
-    proposal: { type: 'RUNNING', message: 'again' },
-    force: true,
-    rule: 'RUNNING follows PENDING, SCHEDULED or PAUSED',
-    decision: accepted('RUNNING', 'Running', 'again'),
-  },
-  {
-    title: 'force: PENDING → COMPLETED',
-    run: run('PENDING'),
-    proposal: { type: 'COMPLETED' },
-    force: true,
-    rule: 'only a running run completes or pauses',
-    decision: accepted('COMPLETED', 'Completed'),
-  },
-  {
-    title: 'force: RUNNING → SCHEDULED',
-    run: run('RUNNING', { runCount: 1 }),
-    proposal: { type: 'SCHEDULED', scheduledTime: at(60) },
-    force: true,
-    rule: 'a running run is not rescheduled',
-    decision: accepted('SCHEDULED', 'Scheduled', null, at(60)),
-  },
-  {
-    title: 'force: SCHEDULED → CANCELLING stays CANCELLING',
-    run: run('SCHEDULED', { nextScheduledStartTime: at(0) }),
-    proposal: { type: 'CANCELLING' },
-    force: true,
-    rule: 'a run that has not started is cancelled at once',
-    decision: accepted('CANCELLING', 'Cancelling'),
+    ctx: context({ deploymentSlots: { limit: 1, active: 1, collisionStrategy: 'CANCEL_NEW' } }),
+    rule: null,
+    decision: accepted('RUNNING', 'Retrying'),
   },
 ];
 
 describe('orchestrate()', () => {
   it.each(CASES)('$title', (c) => {
     const ctx = c.ctx ?? context();
-    expect(orchestrate(c.run, c.proposal, ctx, c.force ?? false)).toEqual(c.decision);
+    expect(orchestrate(c.run, c.proposal, ctx)).toEqual(c.decision);
     expect(decidingRule(c.run, c.proposal, ctx)).toBe(c.rule);
   });
 
-  it('has a case for every rule, both unforced and forced', () => {
-    const decided = (force: boolean) => new Set(CASES.filter((c) => (c.force ?? false) === force && c.rule !== null).map((c) => c.rule));
+  it('has a case for every rule', () => {
+    const decided = new Set(CASES.filter((c) => c.rule !== null).map((c) => c.rule));
     const names = RULES.map((rule) => rule.name);
     expect(new Set(names).size).toBe(names.length);
-    expect([...decided(false)].sort()).toEqual([...names].sort());
-    expect([...decided(true)].sort()).toEqual([...names].sort());
+    expect([...decided].sort()).toEqual([...names].sort());
   });
 
   it('checks rules in order: the first with an opinion wins', () => {
@@ -605,7 +540,7 @@ describe('orchestration through the API', () => {
     });
   });
 
-  it('records a cancellation of a run with no job as one CANCELLED state, and a forced change as proposed', async () => {
+  it('records a cancellation of a run with no job as one CANCELLED state, and refuses a forced change from any caller', async () => {
     const clock = new FakeClock(NOW);
     await withServer(
       async ({ api }) => {
@@ -618,16 +553,13 @@ describe('orchestration through the API', () => {
           state: { type: 'CANCELLED', name: 'Cancelled', message: 'not today' },
         });
         clock.advance(1000);
-        expect(await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'SCHEDULED', scheduledTime: at(900), message: 'operator' }, force: true })).toMatchObject({
-          status: 'ACCEPT',
-          state: { type: 'SCHEDULED', name: 'Scheduled', scheduledTime: at(900) },
-        });
+        // `force` skipped every rule for whoever held the API key; the API no longer takes it.
+        const forced = { flowRunId: id, state: { type: 'SCHEDULED', scheduledTime: at(900), message: 'operator' }, force: true } as never;
+        await expect(api.flowRuns.setState.mutate(forced)).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
         expect(await api.flowRuns.history.query({ id })).toEqual([
           { type: 'SCHEDULED', name: 'Scheduled', timestamp: at(0), message: null, scheduledTime: at(600) },
           { type: 'CANCELLED', name: 'Cancelled', timestamp: at(1), message: 'not today', scheduledTime: null },
-          { type: 'SCHEDULED', name: 'Scheduled', timestamp: at(2), message: 'operator', scheduledTime: at(900) },
         ]);
-        expect(await api.flowRuns.read.query({ id })).toMatchObject({ endTime: null, nextScheduledStartTime: at(900) });
       },
       { clock },
     );

@@ -4,7 +4,7 @@
  * from an explicit table of rules, checked in order; the first rule with an opinion wins and
  * anything no rule objects to is accepted. The store applies the decision in the same transaction.
  */
-import { defaultStateName, isTerminal, State, STATE_NAMES, type StateType } from '@drover/schemas';
+import { ACTIVE_STATE_TYPES, defaultStateName, isTerminal, State, STATE_NAMES, type StateType } from '@drover/schemas';
 
 /** The parts of a run the rules read. */
 export interface RunSnapshot {
@@ -14,6 +14,8 @@ export interface RunSnapshot {
   readonly runCount: number;
   readonly retries: number | null;
   readonly retryDelaySeconds: number | null;
+  /** SCHEDULED for a retry its own engine will run (it keeps its concurrency slot meanwhile). */
+  readonly retryInProcess: boolean;
 }
 
 export interface Proposal {
@@ -110,10 +112,13 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    // Checked wherever a run takes a slot: on its claim (PENDING), and on a RUNNING proposal from a
+    // run that holds none (straight from SCHEDULED); a run keeps its slot through an in-process retry.
     name: 'deployment concurrency limit',
-    decide(_run, proposed, ctx) {
+    decide(run, proposed, ctx) {
       const slots = ctx.deploymentSlots;
-      if (proposed.type !== 'PENDING' || !slots || slots.active < slots.limit) return undefined;
+      const takesSlot = proposed.type === 'PENDING' || (proposed.type === 'RUNNING' && !holdsSlot(run));
+      if (!takesSlot || !slots || slots.active < slots.limit) return undefined;
       const full = `Deployment concurrency limit reached (${slots.active} of ${slots.limit} slots in use)`;
       if (slots.collisionStrategy === 'CANCEL_NEW') {
         return { status: 'REJECT', reason: full, state: { type: 'CANCELLED', name: 'Cancelled', message: full, scheduledTime: null } };
@@ -168,10 +173,14 @@ export const RULES: readonly Rule[] = [
   },
 ];
 
-/** Decides a proposed state change. `force` accepts whatever is proposed (operators only). */
-export function orchestrate(run: RunSnapshot, proposal: Proposal, ctx: OrchestrationContext, force = false): Decision {
+/** True when the run holds a concurrency slot: it is active, or waits in its engine for a retry. */
+export function holdsSlot(run: Pick<RunSnapshot, 'stateType' | 'retryInProcess'>): boolean {
+  return ACTIVE_STATE_TYPES.includes(run.stateType) || (run.stateType === 'SCHEDULED' && run.retryInProcess);
+}
+
+/** Decides a proposed state change. */
+export function orchestrate(run: RunSnapshot, proposal: Proposal, ctx: OrchestrationContext): Decision {
   const proposed = normalise(run, proposal, ctx.now);
-  if (force) return { status: 'ACCEPT', state: proposed };
   for (const rule of RULES) {
     const decision = rule.decide(run, proposed, ctx);
     if (decision) return decision;
@@ -179,7 +188,8 @@ export function orchestrate(run: RunSnapshot, proposal: Proposal, ctx: Orchestra
   return { status: 'ACCEPT', state: proposed };
 }
 
-function normalise(run: RunSnapshot, proposal: Proposal, now: Date): NewState {
+/** The proposal as the state it would write: its name defaulted, its time in UTC. */
+export function normalise(run: RunSnapshot, proposal: Proposal, now: Date): NewState {
   const retrying = proposal.type === 'RUNNING' && run.stateName === STATE_NAMES.awaitingRetry;
   const name = proposal.name ?? (retrying ? STATE_NAMES.retrying : defaultStateName(proposal.type));
   // Stored times compare as text, so every one is UTC with milliseconds, whatever offset the proposal used.

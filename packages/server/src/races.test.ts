@@ -341,4 +341,31 @@ describe('long-poll claims', () => {
       expect(performance.now() - started).toBeGreaterThanOrEqual(550);
     });
   });
+
+  it('wakes one waiting claimer per new run, not every claimer of the pool; nor a claimer of another queue', async () => {
+    await withServer(async (server) => {
+      const { api } = server;
+      await api.workPools.create.mutate({ name: 'pool', type: 'process' });
+      await api.workQueues.create.mutate({ workPoolName: 'pool', name: 'other' });
+      await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
+      const hangUp = new AbortController();
+      const client = server.client({ batch: false });
+      const answered: string[][] = [];
+      const claim = (workQueueNames?: string[]) =>
+        client.workPools.claimRuns
+          .mutate({ workPoolName: 'pool', workerName: 'w', scheduledBefore: dueBy(), waitMs: 30_000, workQueueNames }, { signal: hangUp.signal })
+          .then((runs) => answered.push(runs.map((r) => r.id)), () => answered.push(['hung up']));
+      const waiting = [...Array.from({ length: 50 }, () => claim()), claim(['other'])];
+      // Every claim is waiting once its empty look is done: a run of another pool's queue wakes none.
+      while (server.store.events.listenerCount('runsAvailable') < 51) await new Promise((r) => setTimeout(r, 10));
+      const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+      while (answered.length < 1) await new Promise((r) => setTimeout(r, 10));
+      // Give any wrongly woken claimer time to answer (each would answer [] within milliseconds).
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answered).toEqual([[run.id]]);
+      hangUp.abort();
+      await Promise.all(waiting);
+      expect(answered.filter((a) => a[0] === 'hung up')).toHaveLength(51 - 1);
+    });
+  });
 });

@@ -7,6 +7,7 @@
  */
 import {
   ClaimDeploymentRunsInput,
+  type ClaimedFlowRun,
   ClaimRunsInput,
   Deployment,
   DeploymentCreate,
@@ -27,8 +28,11 @@ import {
   LogRecord,
   OrchestrationResult,
   Page,
+  RunHeartbeat,
+  type RunHeartbeatResult,
   SchedulePreview,
   SchedulePreviewInput,
+  SetInfrastructureInput,
   SetStateInput,
   State,
   BaseJobTemplate,
@@ -95,7 +99,7 @@ export const appRouter = router({
       .output(Deployment)
       .mutation(({ ctx, input }) => ctx.store.deployments.removeSchedule(input.deployment, input.scheduleId)),
     /** For runners (`serve()`): claim the due runs of these deployments. */
-    claimRuns: procedure.input(ClaimDeploymentRunsInput).mutation(({ ctx, input, signal }): Promise<FlowRun[]> => ctx.store.deployments.claimRuns(input, signal)),
+    claimRuns: procedure.input(ClaimDeploymentRunsInput).mutation(({ ctx, input, signal }): Promise<ClaimedFlowRun[]> => ctx.store.deployments.claimRuns(input, signal)),
     schedulePreview: procedure
       .input(SchedulePreviewInput)
       .output(SchedulePreview)
@@ -114,12 +118,10 @@ export const appRouter = router({
       .mutation(({ ctx, input }) => ctx.store.flowRuns.cancel(input.id, input.message)),
     delete: procedure.input(runRef).output(z.object({ id: Id })).mutation(({ ctx, input }) => ctx.store.flowRuns.delete(input.id)),
     setInfrastructure: procedure
-      .input(runRef.extend({ infrastructureId: z.string().min(1).max(500) }))
+      .input(SetInfrastructureInput)
       .output(FlowRun)
-      .mutation(({ ctx, input }) => ctx.store.flowRuns.setInfrastructure(input.id, input.infrastructureId)),
-    heartbeat: procedure
-      .input(z.strictObject({ ids: z.array(Id).min(1).max(1000) }))
-      .mutation(({ ctx, input }): Promise<{ updated: number; cancelling: string[] }> => ctx.store.flowRuns.heartbeat(input.ids)),
+      .mutation(({ ctx, input }) => ctx.store.flowRuns.setInfrastructure(input)),
+    heartbeat: procedure.input(RunHeartbeat).mutation(({ ctx, input }): Promise<RunHeartbeatResult> => ctx.store.flowRuns.heartbeat(input)),
     /** Long-poll: answers as soon as the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait: procedure
       .input(runRef.extend({ timeoutMs: z.number().int().min(0).max(60_000).default(30_000) }))
@@ -144,7 +146,7 @@ export const appRouter = router({
       .input(z.strictObject({ type: WorkPoolType }))
       .output(BaseJobTemplate)
       .query(({ input }) => defaultBaseJobTemplate(input.type)),
-    claimRuns: procedure.input(ClaimRunsInput).mutation(({ ctx, input, signal }): Promise<FlowRun[]> => ctx.store.workPools.claimRuns(input, signal)),
+    claimRuns: procedure.input(ClaimRunsInput).mutation(({ ctx, input, signal }): Promise<ClaimedFlowRun[]> => ctx.store.workPools.claimRuns(input, signal)),
   }),
 
   workQueues: router({

@@ -34,6 +34,7 @@ export function trpcCodeOf(code: ErrorCode): TrpcCode {
     case 'NAME_CONFLICT':
     case 'IDEMPOTENCY_CONFLICT':
     case 'INVALID_STATE_TRANSITION':
+    case 'CLAIM_LOST':
       return 'CONFLICT';
     case 'DATABASE_TOO_NEW':
     case 'ADDRESS_IN_USE':

@@ -147,6 +147,11 @@ export const flowRuns = sqliteTable(
     autoScheduled: bool('auto_scheduled'),
     scheduleId: text('schedule_id'),
     workerName: text('worker_name'),
+    /**
+     * SHA-256 of the current claim's token (the token itself is only ever in the claimer's hands):
+     * set when a claim takes the run, cleared when the run is offered again.
+     */
+    claimHash: text('claim_hash'),
     infrastructureId: text('infrastructure_id'),
     lastHeartbeat: text('last_heartbeat'),
     result: text('result', { mode: 'json' }),

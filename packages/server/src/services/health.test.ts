@@ -59,7 +59,7 @@ describe('RunHealth', () => {
         expect((await claim()).map((r) => r.id)).toEqual([first.id]);
         await api.flowRuns.setState.mutate({ flowRunId: first.id, state: { type: 'RUNNING' } });
         clock.advance(60_000);
-        await api.flowRuns.heartbeat.mutate({ ids: [first.id] });
+        await api.flowRuns.heartbeat.mutate({ runs: [{ id: first.id }] });
         clock.advance(90_000);
         expect((await services.runHealth.pass()).crashed).toEqual([]);
         expect(await claim()).toEqual([]);
@@ -131,7 +131,7 @@ describe('RunHealth', () => {
         expect((await api.flowRuns.cancel.mutate({ id: run.id })).state.type).toBe('CANCELLING');
         expect(await claim()).toEqual([]); // the CANCELLING run still holds the slot
         clock.advance(30_000);
-        await api.flowRuns.heartbeat.mutate({ ids: [run.id] });
+        await api.flowRuns.heartbeat.mutate({ runs: [{ id: run.id }] });
         expect((await services.runHealth.pass()).cancelled).toEqual([]);
         clock.advance(1);
         expect((await services.runHealth.pass()).cancelled).toEqual([run.id]);

@@ -17,15 +17,23 @@ export const DEFAULT_RUN_HEALTH_SETTINGS: RunHealthSettings = { intervalMs: 10_0
  */
 export class RunHealth extends PeriodicService<{ crashed: string[]; cancelled: string[] }> {
   readonly settings: RunHealthSettings;
+  /** Since when this service could have heard heartbeats: silence before it says nothing about a job. */
+  #listeningSince: Date;
 
   constructor(deps: ServiceDeps, settings: Partial<RunHealthSettings> = {}) {
     const merged = { ...DEFAULT_RUN_HEALTH_SETTINGS, ...settings };
     super(deps, 'run-health', merged.intervalMs);
     this.settings = merged;
+    this.#listeningSince = this.store.clock.now();
+  }
+
+  override start(): void {
+    if (this.state !== 'running') this.#listeningSince = this.store.clock.now();
+    super.start();
   }
 
   protected async work() {
-    const crashed = await this.store.maintenance.crashSilentRuns(this.settings.heartbeatTimeoutMs);
+    const crashed = await this.store.maintenance.crashSilentRuns(this.settings.heartbeatTimeoutMs, this.#listeningSince);
     const cancelled = await this.store.maintenance.expireCancellations(this.settings.cancellationGraceMs);
     if (crashed.length || cancelled.length) this.logger.warn({ crashed, cancelled }, 'runs without a live job');
     return { crashed, cancelled };

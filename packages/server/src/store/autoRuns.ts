@@ -122,14 +122,19 @@ export interface AutoRun {
  * and instant is ignored, however often or by however many schedulers it is attempted.
  */
 export function autoRunKey(deploymentId: string, scheduleKey: string, time: Date): string {
-  return `scheduled:${deploymentId}:${scheduleKey}:${time.toISOString()}`;
+  return `${autoRunKeyPrefix(deploymentId, scheduleKey)}${time.toISOString()}`;
+}
+
+/** What every key of one schedule's runs starts with. */
+export function autoRunKeyPrefix(deploymentId: string, scheduleKey: string): string {
+  return `scheduled:${deploymentId}:${scheduleKey}:`;
 }
 
 /**
  * Inserts the runs that do not exist yet; returns how many, and the runs' `runsAvailable` channels.
  * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
  */
-export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date): { inserted: number; channels: Set<string> } {
+export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date): { inserted: number; channels: Map<string, number> } {
   const iso = now.toISOString();
   const { insertRun, insertState } = statements(db);
   const added: { workQueueId: string | null; deploymentId: string | null }[] = [];

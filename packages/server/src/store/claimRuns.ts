@@ -1,11 +1,11 @@
-import { ACTIVE_STATE_TYPES, ClaimDeploymentRunsInput, ClaimRunsInput, DroverError, type FlowRun } from '@drover/schemas';
-import { and, asc, count, eq, gt, inArray, lte, min, or, type SQL, sql } from 'drizzle-orm';
-import { deploymentChannel } from '../events.js';
+import { ClaimDeploymentRunsInput, type ClaimedFlowRun, ClaimRunsInput, DroverError } from '@drover/schemas';
+import { and, asc, count, eq, gt, lte, min, or, type SQL, sql } from 'drizzle-orm';
+import { deploymentChannel, queueChannel, type Wake } from '../events.js';
 import { flowRuns, workPools, workQueues } from '../db/schema.js';
 import { preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { inJsonArray } from './sqlDialect.js';
 import type { StoreContext } from './context.js';
-import { activeRunsOfDeployment, deploymentRow, loadRuns, transition } from './flowRuns.js';
+import { activeRunsOfDeployment, claimedRuns, deploymentRow, holdsSlotSql, newClaim, transition } from './flowRuns.js';
 import { requirePool } from './workPools.js';
 
 type Claim = ReturnType<typeof ClaimRunsInput.parse>;
@@ -55,7 +55,7 @@ const statements = preparedStatements((db: SqliteDb) => ({
   activeByQueue: db
     .select({ queueId: flowRuns.workQueueId, n: count() })
     .from(flowRuns)
-    .where(and(inJsonArray(flowRuns.workQueueId, 'ids'), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+    .where(and(inJsonArray(flowRuns.workQueueId, 'ids'), holdsSlotSql))
     .groupBy(flowRuns.workQueueId)
     .prepare(),
   dueInQueue: dueRuns(db, eq(flowRuns.workQueueId, sql.placeholder('queueId'))),
@@ -69,6 +69,8 @@ function findPool(db: SqliteDb, name: string): typeof workPools.$inferSelect {
 
 /** A run a claim did not take but moved (CANCEL_NEW cancels it): its waiters are told after commit. */
 type Ended = { id: string; type: string };
+/** A run a claim took, with the token its claimer gets (the store keeps only its hash). */
+type Taken = { id: string; token: string };
 
 /**
  * Hands a worker the pool's due runs and moves each to PENDING in the same transaction, so two
@@ -76,7 +78,7 @@ type Ended = { id: string; type: string };
  * queues give nothing; pool, queue and deployment concurrency limits are never exceeded. With
  * `waitMs`, an empty answer waits until a run is created for the pool (or the time is up).
  */
-export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]> {
+export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]> {
   const claim = ClaimRunsInput.parse(input);
   const watch = watchRuns(ctx);
   try {
@@ -87,7 +89,10 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal
     const before = Date.parse(claim.scheduledBefore);
     const nextDue = nextDueTime(ctx, first.workPoolId, claim.scheduledBefore);
     const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
-    await watch.wait([first.workPoolId], Math.min(claim.waitMs, untilDue), signal);
+    // A claim of some queues only wakes for runs offered on those queues (and for pool-wide changes);
+    // a claim of the whole pool, for any of the pool's runs.
+    const channels = first.queueIds ? { budgeted: first.queueIds.map(queueChannel), broadcast: [first.workPoolId] } : { budgeted: [first.workPoolId], broadcast: [] };
+    await watch.wait(channels, Math.min(claim.waitMs, untilDue), signal);
     // A worker that hung up would never launch what it was given.
     if (signal?.aborted) return [];
     const waited = ctx.clock.now().getTime() - started;
@@ -118,24 +123,35 @@ function nextDueTime(ctx: StoreContext, workPoolId: string, after: string): stri
   return row?.next ?? null;
 }
 
+/** The channels a waiting claim wakes on: `budgeted` ones as one of the runs offered there; `broadcast` ones only when every waiter is to wake. */
+interface WaitChannels {
+  readonly budgeted: readonly string[];
+  readonly broadcast: readonly string[];
+}
+
 /**
  * Listens for `runsAvailable` from before a claim looks, so a run announced after the look (its
  * create committed in the same group, or just after) still wakes the wait that follows.
- * `wait` resolves at once if one of `channels` was announced since the watch began, else when
- * one is, after `waitMs`, or when the caller hangs up (`signal`).
+ * `wait` resolves at once if one of its channels was announced since the watch began, else when
+ * an announcement wakes it (taking one from the announcement's budget: n runs wake n waiters,
+ * oldest first), after `waitMs`, or when the caller hangs up (`signal`).
  */
-function watchRuns(ctx: StoreContext): { wait(channels: readonly string[], waitMs: number, signal?: AbortSignal): Promise<void>; stop(): void } {
+function watchRuns(ctx: StoreContext): { wait(channels: WaitChannels, waitMs: number, signal?: AbortSignal): Promise<void>; stop(): void } {
   const announced = new Set<string>();
-  let waiting: { channels: readonly string[]; wake: () => void } | undefined;
-  const onRuns = (channel: string) => {
+  let waiting: { channels: WaitChannels; wake: () => void } | undefined;
+  const onRuns = (channel: string, wake: Wake) => {
     if (waiting === undefined) announced.add(channel);
-    else if (waiting.channels.includes(channel)) waiting.wake();
+    else if (wake.remaining === Number.POSITIVE_INFINITY && (waiting.channels.budgeted.includes(channel) || waiting.channels.broadcast.includes(channel))) waiting.wake();
+    else if (wake.remaining > 0 && waiting.channels.budgeted.includes(channel)) {
+      wake.remaining--;
+      waiting.wake();
+    }
   };
   ctx.events.on('runsAvailable', onRuns);
   return {
     wait: (channels, waitMs, signal) =>
       new Promise((resolve) => {
-        if (signal?.aborted || channels.some((channel) => announced.has(channel))) return resolve();
+        if (signal?.aborted || [...channels.budgeted, ...channels.broadcast].some((channel) => announced.has(channel))) return resolve();
         const wake = () => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', wake);
@@ -150,11 +166,11 @@ function watchRuns(ctx: StoreContext): { wait(channels: readonly string[], waitM
   };
 }
 
-async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: FlowRun[]; workPoolId: string }> {
+async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: ClaimedFlowRun[]; workPoolId: string; queueIds: string[] | null }> {
   const now = ctx.clock.now();
   const before = new Date(claim.scheduledBefore).toISOString();
   const db = ctx.db;
-  const { ids, ended, workPoolId } = await ctx.commits.run(() => {
+  const { taken, ended, workPoolId, queueIds } = await ctx.commits.run(() => {
     const pool = findPool(db, claim.workPoolName);
     const allQueues = statements(db).queuesOfPool.all({ poolId: pool.id });
     const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
@@ -166,7 +182,8 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: FlowR
       });
     }
     if (queues.length > 0) statements(db).markPolled.run({ now: now.toISOString(), ids: JSON.stringify(queues.map((q) => q.id)) });
-    if (pool.isPaused) return { ids: [], ended: [], workPoolId: pool.id };
+    const queueIds = claim.workQueueNames ? queues.map((q) => q.id) : null;
+    if (pool.isPaused) return { taken: [], ended: [], workPoolId: pool.id, queueIds };
 
     // Counting the active runs reads every one of them, so it is done only when a limit needs it.
     const limited = pool.concurrencyLimit !== null || queues.some((q) => q.concurrencyLimit !== null);
@@ -174,29 +191,30 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: FlowR
     const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
     let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
     const limits = new Map<string, DeploymentLimit>();
-    const ids: string[] = [];
+    const taken: Taken[] = [];
     const ended: Ended[] = [];
     for (const queue of queues) {
       if (remaining <= 0) break;
       if (queue.isPaused) continue;
       const take = Math.min(remaining, queue.concurrencyLimit === null ? Number.POSITIVE_INFINITY : queue.concurrencyLimit - (active.get(queue.id) ?? 0));
       const claimed = claimDue(ctx, (after) => statements(db).dueInQueue.all({ queueId: queue.id, before, ...after }), take, limits, claim.workerName);
-      ids.push(...claimed.ids);
+      taken.push(...claimed.taken);
       ended.push(...claimed.ended);
-      remaining -= claimed.ids.length;
+      remaining -= claimed.taken.length;
     }
-    return { ids, ended, workPoolId: pool.id };
+    return { taken, ended, workPoolId: pool.id, queueIds };
   });
-  for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
+  for (const run of taken) ctx.events.emit('runStateChanged', run.id, 'PENDING');
   for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
-  return { runs: loadRuns(db, ids), workPoolId };
+  return { runs: claimedRuns(db, taken), workPoolId, queueIds };
 }
 
 /**
  * Moves up to `take` due SCHEDULED runs of `page` to PENDING for `workerName`, soonest first,
  * skipping runs whose deployment is at its limit (ENQUEUE: they wait as they are; CANCEL_NEW:
  * orchestration cancels them). Pages through candidates, so skipped runs never hide claimable
- * ones behind them. Returns the claimed ids, and the ids of runs it cancelled instead.
+ * ones behind them. Returns the claimed runs with their new claim tokens, and the runs it
+ * cancelled instead.
  */
 function claimDue(
   ctx: StoreContext,
@@ -204,21 +222,22 @@ function claimDue(
   take: number,
   limits: Map<string, DeploymentLimit>,
   workerName: string,
-): { ids: string[]; ended: Ended[] } {
-  const ids: string[] = [];
+): { taken: Taken[]; ended: Ended[] } {
+  const taken: Taken[] = [];
   const ended: Ended[] = [];
   let after = { afterTime: '', afterId: '' };
   let pageSize = Math.min(take, MAX_PAGE);
-  while (ids.length < take) {
+  while (taken.length < take) {
     const runs = page({ ...after, pageSize });
     for (const run of runs) {
-      if (ids.length >= take) break;
+      if (taken.length >= take) break;
       const slots = run.deploymentId ? deploymentLimit(ctx.db, limits, run.deploymentId) : null;
       // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
       if (slots && slots.active >= slots.limit && slots.collisionStrategy === 'ENQUEUE') continue;
-      const outcome = transition(ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName } });
+      const claim = newClaim();
+      const outcome = transition(ctx, run, { type: 'PENDING' }, { deploymentSlots: slots, extras: { workerName, claimHash: claim.hash } });
       if (outcome.status === 'ACCEPT') {
-        ids.push(run.id);
+        taken.push({ id: run.id, token: claim.token });
         if (slots) slots.active++;
       } else if (outcome.written) {
         ended.push({ id: run.id, type: outcome.written.type });
@@ -229,30 +248,30 @@ function claimDue(
     after = { afterTime: last.nextScheduledStartTime as string, afterId: last.id };
     pageSize = Math.min(pageSize * 2, MAX_PAGE);
   }
-  return { ids, ended };
+  return { taken, ended };
 }
 
 /**
  * For a runner (`serve()`): claims the due runs of the given deployments, whatever their pool,
  * within the deployments' concurrency limits. With `waitMs`, an empty answer waits for a run.
  */
-export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]> {
+export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]> {
   const claim = ClaimDeploymentRunsInput.parse(input);
   const once = async () => {
     const before = new Date(claim.scheduledBefore).toISOString();
     const deploymentIds = JSON.stringify(claim.deploymentIds);
-    const { ids, ended } = await ctx.commits.run(() =>
+    const { taken, ended } = await ctx.commits.run(() =>
       claimDue(ctx, (after) => statements(ctx.db).dueOfDeployments.all({ deploymentIds, before, ...after }), claim.limit, new Map(), claim.workerName),
     );
-    for (const id of ids) ctx.events.emit('runStateChanged', id, 'PENDING');
+    for (const run of taken) ctx.events.emit('runStateChanged', run.id, 'PENDING');
     for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
-    return loadRuns(ctx.db, ids);
+    return claimedRuns(ctx.db, taken);
   };
   const watch = watchRuns(ctx);
   try {
     const first = await once();
     if (first.length > 0 || claim.waitMs === 0) return first;
-    await watch.wait(claim.deploymentIds.map(deploymentChannel), claim.waitMs, signal);
+    await watch.wait({ budgeted: claim.deploymentIds.map(deploymentChannel), broadcast: [] }, claim.waitMs, signal);
     return signal?.aborted ? [] : await once();
   } finally {
     watch.stop();

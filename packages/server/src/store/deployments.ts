@@ -16,7 +16,7 @@ import { deploymentSchedules, deployments, flows, workPools, workQueues } from '
 import type { Executor } from '../db/sqlite.js';
 import { uuidv7 } from '../ids.js';
 import type { StoreContext } from './context.js';
-import { deleteFutureAutoRuns } from './scheduledRuns.js';
+import { deleteFutureAutoRuns, rekeyAutoRuns } from './scheduledRuns.js';
 import { toDeployment } from './rows.js';
 import { jsonArrayContainsAll } from './sqlDialect.js';
 import { ensureFlow } from './flows.js';
@@ -115,9 +115,13 @@ function reconcileSchedules(db: Executor, deploymentId: string, incoming: readon
   const matches = incoming.map((schedule) =>
     schedule.id !== undefined ? claim((row) => row.id === schedule.id) : schedule.slug !== null ? claim((row) => row.slug === schedule.slug) : undefined,
   );
-  incoming.forEach((schedule, i) => {
-    matches[i] ??= claim((row) => row.slug === null && scheduleKey(row.schedule) === scheduleKey(schedule.schedule));
-  });
+  // Then by identical content: slug-less rows first, then rows whose slug the deploy dropped, so
+  // a slug removed keeps the schedule (and its runs' keys) as a slug added does.
+  for (const slugless of [true, false]) {
+    incoming.forEach((schedule, i) => {
+      matches[i] ??= claim((row) => (row.slug === null) === slugless && scheduleKey(row.schedule) === scheduleKey(schedule.schedule));
+    });
+  }
   for (const row of unmatched.values()) {
     stale.push(row.id);
     db.delete(deploymentSchedules).where(eq(deploymentSchedules.id, row.id)).run();
@@ -147,6 +151,7 @@ function reconcileSchedules(db: Executor, deploymentId: string, incoming: readon
       canonicalJson(match.parameters) !== canonicalJson(schedule.parameters);
     if (runsChange) stale.push(match.id);
     db.update(deploymentSchedules).set(values).where(eq(deploymentSchedules.id, match.id)).run();
+    if (match.slug !== schedule.slug) rekeyAutoRuns(db, deploymentId, match.id, match.slug ?? match.id, schedule.slug ?? match.id);
   });
   return stale;
 }

@@ -1,26 +1,31 @@
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ACTIVE_STATE_TYPES,
+  type ClaimedFlowRun,
   DroverError,
   type FlowRun,
   FlowRunCreate,
   FlowRunFilter,
   isTerminal,
   type OrchestrationResult,
+  RunHeartbeat,
+  type RunHeartbeatResult,
+  SetInfrastructureInput,
   SetStateInput,
   splitDeploymentName,
   type State,
   type StateType,
 } from '@drover/schemas';
-import { and, asc, count, desc, eq, getTableColumns, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, getTableColumns, gte, inArray, lte, or, type SQL, sql } from 'drizzle-orm';
 import { alias, type SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import { canonicalJson } from '../canonicalJson.js';
 import { deployments, flowRuns, flowRunStates, flows, workPools, workQueues } from '../db/schema.js';
 import { type Executor, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { inJsonArray } from './sqlDialect.js';
 import { runName, uuidv7 } from '../ids.js';
-import { type DeploymentSlots, type NewState, orchestrate, type Proposal } from '../orchestration.js';
+import { type DeploymentSlots, holdsSlot, type NewState, orchestrate, type Proposal } from '../orchestration.js';
 import { assertParameters } from '../parameters.js';
-import { deploymentChannel } from '../events.js';
+import { deploymentChannel, queueChannel } from '../events.js';
 import type { StoreContext } from './context.js';
 import { requireDeployment } from './deployments.js';
 import { type FlowRunRow, toFlowRun, toState } from './rows.js';
@@ -54,6 +59,13 @@ const flatten = (r: SelectedRun): FlowRunRow => ({ ...r.run, flowName: r.flowNam
 /** The columns a create writes: all but `result`, which starts NULL (see `placeholders`). */
 const CREATED_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRow)[]).filter((key) => key !== 'result') as Exclude<keyof RunRow, 'result'>[];
 
+/**
+ * Runs that hold a concurrency slot: PENDING, RUNNING or CANCELLING, and those waiting in their
+ * engine's process for a retry (AwaitingRetry in process), whose job is still alive and will run
+ * again without asking for a slot. Every limit (pool, queue, deployment) counts these.
+ */
+export const holdsSlotSql = or(inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES]), and(eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, true))) as SQL;
+
 /** The statements of the hot paths (create, state changes, claims), prepared once per database. */
 const statements = preparedStatements((db: SqliteDb) => ({
   runsByIds: selectRuns(db).where(inJsonArray(flowRuns.id, 'ids')).prepare(),
@@ -75,9 +87,9 @@ const statements = preparedStatements((db: SqliteDb) => ({
   activeRunsOfDeployment: db
     .select({ n: count() })
     .from(flowRuns)
-    .where(and(eq(flowRuns.deploymentId, sql.placeholder('id')), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
+    .where(and(eq(flowRuns.deploymentId, sql.placeholder('id')), holdsSlotSql))
     .prepare(),
-  poolsOfQueues: db.selectDistinct({ pool: workQueues.workPoolId }).from(workQueues).where(inJsonArray(workQueues.id, 'ids')).prepare(),
+  poolsOfQueues: db.select({ queue: workQueues.id, pool: workQueues.workPoolId }).from(workQueues).where(inJsonArray(workQueues.id, 'ids')).prepare(),
   poolOfQueue: db.select({ id: workQueues.workPoolId }).from(workQueues).where(eq(workQueues.id, sql.placeholder('id'))).prepare(),
   namesOfRun: db
     .select({ flowName: flows.name, workQueueName: workQueues.name, workPoolId: workPools.id, workPoolName: workPools.name })
@@ -111,7 +123,7 @@ export function requireRun(db: SqliteDb, id: string): RunRow {
   return row;
 }
 
-/** How many of the deployment's runs hold a slot now (PENDING, RUNNING or CANCELLING). */
+/** How many of the deployment's runs hold a slot now (see `holdsSlot`). */
 export function activeRunsOfDeployment(db: SqliteDb, deploymentId: string): number {
   return statements(db).activeRunsOfDeployment.get({ id: deploymentId })?.n ?? 0;
 }
@@ -146,7 +158,8 @@ function updateRun(db: SqliteDb, id: string, set: Partial<RunRow>): void {
 
 export interface StateExtras {
   readonly workerName?: string;
-  readonly infrastructureId?: string;
+  /** With PENDING from a claim: the hash of the claim's new token. */
+  readonly claimHash?: string;
   readonly retries?: number;
   readonly retryDelaySeconds?: number;
   readonly result?: unknown;
@@ -180,7 +193,12 @@ export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date
   if (FINAL_STATES.has(state.type)) set.endTime = iso;
   else if (run.endTime !== null) set.endTime = null;
   if (extras.workerName !== undefined) set.workerName = extras.workerName;
-  if (extras.infrastructureId !== undefined) set.infrastructureId = extras.infrastructureId;
+  if (extras.claimHash !== undefined) {
+    set.claimHash = extras.claimHash;
+    set.infrastructureId = null;
+  }
+  // Offered again (not retried by its own engine): the old claim and its job are no longer the run's.
+  if (state.type === 'SCHEDULED' && !state.retryInProcess && run.claimHash !== null) set.claimHash = null;
   if (extras.retries !== undefined) set.retries = extras.retries;
   if (extras.retryDelaySeconds !== undefined) set.retryDelaySeconds = extras.retryDelaySeconds;
   if (extras.result !== undefined) set.result = extras.result;
@@ -200,17 +218,19 @@ export function transition(
   ctx: StoreContext,
   run: RunRow,
   proposal: Proposal,
-  options: { force?: boolean; extras?: StateExtras; deploymentSlots?: DeploymentSlots | null } = {},
+  options: { extras?: StateExtras; deploymentSlots?: DeploymentSlots | null } = {},
 ): OrchestrationResult & { written: NewState | null } {
   const now = ctx.clock.now();
   let deploymentSlots = options.deploymentSlots ?? null;
-  if (options.deploymentSlots === undefined && proposal.type === 'PENDING' && run.deploymentId) {
+  // A run entering PENDING, or RUNNING without a slot (straight from SCHEDULED), takes a slot.
+  const takesSlot = proposal.type === 'PENDING' || (proposal.type === 'RUNNING' && !holdsSlot(run));
+  if (options.deploymentSlots === undefined && takesSlot && run.deploymentId) {
     const deployment = deploymentRow(ctx.db, run.deploymentId);
     if (deployment?.concurrencyLimit != null) {
       deploymentSlots = { limit: deployment.concurrencyLimit, active: activeRunsOfDeployment(ctx.db, deployment.id), collisionStrategy: deployment.collisionStrategy };
     }
   }
-  const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds }, options.force);
+  const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds });
   switch (decision.status) {
     case 'ACCEPT':
       return { status: 'ACCEPT', reason: null, delaySeconds: null, state: writeState(ctx.db, run, decision.state, now, options.extras), written: decision.state };
@@ -230,28 +250,31 @@ export function transition(
 }
 
 /**
- * The `runsAvailable` channels on which these runs' claimers wait: their work pools (workers)
- * and their deployments (runners).
+ * The `runsAvailable` channels on which these runs' claimers wait: their work pools and queues
+ * (workers) and their deployments (runners), each with how many of the runs it offers.
  */
-export function channelsOf(db: SqliteDb, runs: readonly { workQueueId: string | null; deploymentId: string | null }[]): Set<string> {
-  const channels = new Set<string>();
-  const queues = new Set<string>();
+export function channelsOf(db: SqliteDb, runs: readonly { workQueueId: string | null; deploymentId: string | null }[]): Map<string, number> {
+  const channels = new Map<string, number>();
+  const add = (channel: string, n: number) => channels.set(channel, (channels.get(channel) ?? 0) + n);
+  const queues = new Map<string, number>();
   for (const run of runs) {
-    if (run.deploymentId) channels.add(deploymentChannel(run.deploymentId));
-    if (run.workQueueId) queues.add(run.workQueueId);
+    if (run.deploymentId) add(deploymentChannel(run.deploymentId), 1);
+    if (run.workQueueId) queues.set(run.workQueueId, (queues.get(run.workQueueId) ?? 0) + 1);
   }
+  for (const [queue, n] of queues) add(queueChannel(queue), n);
   if (queues.size === 1) {
-    const pool = poolOfQueue(db, queues.values().next().value as string);
-    if (pool) channels.add(pool);
+    const [queue, n] = queues.entries().next().value as [string, number];
+    const pool = poolOfQueue(db, queue);
+    if (pool) add(pool, n);
   } else if (queues.size > 1) {
-    for (const { pool } of statements(db).poolsOfQueues.all({ ids: JSON.stringify([...queues]) })) channels.add(pool);
+    for (const { queue, pool } of statements(db).poolsOfQueues.all({ ids: JSON.stringify([...queues.keys()]) })) add(pool, queues.get(queue) as number);
   }
   return channels;
 }
 
-/** Wakes the claimers waiting on `channels`. */
-export function announceRunsAvailable(ctx: StoreContext, channels: Iterable<string>): void {
-  for (const channel of channels) ctx.events.emit('runsAvailable', channel);
+/** Wakes, on each channel, as many waiting claimers as it offers runs. */
+export function announceRunsAvailable(ctx: StoreContext, channels: ReadonlyMap<string, number>): void {
+  for (const [channel, n] of channels) ctx.events.emit('runsAvailable', channel, { remaining: n });
 }
 
 function poolOfQueue(db: SqliteDb, workQueueId: string | null): string | null {
@@ -282,6 +305,7 @@ export function newRunRow(fields: NewRunFields, scheduledTime: string, now: stri
     retryDelaySeconds: null,
     retryInProcess: false,
     workerName: null,
+    claimHash: null,
     infrastructureId: null,
     lastHeartbeat: null,
     created: now,
@@ -310,7 +334,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   const now = ctx.clock.now();
   const iso = now.toISOString();
   const db = ctx.db;
-  const { run, channels } = await ctx.commits.run((): { run: FlowRun; channels: Set<string> } => {
+  const { run, channels } = await ctx.commits.run((): { run: FlowRun; channels: Map<string, number> } => {
     const deployment = findDeployment(db, spec.deployment);
     const fullName = () => `${db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name}/${deployment.name}`;
     const parameters = { ...deployment.parameters, ...spec.parameters };
@@ -327,7 +351,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
             { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
           );
         }
-        return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Set<string>() };
+        return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Map<string, number>() };
       }
     }
     const id = uuidv7(now.getTime());
@@ -353,8 +377,9 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
     statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
     // The answer is built from what was written, with the names beside it, not read back.
     const names = statements(db).namesOfRun.get({ flowId: deployment.flowId, queueId: workQueueId }) as RunNames;
-    const channels = new Set([deploymentChannel(deployment.id)]);
-    if (names.workPoolId) channels.add(names.workPoolId);
+    const channels = new Map([[deploymentChannel(deployment.id), 1]]);
+    if (names.workPoolId) channels.set(names.workPoolId, 1);
+    if (workQueueId) channels.set(queueChannel(workQueueId), 1);
     const run = toFlowRun({ ...row, result: null, flowName: names.flowName, deploymentName: deployment.name, workQueueName: names.workQueueName, workPoolName: names.workPoolName });
     return { run, channels };
   });
@@ -402,16 +427,64 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
     .map((r) => toFlowRun(flatten(r)));
 }
 
-/** Proposes a state; orchestration decides. The answer carries the run's state afterwards. */
+/** The stored form of a claim token: a token is a secret, so the database keeps only its hash. */
+export function claimHashOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** A new claim: the token for the claimer and the hash to store. */
+export function newClaim(): { token: string; hash: string } {
+  const token = randomBytes(24).toString('base64url');
+  return { token, hash: claimHashOf(token) };
+}
+
+/** The runs with these ids, each with its claim's token (for the claimer's answer). */
+export function claimedRuns(db: SqliteDb, claims: readonly { id: string; token: string }[]): ClaimedFlowRun[] {
+  const tokens = new Map(claims.map((c) => [c.id, c.token]));
+  return loadRuns(db, [...tokens.keys()]).map((run) => ({ ...run, claimToken: tokens.get(run.id) as string }));
+}
+
+/** Why a claim token no longer holds its run, or null when it does. */
+function claimLost(run: RunRow, claimToken: string): string | null {
+  if (run.claimHash !== null && run.claimHash === claimHashOf(claimToken)) return null;
+  return run.claimHash === null
+    ? `Run ${run.id} is ${run.stateType} and held by no claim: the claim this job runs under has ended`
+    : `Run ${run.id} was claimed again since this job's claim (it is ${run.stateType} under another job)`;
+}
+
+/**
+ * The answer to a proposal its claim's job made before and the server applied, when the first
+ * answer was lost (the server restarted before replying) and the job sends it again: the same
+ * answer, and nothing written twice. A job's RUNNING is accepted once; its FAILED that scheduled
+ * an in-process retry stays that retry.
+ */
+function repeatedProposal(run: RunRow, type: StateType): { status: 'ACCEPT' | 'REJECT'; reason: string | null } | null {
+  if (type === 'RUNNING' && run.stateType === 'RUNNING') return { status: 'ACCEPT', reason: null };
+  if (type === 'FAILED' && run.stateType === 'SCHEDULED' && run.retryInProcess) {
+    return { status: 'REJECT', reason: `The retry this failure asked for is scheduled already: ${run.stateMessage ?? run.stateName}` };
+  }
+  return null;
+}
+
+/**
+ * Proposes a state; orchestration decides. The answer carries the run's state afterwards. A
+ * proposal with a claim token that no longer holds the run is ABORTed and writes nothing.
+ */
 export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): Promise<OrchestrationResult> {
-  const { flowRunId, state, force } = SetStateInput.parse(input);
+  const { flowRunId, state, claimToken } = SetStateInput.parse(input);
   const { result, channels } = await ctx.commits.run(() => {
     const run = requireRun(ctx.db, flowRunId);
-    const { result: value, retries, retryDelaySeconds, infrastructureId, ...proposal } = state;
-    const result = transition(ctx, run, proposal, { force, extras: { result: value, retries, retryDelaySeconds, infrastructureId } });
+    const lost = claimToken === undefined ? null : claimLost(run, claimToken);
+    if (lost !== null) {
+      return { result: { status: 'ABORT' as const, reason: lost, delaySeconds: null, state: toState(run), written: null }, channels: new Map<string, number>() };
+    }
+    const again = claimToken === undefined ? null : repeatedProposal(run, state.type);
+    if (again !== null) return { result: { ...again, delaySeconds: null, state: toState(run), written: null }, channels: new Map<string, number>() };
+    const { result: value, retries, retryDelaySeconds, ...proposal } = state;
+    const result = transition(ctx, run, proposal, { extras: { result: value, retries, retryDelaySeconds } });
     // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
     const frees = result.written && (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type));
-    return { result, channels: frees ? channelsOf(ctx.db, [run]) : new Set<string>() };
+    return { result, channels: frees ? channelsOf(ctx.db, [run]) : new Map<string, number>() };
   });
   if (result.written) ctx.events.emit('runStateChanged', flowRunId, result.written.type);
   announceRunsAvailable(ctx, channels);
@@ -425,32 +498,51 @@ export async function cancelFlowRun(ctx: StoreContext, flowRunId: string, messag
 
 /**
  * Records that the runs' jobs are alive (sent by the engine or its worker), and answers which of
- * them are CANCELLING, so the sender stops those jobs without a separate poll.
+ * them are CANCELLING, so the sender stops those jobs without a separate poll, and which are no
+ * longer the sender's (`lost`): finished, offered again, or claimed again under another token.
+ * A lost run's heartbeat is not recorded, so a stale job never keeps another job's run alive.
  */
-export async function heartbeatFlowRuns(ctx: StoreContext, ids: readonly string[]): Promise<{ updated: number; cancelling: string[] }> {
-  if (ids.length === 0) return { updated: 0, cancelling: [] };
+export async function heartbeatFlowRuns(ctx: StoreContext, input: RunHeartbeat): Promise<RunHeartbeatResult> {
+  const { runs } = RunHeartbeat.parse(input);
   const now = ctx.clock.now().toISOString();
   return ctx.commits.run(() => {
-    const result = ctx.db
-      .update(flowRuns)
-      .set({ lastHeartbeat: now })
-      .where(and(inArray(flowRuns.id, [...ids]), inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES])))
-      .run();
-    const cancelling = ctx.db
-      .select({ id: flowRuns.id })
+    const rows = ctx.db
+      .select({ id: flowRuns.id, stateType: flowRuns.stateType, retryInProcess: flowRuns.retryInProcess, claimHash: flowRuns.claimHash })
       .from(flowRuns)
-      .where(and(inArray(flowRuns.id, [...ids]), eq(flowRuns.stateType, 'CANCELLING')))
-      .all()
-      .map((r) => r.id);
-    return { updated: result.changes, cancelling };
+      .where(inArray(flowRuns.id, runs.map((r) => r.id)))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    const alive: string[] = [];
+    const cancelling: string[] = [];
+    const lost: string[] = [];
+    for (const { id, claimToken } of runs) {
+      const row = byId.get(id);
+      if (!row || !holdsSlot(row) || (claimToken !== undefined && row.claimHash !== claimHashOf(claimToken))) {
+        lost.push(id);
+        continue;
+      }
+      alive.push(id);
+      if (row.stateType === 'CANCELLING') cancelling.push(id);
+    }
+    if (alive.length > 0) ctx.db.update(flowRuns).set({ lastHeartbeat: now }).where(inArray(flowRuns.id, alive)).run();
+    return { updated: alive.length, cancelling, lost };
   });
 }
 
-/** Records where a run's job lives (after a worker launched it), so any worker can stop it later. */
-export async function setInfrastructure(ctx: StoreContext, flowRunId: string, infrastructureId: string): Promise<FlowRun> {
-  requireRun(ctx.db, flowRunId);
-  ctx.db.update(flowRuns).set({ infrastructureId, updated: ctx.clock.now().toISOString() }).where(eq(flowRuns.id, flowRunId)).run();
-  return readFlowRun(ctx, flowRunId);
+/**
+ * Records where a claimed run's job lives (after its worker launched it), so any worker can stop
+ * it later. Only the holder of the run's current claim may: an API caller cannot point a worker
+ * at a process it never launched.
+ */
+export async function setInfrastructure(ctx: StoreContext, input: SetInfrastructureInput): Promise<FlowRun> {
+  const { id, infrastructureId, claimToken } = SetInfrastructureInput.parse(input);
+  await ctx.commits.run(() => {
+    const run = requireRun(ctx.db, id);
+    const lost = claimLost(run, claimToken);
+    if (lost !== null) throw new DroverError('CLAIM_LOST', `Cannot record the job of run ${id}: ${lost}`, { flowRunId: id });
+    updateRun(ctx.db, id, { infrastructureId, updated: ctx.clock.now().toISOString() });
+  });
+  return readFlowRun(ctx, id);
 }
 
 /** A run's state history, oldest first. */

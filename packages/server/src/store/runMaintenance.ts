@@ -90,21 +90,35 @@ export function applyCatchup(ctx: StoreContext): string[] {
 }
 
 /**
- * RUNNING and PENDING runs whose last heartbeat is older than `timeoutMs` are CRASHED (their
- * slot frees at once; retries apply). The message names the worker and the last heartbeat. A
- * PENDING run whose job was never launched (no infrastructure id: its worker died holding it) is
- * offered again instead, SCHEDULED at its time, since no job can be running it.
+ * Runs whose jobs have gone silent for `timeoutMs`: RUNNING and PENDING runs become CRASHED
+ * (their slot frees at once; retries apply), with a message naming the worker and the last
+ * heartbeat. A PENDING run whose job was never launched (no infrastructure id: its worker died
+ * holding it), and a run waiting in its engine for a retry whose engine fell silent, are offered
+ * again instead, SCHEDULED at their time, since no job can be running them.
+ *
+ * Silence is counted from `listeningSince` at the earliest: while this server was down nobody
+ * could heartbeat, so an outage longer than the timeout must not crash runs whose jobs are
+ * healthy and only waiting for the server to come back.
  */
-export function crashSilentRuns(ctx: StoreContext, timeoutMs: number): string[] {
+export function crashSilentRuns(ctx: StoreContext, timeoutMs: number, listeningSince: Date): string[] {
   const now = ctx.clock.now().getTime();
+  if (now - listeningSince.getTime() <= timeoutMs) return [];
   const threshold = new Date(now - timeoutMs).toISOString();
   const runs = ctx.db
     .select()
     .from(flowRuns)
-    .where(and(inArray(flowRuns.stateType, ['RUNNING', 'PENDING']), lt(flowRuns.lastHeartbeat, threshold)))
+    .where(
+      and(
+        or(inArray(flowRuns.stateType, ['RUNNING', 'PENDING']), and(eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, true))),
+        lt(flowRuns.lastHeartbeat, threshold),
+      ),
+    )
     .all();
   return changeRuns(ctx, runs, (run) => {
     const silence = `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}"`;
+    if (run.stateType === 'SCHEDULED') {
+      return { type: 'SCHEDULED', name: run.stateName, scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} while it waited to retry: offered again` };
+    }
     if (run.stateType === 'PENDING' && run.infrastructureId === null) {
       return { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} before it launched the job: offered again` };
     }

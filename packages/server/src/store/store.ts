@@ -6,6 +6,7 @@
  */
 import type {
   ClaimDeploymentRunsInput,
+  ClaimedFlowRun,
   ClaimRunsInput,
   Deployment,
   DeploymentCreate,
@@ -23,8 +24,11 @@ import type {
   LogQuery,
   LogRecord,
   OrchestrationResult,
+  RunHeartbeat,
+  RunHeartbeatResult,
   SchedulePreview,
   SchedulePreviewInput,
+  SetInfrastructureInput,
   SetStateInput,
   State,
   Worker,
@@ -113,7 +117,7 @@ export interface Store {
     removeSchedule(ref: DeploymentRef, scheduleId: string): Promise<Deployment>;
     schedulePreview(input: SchedulePreviewInput): Promise<SchedulePreview>;
     /** For runners: moves the due runs of these deployments to PENDING, waiting up to `waitMs` for one. */
-    claimRuns(input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<FlowRun[]>;
+    claimRuns(input: ClaimDeploymentRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]>;
   };
 
   readonly flowRuns: {
@@ -125,8 +129,9 @@ export interface Store {
     setState(input: SetStateInput): Promise<OrchestrationResult>;
     cancel(id: string, message?: string): Promise<OrchestrationResult>;
     delete(id: string): Promise<{ id: string }>;
-    setInfrastructure(id: string, infrastructureId: string): Promise<FlowRun>;
-    heartbeat(ids: readonly string[]): Promise<{ updated: number; cancelling: string[] }>;
+    /** Records where a run's job lives; only the holder of the run's claim may. */
+    setInfrastructure(input: SetInfrastructureInput): Promise<FlowRun>;
+    heartbeat(input: RunHeartbeat): Promise<RunHeartbeatResult>;
     /** Resolves when the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait(id: string, timeoutMs: number): Promise<FlowRun>;
     appendLogs(batch: z.input<typeof LogBatch>): Promise<{ appended: number }>;
@@ -140,7 +145,7 @@ export interface Store {
     update(name: string, changes: WorkPoolUpdate): Promise<WorkPool>;
     delete(name: string): Promise<{ name: string }>;
     /** Moves due runs to PENDING for a worker, in queue-priority order within every limit. */
-    claimRuns(input: ClaimRunsInput, signal?: AbortSignal): Promise<FlowRun[]>;
+    claimRuns(input: ClaimRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]>;
   };
 
   readonly workQueues: {
@@ -170,7 +175,8 @@ export interface Store {
   readonly maintenance: {
     markLateRuns(lateAfterMs: number): Promise<string[]>;
     applyCatchup(): Promise<string[]>;
-    crashSilentRuns(heartbeatTimeoutMs: number): Promise<string[]>;
+    /** Runs silent for `heartbeatTimeoutMs`, counted from no earlier than `listeningSince` (when this server could first hear). */
+    crashSilentRuns(heartbeatTimeoutMs: number, listeningSince: Date): Promise<string[]>;
     expireCancellations(graceMs: number): Promise<string[]>;
   };
 }
@@ -224,8 +230,8 @@ export class SqliteStore implements Store, StoreContext {
       setState: (input) => setFlowRunState(this, input),
       cancel: (id, message) => cancelFlowRun(this, id, message),
       delete: (id) => deleteFlowRun(this, id),
-      setInfrastructure: (id, infrastructureId) => setInfrastructure(this, id, infrastructureId),
-      heartbeat: (ids) => heartbeatFlowRuns(this, ids),
+      setInfrastructure: (input) => setInfrastructure(this, input),
+      heartbeat: (input) => heartbeatFlowRuns(this, input),
       wait: (id, timeoutMs) => waitForFlowRun(this, id, timeoutMs),
       appendLogs: (batch) => appendLogs(this, batch),
       logs: (query) => readLogs(this, query),
@@ -262,7 +268,7 @@ export class SqliteStore implements Store, StoreContext {
     this.maintenance = {
       markLateRuns: async (lateAfterMs) => markLateRuns(this, lateAfterMs),
       applyCatchup: async () => applyCatchup(this),
-      crashSilentRuns: async (heartbeatTimeoutMs) => crashSilentRuns(this, heartbeatTimeoutMs),
+      crashSilentRuns: async (heartbeatTimeoutMs, listeningSince) => crashSilentRuns(this, heartbeatTimeoutMs, listeningSince),
       expireCancellations: async (graceMs) => expireCancellations(this, graceMs),
     };
   }

@@ -10,6 +10,7 @@ import { asc, eq } from 'drizzle-orm';
 import { uuidv7 } from '../ids.js';
 import { workers, workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
+import { WAKE_ALL } from '../events.js';
 import type { StoreContext } from './context.js';
 import { isOnline, toWorkPool } from './rows.js';
 
@@ -89,7 +90,7 @@ export async function updateWorkPool(ctx: StoreContext, name: string, changes: W
       .get();
     return updated;
   });
-  if (changes.isPaused === false || changes.concurrencyLimit !== undefined) ctx.events.emit('runsAvailable', row.id);
+  if (changes.isPaused === false || changes.concurrencyLimit !== undefined) ctx.events.emit('runsAvailable', row.id, WAKE_ALL());
   return toWorkPool(row, poolStatus(ctx, row));
 }
 

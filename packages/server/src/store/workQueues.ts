@@ -2,6 +2,7 @@ import { DroverError, type WorkQueue, WorkQueueCreate, type WorkQueueRef, type W
 import { and, asc, eq } from 'drizzle-orm';
 import { workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
+import { queueChannel, WAKE_ALL } from '../events.js';
 import { uuidv7 } from '../ids.js';
 import type { StoreContext } from './context.js';
 import { toWorkQueue } from './rows.js';
@@ -100,7 +101,8 @@ export async function updateWorkQueue(ctx: StoreContext, ref: WorkQueueRef, chan
     if (changes.priority !== undefined && changes.priority !== queue.priority) makeRoom(tx, queue.workPoolId, changes.priority, queue.id);
     return tx.update(workQueues).set(changes).where(eq(workQueues.id, queue.id)).returning().get();
   });
-  ctx.events.emit('runsAvailable', row.workPoolId);
+  ctx.events.emit('runsAvailable', row.workPoolId, WAKE_ALL());
+  ctx.events.emit('runsAvailable', queueChannel(row.id), WAKE_ALL());
   return toWorkQueue(row, ref.workPoolName);
 }
 
