@@ -2,11 +2,13 @@
 // an ephemeral port over a fresh SQLite file, and throwaway projects whose flows load like user code.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDroverError } from '@drover/schemas';
 import { type DroverServer, startServer } from '@drover/server';
 import { pino } from 'pino';
 
@@ -148,4 +150,49 @@ export function makeProject(files: Record<string, string>): { dir: string; remov
     writeFileSync(join(dir, path), text);
   }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A port free on 127.0.0.1 now, for a server that must come back on the same address after a restart. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Whether a process runs. A killed orphan can stay a zombie until its new parent reaps it: that is dead too. */
+export function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Calls the server until it answers, while it is down (restarting): what a careful client does. */
+export async function untilAnswered<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isDroverError(error, 'SERVER_UNREACHABLE')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** Starts `drover <args>` with `env` and no output kept, for processes a test kills and restarts. */
+export function spawnDrover(args: readonly string[], env: Record<string, string>, cwd: string): ChildProcess {
+  return spawn(process.execPath, [droverMain, ...args], { cwd, env: childEnv(env), stdio: 'ignore' });
+}
+
+/** SIGKILLs `child` and waits until it is gone. */
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
 }

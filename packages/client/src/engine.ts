@@ -4,7 +4,7 @@
  * a JSON result, and ends the run COMPLETED, FAILED or CANCELLED. A worker's job and `serve()`
  * both run flows through it.
  */
-import { describeIssues, type FlowRun, type OrchestrationResult, type State, type StateProposal, STATE_NAMES, toIssues } from '@drover/schemas';
+import { describeIssues, type FlowRun, MAX_JSON_OBJECT_BYTES, type OrchestrationResult, type State, type StateProposal, STATE_NAMES, toIssues } from '@drover/schemas';
 import { ZodError } from 'zod';
 import type { DroverClient } from './api.js';
 import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
@@ -49,13 +49,22 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }
   });
 
-/** A JSON copy of `value`, or null when it does not survive JSON. */
-function jsonResult(value: unknown): StateProposal['result'] {
-  if (value === undefined) return null;
+/**
+ * A JSON copy of `value` to store as the run's result, or null (with the reason) when it does not
+ * survive JSON or is larger than the server keeps.
+ */
+function jsonResult(value: unknown): { result: StateProposal['result']; dropped?: string } {
+  if (value === undefined) return { result: null };
   try {
-    return JSON.parse(JSON.stringify(value)) as StateProposal['result'];
-  } catch {
-    return null;
+    const text = JSON.stringify(value);
+    if (text === undefined) return { result: null };
+    const bytes = Buffer.byteLength(text);
+    if (bytes > MAX_JSON_OBJECT_BYTES) {
+      return { result: null, dropped: `The flow's result is ${bytes} bytes of JSON, over the ${MAX_JSON_OBJECT_BYTES} the server keeps: it is not stored (return a reference to large data instead)` };
+    }
+    return { result: JSON.parse(text) as StateProposal['result'] };
+  } catch (error) {
+    return { result: null, dropped: `The flow's result is not JSON (${(error as Error).message}): it is not stored` };
   }
 }
 
@@ -129,8 +138,10 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
           logs,
           cancel.signal,
         );
+        const stored = jsonResult(result);
+        if (stored.dropped) logs.add('warn', stored.dropped);
         await logs.flush();
-        outcome = await propose({ type: 'COMPLETED', result: jsonResult(result) });
+        outcome = await propose({ type: 'COMPLETED', result: stored.result });
       } catch (error) {
         if (cancel.signal.reason instanceof FlowClaimLostError) return await letGo();
         if (cancel.signal.aborted && !(error instanceof FlowTimeoutError)) {

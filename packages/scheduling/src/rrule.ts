@@ -157,14 +157,52 @@ function* ruleWalls(rule: Rule, fromWall: number, window: RRuleWindow): Generato
   let chunk = Math.min(Math.max((window.expected ?? 0) + 8, 8), 4096);
   for (;;) {
     const size = chunk;
-    const rrule = new RRule({ ...rule.options, dtstart: new Date(rebase(rule, after)) }, true);
+    const rrule = boundedRRule(rule, rebase(rule, after));
     const dates = rrule.between(new Date(after), until, inclusive, (_date, i) => i < size);
     for (const date of dates) yield date.getTime();
+    // Fewer than asked: the rule ended, passed `until`, or went MAX_IDLE_PERIODS without a match.
     if (dates.length < size) return;
     after = (dates[dates.length - 1] as Date).getTime();
     inclusive = false;
     chunk = Math.min(chunk * 4, 4096);
   }
+}
+
+/**
+ * Most periods (years, months, … seconds, by FREQ) rrule may walk without reaching a time that
+ * matches the rule's BY parts; it then stops as if the rule had ended. rrule itself stops only at
+ * a match or at the year 9999, so a rule that never matches (`BYMONTH=2;BYMONTHDAY=30`, a BYSETPOS
+ * past every period's times) costs seconds per call without this bound. 3000 periods still covers
+ * the longest gap of ordinary rules (a DAILY rule for 29 February: 2922 days, 2096 to 2104) and
+ * costs about 0.1 s. A YEARLY rule gets 400: the Gregorian calendar repeats every 400 years, so a
+ * yearly rule idle for 400 periods never matches.
+ */
+export const MAX_IDLE_PERIODS = 3000;
+const MAX_IDLE_YEARS = 400;
+
+/**
+ * An RRule that gives up after {@link MAX_IDLE_PERIODS} periods without a candidate time. rrule
+ * 2.8.1 (pinned) has no iteration limit, but its period loop reads `options.interval` twice per
+ * period (its `interval === 0` stop check and the step to the next period) and stops when it reads
+ * 0, and reads `options.tzid` once per candidate time; getters on those two count the periods
+ * walked since the last candidate. `rrule.bounds.test.ts` fails if a new rrule stops doing so.
+ */
+function boundedRRule(rule: Rule, dtstart: number): InstanceType<typeof RRule> {
+  const rrule = new RRule({ ...rule.options, dtstart: new Date(dtstart) }, true);
+  const interval = rrule.options.interval;
+  const maxReads = 2 * (rule.options.freq === RRule.YEARLY ? MAX_IDLE_YEARS : MAX_IDLE_PERIODS);
+  let reads = 0;
+  Object.defineProperties(rrule.options, {
+    interval: { get: () => (++reads > maxReads ? 0 : interval) },
+    tzid: {
+      get: () => {
+        reads = 0;
+        // Never a zone: times are floating wall times (see the top of this file).
+        return null;
+      },
+    },
+  });
+  return rrule;
 }
 
 const FIXED_PERIOD: Record<number, number> = {

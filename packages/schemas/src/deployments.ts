@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeploymentFullName, DeploymentName, FlowName, Id, JsonObject, Page, ScheduleSlug, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
+import { DeploymentFullName, DeploymentName, FlowName, Id, JsonObject, jsonObjectAtMost, Page, ScheduleSlug, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
 import { Schedule } from './schedules.js';
 
 /**
@@ -30,7 +30,7 @@ export type DeploymentSchedule = z.infer<typeof DeploymentSchedule>;
 const scheduleFields = {
   active: z.boolean().default(true),
   slug: ScheduleSlug.nullable().default(null),
-  parameters: JsonObject.default({}),
+  parameters: jsonObjectAtMost('parameters').default({}),
   maxScheduledRuns: z.number().int().min(1).max(MAX_SCHEDULED_RUNS).nullable().default(null),
   catchup: CatchupPolicy.default('all'),
   maxLateSeconds: z.number().int().min(1).nullable().default(null),
@@ -45,7 +45,7 @@ export const DeploymentScheduleUpdate = z.strictObject({
   schedule: Schedule.optional(),
   active: z.boolean().optional(),
   slug: ScheduleSlug.nullable().optional(),
-  parameters: JsonObject.optional(),
+  parameters: jsonObjectAtMost('parameters').optional(),
   maxScheduledRuns: scheduleFields.maxScheduledRuns.removeDefault().optional(),
   catchup: CatchupPolicy.optional(),
   maxLateSeconds: scheduleFields.maxLateSeconds.removeDefault().optional(),
@@ -121,15 +121,16 @@ export type Deployment = z.infer<typeof Deployment>;
 const deploymentFields = {
   entrypoint: z.string().min(1).max(1000).regex(/^[^:]+:[A-Za-z_$][\w$]*$/, 'expected path/to/file.ts:exportName').nullable(),
   schedules: z.array(DeploymentScheduleCreate).max(100),
-  parameters: JsonObject,
-  parameterSchema: JsonObject.nullable(),
+  /** Each of these JSON objects is at most MAX_JSON_OBJECT_BYTES (512 KiB) of JSON. */
+  parameters: jsonObjectAtMost('parameters'),
+  parameterSchema: jsonObjectAtMost('parameterSchema').nullable(),
   enforceParameterSchema: z.boolean(),
   tags: z.array(Tag).max(50),
   description: z.string().max(10_000).nullable(),
   version: z.string().max(200).nullable(),
   workPoolName: WorkPoolName.nullable(),
   workQueueName: WorkQueueName.nullable(),
-  jobVariables: JsonObject,
+  jobVariables: jsonObjectAtMost('jobVariables'),
   concurrencyLimit: z.number().int().min(1).nullable(),
   concurrencyOptions: ConcurrencyOptions,
   pullSteps: z.array(PullStep).max(50),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DeploymentRef } from './deployments.js';
-import { FlowName, Id, JsonObject, Page, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
+import { FlowName, Id, JsonObject, jsonObjectAtMost, Page, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
 import { OrchestrationStatus, State, StateProposal, StateType } from './states.js';
 
 /** One execution of a flow. */
@@ -46,7 +46,7 @@ export type FlowRun = z.infer<typeof FlowRun>;
 export const FlowRunCreate = z.strictObject({
   deployment: DeploymentRef,
   /** Shallow-merged over the deployment's parameters. */
-  parameters: JsonObject.default({}),
+  parameters: jsonObjectAtMost('parameters').default({}),
   /** Added to the deployment's tags. */
   tags: z.array(Tag).max(50).default([]),
   /** Unique per flow: the same key returns the same run. */
@@ -55,7 +55,7 @@ export const FlowRunCreate = z.strictObject({
   /** When to start; now when absent. */
   scheduledTime: Timestamp.optional(),
   workQueueName: WorkQueueName.optional(),
-  jobVariables: JsonObject.default({}),
+  jobVariables: jsonObjectAtMost('jobVariables').default({}),
 });
 export type FlowRunCreate = z.input<typeof FlowRunCreate>;
 

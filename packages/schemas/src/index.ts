@@ -55,6 +55,7 @@ export {
   FlowName,
   Id,
   JsonObject,
+  MAX_JSON_OBJECT_BYTES,
   Page,
   ScheduleSlug,
   splitDeploymentName,

@@ -57,6 +57,45 @@ export const Timestamp = z.iso.datetime({ offset: true });
 export const JsonObject = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObject>;
 
+/**
+ * Most bytes of JSON (UTF-8) in one input object: a run's or deployment's parameters, job
+ * variables, a parameter schema. Large data belongs in storage, passed by reference. The cap keeps
+ * a run's row (deployment parameters merged with the run's, and its job variables) within a few
+ * MiB, so memory per listed row stays bounded.
+ */
+export const MAX_JSON_OBJECT_BYTES = 512 * 1024;
+
+const utf8 = new TextEncoder();
+
+/** The size check of the two below: refuses a value over `maxBytes` bytes of JSON, naming `field`. */
+function atMostBytes(field: string, maxBytes: number) {
+  return (value: unknown, ctx: z.RefinementCtx) => {
+    const text = JSON.stringify(value) ?? '';
+    // A UTF-8 character is 1-3 bytes per UTF-16 unit: only a long text needs encoding to know.
+    if (text.length * 3 <= maxBytes) return;
+    const bytes = utf8.encode(text).length;
+    if (bytes > maxBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${field} is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes: pass large data by reference (a URL or file path) instead`,
+      });
+    }
+  };
+}
+
+/**
+ * A {@link JsonObject} input of at most `maxBytes` bytes of JSON; a larger one is refused with
+ * its size, the limit and `field` named.
+ */
+export function jsonObjectAtMost(field: string, maxBytes: number = MAX_JSON_OBJECT_BYTES) {
+  return JsonObject.superRefine(atMostBytes(field, maxBytes));
+}
+
+/** Any JSON value of at most `maxBytes` bytes of JSON (a flow's result). */
+export function jsonAtMost(field: string, maxBytes: number = MAX_JSON_OBJECT_BYTES) {
+  return z.json().superRefine(atMostBytes(field, maxBytes));
+}
+
 /** Page through a list: at most `limit` items after skipping `offset`. */
 export const Page = z.strictObject({
   limit: z.number().int().min(1).max(1000).default(100),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Timestamp } from './names.js';
+import { jsonAtMost, Timestamp } from './names.js';
 
 /** Every type a flow run's state can have. */
 export const StateType = z.enum([
@@ -56,8 +56,8 @@ export const StateProposal = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   message: z.string().max(10_000).optional(),
   scheduledTime: Timestamp.optional(),
-  /** A JSON result for COMPLETED states. */
-  result: z.json().optional(),
+  /** A JSON result for COMPLETED states, at most 512 KiB of JSON (the engine stores none for a larger one). */
+  result: jsonAtMost('result').optional(),
   /** With RUNNING: the flow's retry policy, which orchestration applies when the run fails or crashes. */
   retries: z.number().int().min(0).max(1000).optional(),
   retryDelaySeconds: z.number().int().min(0).max(86_400 * 7).optional(),

@@ -4,7 +4,8 @@ import { loadServerConfig } from './config.js';
 describe('loadServerConfig', () => {
   it('defaults to ~/.drover/drover.db on 127.0.0.1:4200 with every service', () => {
     const config = loadServerConfig({ HOME: '/home/ada' });
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 4200, apiKey: undefined, logLevel: 'info' });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 4200, apiKey: undefined, logLevel: 'info', maxConnections: 900 });
+    expect(loadServerConfig({ DROVER_SERVER_MAX_CONNECTIONS: '5000' }).maxConnections).toBe(5000);
     expect(config.databaseFile.endsWith('/.drover/drover.db')).toBe(true);
     expect(config.services).toEqual(['scheduler', 'late-runs', 'worker-health', 'run-health']);
   });
@@ -41,6 +42,7 @@ describe('loadServerConfig', () => {
     [{ DROVER_SCHEDULER_MIN_RUNS: '0' }, {}, 'Invalid DROVER_SCHEDULER_MIN_RUNS "0": expected a whole number of at least 1 (runs kept ahead per schedule, at least)'],
     [{ DROVER_LATE_AFTER_SECONDS: '15s' }, {}, 'Invalid DROVER_LATE_AFTER_SECONDS "15s": expected a whole number of at least 1 (seconds past its time a run is Late)'],
     [{ DROVER_SERVER_PORT: 'http' }, {}, 'Invalid DROVER_SERVER_PORT "http": expected a port number 0-65535'],
+    [{ DROVER_SERVER_MAX_CONNECTIONS: '0' }, {}, 'Invalid DROVER_SERVER_MAX_CONNECTIONS "0": expected a whole number of connections, 1-1000000'],
     [{}, { port: '70000' }, 'Invalid --port "70000": expected a port number 0-65535'],
     [{ DROVER_LOG_LEVEL: 'loud' }, {}, 'Invalid DROVER_LOG_LEVEL "loud": expected one of fatal, error, warn, info, debug, trace, silent'],
     [{ DROVER_SERVICES: 'scheduler,cron' }, {}, 'Invalid DROVER_SERVICES "scheduler,cron": expected a comma-separated list of scheduler, late-runs, worker-health, run-health'],

@@ -23,6 +23,12 @@ export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly apiKey: string | undefined;
+  /**
+   * Most connections open at once (`DROVER_SERVER_MAX_CONNECTIONS`, default 900). Each open
+   * connection holds a socket and buffers; without a cap, clients that open connections and never
+   * finish a request exhaust the process's file descriptors. Workers hold one long-poll each.
+   */
+  readonly maxConnections: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly services: readonly ServiceName[];
   /** The services' settings given in the environment (`SERVICE_SETTINGS`); defaults for the rest. */
@@ -55,6 +61,10 @@ function serviceSettings(env: NodeJS.ProcessEnv): Omit<ServicesSettings, 'enable
 }
 
 const Port = z.coerce.number().int().min(0).max(65_535);
+const MaxConnections = z.coerce.number().int().min(1).max(1_000_000);
+// Below the common soft limit of 1024 open files, leaving room for the database, its WAL and the
+// logs; enough for hundreds of workers, each holding a long-poll and a heartbeat connection.
+const DEFAULT_MAX_CONNECTIONS = 900;
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 const ServiceList = z
   .string()
@@ -90,6 +100,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}
     host: flags.host ?? env.DROVER_SERVER_HOST ?? '127.0.0.1',
     port: portText === undefined ? 4200 : parse(Port, portText, portSource, 'a port number 0-65535'),
     apiKey: env.DROVER_API_KEY || undefined,
+    maxConnections: env.DROVER_SERVER_MAX_CONNECTIONS
+      ? parse(MaxConnections, env.DROVER_SERVER_MAX_CONNECTIONS, 'DROVER_SERVER_MAX_CONNECTIONS', 'a whole number of connections, 1-1000000')
+      : DEFAULT_MAX_CONNECTIONS,
     logLevel: env.DROVER_LOG_LEVEL ? parse(LogLevel, env.DROVER_LOG_LEVEL, 'DROVER_LOG_LEVEL', `one of ${LogLevel.options.join(', ')}`) : 'info',
     services:
       flags.services === false

@@ -5,7 +5,7 @@ import { DroverError } from '@drover/schemas';
 import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import { appRouter } from './router.js';
-import { createRpcHandler } from './rpcHandler.js';
+import { BODY_TIMEOUT_MS, createRpcHandler } from './rpcHandler.js';
 import type { Store } from './store/store.js';
 
 export interface HttpOptions {
@@ -13,10 +13,17 @@ export interface HttpOptions {
   readonly logger: Logger;
   /** When set, every request but `GET /health` needs `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;
+  /** Most connections open at once; more are closed as they arrive (see `DROVER_SERVER_MAX_CONNECTIONS`). */
+  readonly maxConnections?: number;
+  /** Most milliseconds a request body may take to arrive after its headers (default {@link BODY_TIMEOUT_MS}). */
+  readonly bodyTimeoutMs?: number;
 }
 
 /** Largest request body accepted (a batch of 1,000 log lines fits well within it). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Time the headers have to arrive from the connection's first byte: a request that trickles them is closed. */
+const HEADERS_TIMEOUT_MS = 15_000;
 
 /** The HTTP server: `GET /health` for load balancers, the tRPC API everywhere else. */
 export function createHttpServer(options: HttpOptions): Server {
@@ -31,6 +38,7 @@ export function createHttpServer(options: HttpOptions): Server {
       return { store: options.store };
     },
     maxBodyBytes: MAX_BODY_BYTES,
+    bodyTimeoutMs: options.bodyTimeoutMs,
   });
   const server = createServer((req, res) => {
     // A clock read and a listener on every request, for a log line: only when that line is wanted.
@@ -45,6 +53,11 @@ export function createHttpServer(options: HttpOptions): Server {
     rpc(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout, so they close first
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Node's requestTimeout counts until the request has been read, not answered; the body's own
+  // timeout (above) is the tighter bound, this one stops a request whose body is never asked for.
+  server.requestTimeout = HEADERS_TIMEOUT_MS + (options.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
   return server;
 }
 

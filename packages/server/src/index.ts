@@ -16,7 +16,7 @@ export { migrationsFolder, openSqlite, type SqliteHandle } from './db/sqlite.js'
 export { type ServerEventMap, ServerEvents } from './events.js';
 export { type Decision, orchestrate, type OrchestrationContext, type Proposal, RULES, type RunSnapshot } from './orchestration.js';
 export { type AppRouter, appRouter } from './router.js';
-export { type DroverServer, type DroverServerOptions, startConfiguredServer, startServer } from './server.js';
+export { type DroverServer, type DroverServerOptions, isLoopback, startConfiguredServer, startServer } from './server.js';
 export { LateRuns, type LateRunsSettings } from './services/lateRuns.js';
 export { RunHealth, type RunHealthSettings } from './services/runHealth.js';
 export { Scheduler, type SchedulerPass, type SchedulerSettings } from './services/scheduler.js';

@@ -1,10 +1,33 @@
 import { DroverError, type Issue } from '@drover/schemas';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { RE2JS } from 're2js';
 import { canonicalJson } from './canonicalJson.js';
+
+/**
+ * `pattern` and `patternProperties` come from users, and V8's backtracking engine takes
+ * exponential time on some of them (`^(a+)+$` against 30 characters blocks the event loop for
+ * seconds). RE2JS is a pure-JS port of RE2: linear time in the input, no native build. A pattern
+ * RE2 cannot run (a lookahead or backreference, common in password rules written with zod) is not
+ * checked by the server: refusing it would refuse the deployment of such a flow, and the flow's
+ * own parameter schema still checks it in the job, where a slow pattern stalls that run alone.
+ */
+const linearRegExp = Object.assign(
+  (pattern: string) => {
+    let compiled: ReturnType<typeof RE2JS.compile> | null;
+    try {
+      compiled = RE2JS.compile(RE2JS.translateRegExp(pattern));
+    } catch {
+      compiled = null;
+    }
+    // ajv dedupes compiled patterns by `toString()`, which RE2JS does not make unique per pattern.
+    return { test: (text: string) => compiled === null || compiled.test(text), toString: () => `/${pattern}/` };
+  },
+  { code: 'RE2JS' },
+);
 
 // One compiler for every deployment's parameter schema. Compiled validators are cached by schema
 // text, since compiling costs ~1 ms and runs are created thousands of times per schema.
-const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, code: { regExp: linearRegExp } });
 const cache = new Map<string, ValidateFunction>();
 const CACHE_LIMIT = 1000;
 
@@ -17,6 +40,26 @@ function compile(schema: Record<string, unknown>): ValidateFunction {
     cache.set(key, validate);
   }
   return validate;
+}
+
+/**
+ * Throws VALIDATION_ERROR when `schema` is not a JSON Schema ajv can compile (an unknown type, a
+ * keyword of the wrong shape), so the deployment is refused when it is saved rather than every one
+ * of its runs failing later.
+ */
+export function assertParameterSchema(deploymentName: string, schema: Record<string, unknown> | null | undefined): void {
+  if (!schema) return;
+  try {
+    compile(schema);
+  } catch (cause) {
+    const problem = (cause as Error).message.replace(/^schema is invalid: /, '');
+    throw new DroverError(
+      'VALIDATION_ERROR',
+      `Invalid parameterSchema for deployment "${deploymentName}": ${problem} (expected a JSON Schema, draft 2020-12)`,
+      { deployment: deploymentName, problem },
+      { cause },
+    );
+  }
 }
 
 /** Every way `parameters` breaks `schema`, as `path: message` issues (empty when valid). */

@@ -19,7 +19,25 @@ export interface RpcHandlerOptions<TRouter extends AnyRouter> {
   /** The context of every call in the request; a throw (e.g. UNAUTHORIZED) fails each call with that error. */
   readonly createContext: (req: IncomingMessage) => TRouter['_def']['_config']['$types']['ctx'];
   readonly maxBodyBytes: number;
+  /** Most milliseconds a body may take to arrive once its headers have (default {@link BODY_TIMEOUT_MS}). */
+  readonly bodyTimeoutMs?: number;
 }
+
+/**
+ * Time a body has to arrive once its headers have: 16 MB in 30 s needs 4.5 Mbit/s. Timed from the
+ * headers to the body's end only, never over the answer, so a 60 s long-poll claim is not cut.
+ * A body trickled slower is refused and its connection closed.
+ */
+export const BODY_TIMEOUT_MS = 30_000;
+
+/**
+ * Deepest nesting of arrays and objects accepted in an input. Far above what any Drover input
+ * needs, and far below what recursion over a parsed value (zod, canonical JSON) can take.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** An answer up to this long is sent as one string; a longer one is written piece by piece. */
+const ONE_STRING_LIMIT = 32 * 1024 * 1024;
 
 type ProcedureType = AnyProcedure['_def']['type'];
 type Answer = { result: { data: unknown } } | { error: unknown };
@@ -27,7 +45,7 @@ type Answer = { result: { data: unknown } } | { error: unknown };
 const METHOD_OF: Record<ProcedureType, string> = { query: 'GET', mutation: 'POST', subscription: 'GET' };
 
 export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerOptions<TRouter>): (req: IncomingMessage, res: ServerResponse) => void {
-  const { router, maxBodyBytes } = options;
+  const { router, maxBodyBytes, bodyTimeoutMs = BODY_TIMEOUT_MS } = options;
   const config = router._def._config;
   const procedures = router._def.procedures as Record<string, AnyProcedure | undefined>;
 
@@ -36,14 +54,32 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
     getErrorShape({ config, error, type, path, input, ctx });
 
   const send = (res: ServerResponse, json: Answer | Answer[], errors: (TRPCError | undefined)[], headers: Record<string, string> = {}) => {
-    const body = JSON.stringify(json);
-    res
-      .writeHead(getHTTPStatusCode(json as never, errors), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers })
-      .end(body);
+    const status = getHTTPStatusCode(json as never, errors);
+    const pieces = answerPieces(json);
+    const first = pieces.next();
+    if (first.done) {
+      // The whole answer is one string: the common case, sent with its length.
+      const body = first.value;
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers }).end(body);
+      return;
+    }
+    // Longer than one string may be (V8 caps strings at 2^29 characters): streamed, row by row.
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    writePieces(res, first.value, pieces);
   };
 
   /** An error of the request as a whole, before any call ran: one error object, as tRPC answers it. */
   const refuse = (res: ServerResponse, error: TRPCError) => send(res, { error: shape(error, 'unknown', undefined, undefined, undefined) }, [error]);
+
+  /**
+   * Refuses a request whose body is not (or no longer) read, and closes its connection once the
+   * answer is out: an unread body must not be read into memory, nor left to keep the socket busy.
+   */
+  const refuseAndClose = (req: IncomingMessage, res: ServerResponse, error: TRPCError) => {
+    res.shouldKeepAlive = false;
+    res.once('finish', () => req.socket.destroySoon());
+    refuse(res, error);
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -70,6 +106,17 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
       return;
     }
 
+    // The context first: a caller without the API key gets its 401 before a byte of its body is read.
+    let ctx: unknown;
+    try {
+      ctx = options.createContext(req);
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      if (method === 'GET') refuse(res, error);
+      else refuseAndClose(req, res, error);
+      return;
+    }
+
     // The inputs, by batch index; a failure to read them is each call's error, as in tRPC.
     let inputs: Record<number, unknown> = {};
     let inputError: TRPCError | undefined;
@@ -79,23 +126,23 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
     } else {
       if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
         const given = req.headers['content-type'];
-        refuse(res, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: given ? `Unsupported content-type "${given}"` : 'Missing content-type header' }));
+        refuseAndClose(req, res, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: given ? `Unsupported content-type "${given}"` : 'Missing content-type header' }));
         return;
       }
-      const body = await readBody(req, maxBodyBytes);
-      if (body === undefined) {
-        refuse(res, new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `Request body larger than ${maxBodyBytes} bytes` }));
+      const body = await readBody(req, maxBodyBytes, bodyTimeoutMs);
+      if (body === 'too large') {
+        refuseAndClose(
+          req,
+          res,
+          new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `Request body larger than the limit of ${maxBodyBytes} bytes: send large data by reference (a URL or file path)` }),
+        );
+        return;
+      }
+      if (body === 'too slow') {
+        refuseAndClose(req, res, new TRPCError({ code: 'TIMEOUT', message: `Request body not received within ${bodyTimeoutMs / 1000} s of its headers` }));
         return;
       }
       [inputs, inputError] = parseInputs(body ? body : undefined, batch, paths.length);
-    }
-
-    let ctx: unknown;
-    let ctxError: TRPCError | undefined;
-    try {
-      ctx = options.createContext(req);
-    } catch (cause) {
-      ctxError = getTRPCErrorFromUnknown(cause);
     }
 
     // Aborted when the caller hangs up before its answer: a long-poll claim then hands out nothing.
@@ -109,7 +156,6 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
       calls.map(async ({ path, procedure }, index): Promise<Answer> => {
         const input = inputs[index];
         try {
-          if (ctxError) throw ctxError;
           if (inputError) throw inputError;
           if (!procedure) throw new TRPCError({ code: 'NOT_FOUND', message: `No procedure found on path "${path}"` });
           const expected = METHOD_OF[procedure._def.type];
@@ -141,6 +187,9 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
 /** The calls' inputs by batch index, or the BAD_REQUEST every call fails with. */
 function parseInputs(text: string | undefined, batch: boolean, calls: number): [Record<number, unknown>, TRPCError | undefined] {
   if (text === undefined) return [{}, undefined];
+  if (nestingExceeds(text, MAX_JSON_DEPTH)) {
+    return [{}, new TRPCError({ code: 'BAD_REQUEST', message: `Input JSON is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects: flatten it` })];
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -156,24 +205,119 @@ function parseInputs(text: string | undefined, batch: boolean, calls: number): [
   return [inputs, undefined];
 }
 
-/** The body as text, or undefined when it is longer than `max` bytes (the rest is not read). */
-function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+/**
+ * True when the JSON text nests arrays and objects deeper than `max`. Checked on the text, before
+ * parsing: what the server does with a parsed value (zod, canonical JSON, the database's JSON
+ * functions) recurses, and 10,000 levels overflow its stack.
+ */
+function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * The body as text; 'too large' as soon as it passes `max` bytes (declared or sent), and 'too slow'
+ * when it has not all arrived `timeoutMs` after its headers. Either way the rest is not read.
+ */
+function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<string | 'too large' | 'too slow'> {
   const declared = Number(req.headers['content-length']);
-  if (declared > max) return Promise.resolve(undefined);
+  if (declared > max) return Promise.resolve('too large');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
+    const stop = (outcome: 'too large' | 'too slow') => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      req.pause();
+      resolve(outcome);
+    };
+    // Node's own requestTimeout is checked only every 30 s and answers no body: this one names the cause.
+    const timer = setTimeout(() => stop('too slow'), timeoutMs);
     req.on('data', (chunk: Buffer) => {
       length += chunk.length;
-      if (length > max) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(undefined);
-      } else {
-        chunks.push(chunk);
-      }
+      if (length > max) stop('too large');
+      else chunks.push(chunk);
     });
-    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
+}
+
+/**
+ * The JSON of an answer: returns it whole when it fits in {@link ONE_STRING_LIMIT}; otherwise
+ * yields it in pieces (a batch answer by answer, a list row by row), so a long list never needs
+ * one string longer than V8 allows.
+ */
+function* answerPieces(json: Answer | Answer[]): Generator<string, string, undefined> {
+  const pieces: string[] = [];
+  let length = 0;
+  for (const piece of jsonPieces(json)) {
+    pieces.push(piece);
+    length += piece.length;
+    if (length > ONE_STRING_LIMIT) {
+      yield pieces.join('');
+      pieces.length = 0;
+      length = 0;
+    }
+  }
+  return pieces.join('');
+}
+
+/** A batch's answers, and a list's rows, each as its own JSON string. */
+function* jsonPieces(json: Answer | Answer[]): Generator<string, void, undefined> {
+  if (Array.isArray(json)) {
+    yield '[';
+    for (const [index, answer] of json.entries()) {
+      if (index > 0) yield ',';
+      yield* jsonPieces(answer);
+    }
+    yield ']';
+    return;
+  }
+  const data = 'result' in json ? json.result.data : undefined;
+  if (!Array.isArray(data)) {
+    yield JSON.stringify(json);
+    return;
+  }
+  yield '{"result":{"data":[';
+  for (const [index, row] of data.entries()) yield (index > 0 ? ',' : '') + (JSON.stringify(row) ?? 'null');
+  yield ']}}';
+}
+
+/** Writes `first` and the rest of `pieces`, waiting for the socket to drain between them. */
+function writePieces(res: ServerResponse, first: string, pieces: Generator<string, string, undefined>): void {
+  let next: IteratorResult<string, string> = { done: false, value: first };
+  const pump = () => {
+    while (!next.done) {
+      const more = res.write(next.value);
+      next = pieces.next();
+      if (!more) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end(next.value);
+  };
+  res.once('close', () => res.off('drain', pump));
+  pump();
 }

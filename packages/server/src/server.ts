@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import { openSqlite, type SqliteHandle } from './db/sqlite.js';
@@ -18,6 +18,8 @@ export interface DroverServerOptions {
   /** 0 picks a free port. */
   readonly port?: number;
   readonly apiKey?: string;
+  /** Most connections open at once (no cap when absent). */
+  readonly maxConnections?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly settings?: Partial<StoreSettings>;
@@ -43,7 +45,7 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   const logger = options.logger ?? pino({ level: 'info' });
   const database = openSqlite(options.databaseFile, { checkpointIntervalMs: options.checkpointIntervalMs });
   const store = new SqliteStore(database.db, options.clock ?? systemClock, new ServerEvents(), { ...DEFAULT_STORE_SETTINGS, ...options.settings });
-  const http = createHttpServer({ store, logger, apiKey: options.apiKey });
+  const http = createHttpServer({ store, logger, apiKey: options.apiKey, maxConnections: options.maxConnections });
   const services = new Services({ store, logger }, options.services);
   let address: Awaited<ReturnType<typeof listen>>;
   try {
@@ -55,6 +57,12 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   const host = address.address;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   services.start();
+  if (!options.apiKey && !isLoopback(host)) {
+    logger.warn(
+      { url },
+      `Drover server listening on ${host}, reachable from other machines, with no API key: anyone who can reach it can run flows. Set DROVER_API_KEY, or bind 127.0.0.1`,
+    );
+  }
   logger.info({ url, database: options.databaseFile, services: services.enabled }, 'Drover server listening');
   const close = () => stop(http, services, database);
   return { url, host, port: address.port, store, services, close, [Symbol.asyncDispose]: close };
@@ -68,9 +76,15 @@ export function startConfiguredServer(config: ServerConfig, logger: Logger): Pro
     host: config.host,
     port: config.port,
     apiKey: config.apiKey,
+    maxConnections: config.maxConnections,
     logger,
     services: { enabled: config.services, ...config.serviceSettings },
   });
+}
+
+/** True for an address only this machine can reach (127.0.0.0/8, ::1, IPv4-mapped loopback). */
+export function isLoopback(host: string): boolean {
+  return host === '::1' || /^(::ffff:)?127\./.test(host);
 }
 
 async function stop(http: Server, services: Services, database: SqliteHandle): Promise<void> {

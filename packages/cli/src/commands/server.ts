@@ -17,7 +17,7 @@ interface StartOptions {
 
 async function start(ctx: Context, options: StartOptions): Promise<void> {
   // Loaded here, not at the top: the server (SQLite driver, HTTP stack) is only needed by this command.
-  const [{ loadServerConfig, startConfiguredServer }, { pino }] = await Promise.all([import('@drover/server'), import('pino')]);
+  const [{ isLoopback, loadServerConfig, startConfiguredServer }, { pino }] = await Promise.all([import('@drover/server'), import('pino')]);
   const config = loadServerConfig(ctx.io.env as NodeJS.ProcessEnv, {
     host: options.host,
     port: options.port === undefined ? undefined : String(options.port),
@@ -30,6 +30,9 @@ async function start(ctx: Context, options: StartOptions): Promise<void> {
   out.line(`  database: ${config.databaseFile}`);
   out.line(`  services: ${config.services.length > 0 ? config.services.join(', ') : 'none (--no-services)'}`);
   if (config.apiKey) out.line('  API key:  required (DROVER_API_KEY)');
+  else if (!isLoopback(server.host)) {
+    ctx.err.line(`Warning: listening on ${server.host} with no API key: anyone who can reach this machine can run flows. Set DROVER_API_KEY.`);
+  }
   out.line(`Point clients at it with: export DROVER_API_URL=${server.url}`);
   out.line('Stop it with Ctrl+C.');
   await new Promise<void>((resolve) => {
@@ -85,14 +88,15 @@ export function registerServer(program: Command, ctx: Context): void {
         'after',
         `
 Environment: DROVER_HOME (folder of the database, default ~/.drover), DROVER_DATABASE_URL (another
-SQLite file), DROVER_API_KEY (require it from every client), DROVER_LOG_LEVEL, DROVER_SERVICES;
+SQLite file), DROVER_API_KEY (require it from every client: set it whenever --host is not a loopback
+address), DROVER_SERVER_MAX_CONNECTIONS (default 900), DROVER_LOG_LEVEL, DROVER_SERVICES;
 the services' settings DROVER_SCHEDULER_MIN_RUNS, DROVER_SCHEDULER_MAX_RUNS, DROVER_SCHEDULER_MIN_SECONDS,
 DROVER_SCHEDULER_MAX_SECONDS, DROVER_LATE_AFTER_SECONDS, DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS,
 DROVER_CANCELLATION_GRACE_SECONDS (see the README).`,
       )
       .action((options: StartOptions) => start(ctx, options)),
     'drover server start',
-    'DROVER_HOME=/srv/drover drover server start --host 0.0.0.0 --port 4200',
+    'DROVER_HOME=/srv/drover DROVER_API_KEY="$(cat /etc/drover/api-key)" drover server start --host 0.0.0.0 --port 4200',
   );
 
   examples(

@@ -15,6 +15,7 @@ import { canonicalJson } from '../canonicalJson.js';
 import { deploymentSchedules, deployments, flows, workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { uuidv7 } from '../ids.js';
+import { assertParameterSchema } from '../parameters.js';
 import type { StoreContext } from './context.js';
 import { deleteFutureAutoRuns, rekeyAutoRuns } from './scheduledRuns.js';
 import { toDeployment } from './rows.js';
@@ -204,6 +205,7 @@ export async function upsertDeployments(ctx: StoreContext, inputs: readonly Depl
 }
 
 function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.parse>, now: Date): { deployment: Deployment; created: boolean } {
+  assertParameterSchema(`${spec.flowName}/${spec.name}`, spec.parameterSchema);
   const iso = now.toISOString();
   const flow = ensureFlow(tx, spec.flowName, now);
   const workQueueId = resolveQueue(tx, spec.workPoolName, spec.workQueueName, now);
@@ -292,6 +294,7 @@ function changeDeployment(
     const before = requireDeployment(tx, ref);
     const current = loadDeployment(tx, before);
     const changes = change(current);
+    assertParameterSchema(`${current.flowName}/${current.name}`, changes.parameterSchema);
     const { schedules, concurrencyOptions, workPoolName, workQueueName, ...plain } = changes;
     const set: Partial<DeploymentRow> = { ...plain, updated: iso };
     if (concurrencyOptions) set.collisionStrategy = concurrencyOptions.collisionStrategy;

@@ -1,13 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { FlowRun } from '@drover/schemas';
+import { DroverError, type FlowRun } from '@drover/schemas';
 
 /** What a launcher needs to start one run's job. */
 export interface JobSpec {
   readonly run: FlowRun;
   /** The pool's job configuration, rendered for this run. */
   readonly configuration: Record<string, unknown>;
-  /** Environment the engine needs (API URL, key, run id), added over the configuration's `env`. */
+  /** Environment the engine needs (API URL, run id), added over the configuration's `env`. */
   readonly droverEnv: Record<string, string>;
+  /**
+   * Environment the engine needs that is secret (API key, claim token): added over `droverEnv`,
+   * and never put on a command line or in clear in a manifest (`ps` and the cluster show both).
+   */
+  readonly secretEnv: Record<string, string>;
   /** Each line the job prints. */
   readonly onOutput: (stream: 'stdout' | 'stderr', line: string) => void;
 }
@@ -19,21 +24,57 @@ export interface JobExit {
 
 /** A started job. */
 export interface Job {
-  /** Where the job lives (`process:host:pid`, `docker:name`, `kubernetes:ns/name`), stored on the run. */
+  /** Where the job lives (`process:host:pid:startTime:bootId`, `docker:name`, `kubernetes:ns/name`), stored on the run. */
   readonly infrastructureId: string;
   readonly exited: Promise<JobExit>;
   /** Asks the job to stop (SIGTERM or the platform's equivalent), forcing it after `graceMs`. */
   stop(graceMs: number): Promise<void>;
 }
 
+/**
+ * What `stopById` did. `stopped`: the id named a job of the run, now asked to stop. `absent`: it
+ * names no job of the run (gone, or something else the worker must not touch), and nothing was
+ * signalled; `reason` says which. `skipped`: not this launcher's to judge (another platform or
+ * host), or the platform did not answer; `reason` says why when there is one worth telling.
+ */
+export type StopOutcome =
+  | { readonly outcome: 'stopped' }
+  | { readonly outcome: 'absent'; readonly reason: string }
+  | { readonly outcome: 'skipped'; readonly reason?: string };
+
 /** Starts jobs on one kind of infrastructure, and stops jobs it (or another worker) started. */
 export interface Launcher {
   launch(spec: JobSpec): Promise<Job>;
-  /** Stops a job known only by its infrastructure id (after a worker restart); false when it is not this launcher's to stop. */
-  stopById(infrastructureId: string, graceMs: number): Promise<boolean>;
+  /**
+   * Stops the job of run `flowRunId` known only by its infrastructure id (after a worker
+   * restart). The id is data anyone could have written: the launcher first proves it names a
+   * job this run launched (a process's start time and environment, a container's or Job's
+   * `drover.io/flow-run-id` label) and otherwise touches nothing.
+   */
+  stopById(infrastructureId: string, flowRunId: string, graceMs: number): Promise<StopOutcome>;
 }
 
-/** The job's environment: the configuration's `env` (null values dropped) under Drover's own. */
+/** How messages name the run a job is for: `run brave-otter of etl/nightly`. */
+export function describeRun(run: FlowRun): string {
+  return `run ${run.name} of ${run.flowName}${run.deploymentName ? `/${run.deploymentName}` : ''}`;
+}
+
+/**
+ * A job variable's value as a command line will carry it. A value starting with `-` would be
+ * read as an option (`--privileged` as an image gives the container the host), so it is refused.
+ */
+export function commandLineValue(spec: JobSpec, field: string, value: string, what: string): string {
+  if (value.startsWith('-')) {
+    throw new DroverError(
+      'JOB_VARIABLES_INVALID',
+      `Invalid job variable "${field}" for ${describeRun(spec.run)}: "${value}" starts with "-", which the command line would read as an option, not as ${what}; set "${field}" to a value that does not start with "-"`,
+      { field, value, flowRunId: spec.run.id },
+    );
+  }
+  return value;
+}
+
+/** The job's environment (secrets aside): the configuration's `env` (null values dropped) under Drover's own. */
 export function jobEnv(spec: JobSpec): Record<string, string> {
   const configured = (spec.configuration.env ?? {}) as Record<string, string | null>;
   const env: Record<string, string> = {};
@@ -41,14 +82,20 @@ export function jobEnv(spec: JobSpec): Record<string, string> {
   return { ...env, ...spec.droverEnv };
 }
 
-/** The job's labels: Drover's, under the configuration's (a user's label wins). */
+/** The label that proves which run a container or Kubernetes Job was launched for. */
+export const RUN_ID_LABEL = 'drover.io/flow-run-id';
+
+/**
+ * The job's labels: the configuration's, under Drover's. Drover's win: a worker stops only what
+ * carries the run's id label, so a job variable must not be able to claim another run's.
+ */
 export function jobLabels(spec: JobSpec): Record<string, string> {
   return {
-    'drover.io/flow-run-id': spec.run.id,
+    ...((spec.configuration.labels ?? {}) as Record<string, string>),
+    [RUN_ID_LABEL]: spec.run.id,
     'drover.io/flow-run-name': spec.run.name,
     'drover.io/flow-name': spec.run.flowName,
     ...(spec.run.deploymentName ? { 'drover.io/deployment-name': spec.run.deploymentName } : {}),
-    ...((spec.configuration.labels ?? {}) as Record<string, string>),
   };
 }
 
