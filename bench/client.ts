@@ -32,7 +32,7 @@
 import { DroverClient, Runner, RunnerDeployment, runDeployment } from '@drover/client';
 import type { FlowRun } from '@drover/schemas';
 import { nap, noop } from './flows/flows.mjs';
-import { arg, machineLine, mb, ms, type ServerProcess, sleep, startServerProcess, summarize, Table } from './lib/harness.js';
+import { arg, machineLine, mb, type ServerProcess, sleep, startServerProcess, summarize, Table } from './lib/harness.js';
 
 const ROUNDS = Number(arg('rounds') ?? 3);
 const RUNS = Number(arg('runs') ?? 3000);
@@ -71,7 +71,7 @@ interface Served {
 async function startRunner(client: DroverClient, suffix = ''): Promise<{ runner: Runner; stopped: Promise<void> }> {
   const lines: string[] = [];
   const runner = new Runner(deployments(suffix), { client, limit: 1000, handleSignals: false, printStartingMessage: false, print: (l) => lines.push(l) });
-  const stopped = runner.run().then(() => {
+  const stopped = runner.start().then(() => {
     if (lines.length > 0) console.log(`  runner said: ${lines.slice(0, 5).join(' | ')}`);
   });
   await Promise.race([runner.ready, stopped]);

@@ -4,7 +4,9 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
-for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((name) => name.endsWith('.ts'))
+  .sort()) {
   console.log(`\n# ${file}`);
   execFileSync('pnpm', ['exec', 'tsx', file], { cwd: dir, stdio: 'inherit' });
 }

@@ -90,7 +90,13 @@ function runRound(databaseFile: string): Promise<PassReport> {
 
 /** Creates the deployments through the API, 100 upserts to a request, 4 clients at once. */
 async function prepare(server: Server, file: string): Promise<number> {
-  const running = await server.startServer({ databaseFile: file, port: 0, logger: pino({ level: 'silent' }), services: { enabled: [] }, clock: new server.FakeClock(NOW) });
+  const running = await server.startServer({
+    databaseFile: file,
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    services: { enabled: [] },
+    clock: new server.FakeClock(NOW),
+  });
   const t0 = performance.now();
   try {
     const clients = Array.from({ length: 4 }, () => new DroverClient({ apiUrl: running.url }));
@@ -121,8 +127,13 @@ async function prepare(server: Server, file: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
-  console.log(`node ${process.version}, ${cpus().length} cores, load average ${load()} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, server: ${arg('server') ?? '@drover/server'}`);
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  console.log(
+    `node ${process.version}, ${cpus().length} cores, load average ${load()} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, server: ${arg('server') ?? '@drover/server'}`,
+  );
   const home = mkdtempSync(join(tmpdir(), 'drover-bench-scheduler-'));
   try {
     const prepared = join(home, 'prepared.db');
@@ -154,7 +165,9 @@ async function main(): Promise<void> {
     const ok = reports.every((r) => r.inserted === first.inserted && r.steadyInserted === 0);
     console.log(`check: ${ok ? 'OK' : 'FAILED'}: every round inserted the same runs, and no steady pass inserted any`);
     console.log(`load average at end: ${load()}`);
-    console.log(`reproduce: pnpm build && pnpm --filter @drover/bench exec tsx scheduler.ts --deployments=${DEPLOYMENTS} --rounds=${ROUNDS}${arg('server') ? ` --server=${arg('server')}` : ''}`);
+    console.log(
+      `reproduce: pnpm build && pnpm --filter @drover/bench exec tsx scheduler.ts --deployments=${DEPLOYMENTS} --rounds=${ROUNDS}${arg('server') ? ` --server=${arg('server')}` : ''}`,
+    );
     if (!ok) process.exitCode = 1;
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -78,10 +78,7 @@ function rawLuxonDays(): () => Date[] {
 
 function rawRRule(tzid: boolean): () => Date[] {
   const options = RRule.parseString('FREQ=DAILY');
-  return () =>
-    new RRule({ ...options, dtstart: new Date(Date.UTC(2025, 0, 1, 9)), ...(tzid ? { tzid: ZONE } : {}) }, true).all(
-      (_d, i) => i < N,
-    );
+  return () => new RRule({ ...options, dtstart: new Date(Date.UTC(2025, 0, 1, 9)), ...(tzid ? { tzid: ZONE } : {}) }, true).all((_d, i) => i < N);
 }
 
 const cronDaily: ScheduleLike = { cron: '0 9 * * *', timezone: ZONE };
@@ -109,7 +106,9 @@ const rows: Row[] = [
   },
 ];
 
-console.log(`node ${process.version}, TZ=${process.env.TZ ?? '(unset)'}, ${N} occurrences in ${ZONE}, median of ${ROUNDS} rounds x ${REPS} calls after ${WARMUP} warm-up calls\n`);
+console.log(
+  `node ${process.version}, TZ=${process.env.TZ ?? '(unset)'}, ${N} occurrences in ${ZONE}, median of ${ROUNDS} rounds x ${REPS} calls after ${WARMUP} warm-up calls\n`,
+);
 // All getDates rows first, so the peak RSS they reach is measured before the raw libraries run.
 const oursMs = rows.map((row) => time(row.ours));
 const oursPeakRss = peakRss;

@@ -34,13 +34,13 @@
  * this (client) process. A process near 1 s of CPU per second of wall time is the bottleneck.
  */
 import { fork } from 'node:child_process';
-import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DroverClient } from '@drover/client';
-import type { FlowRun } from '@drover/schemas';
+import type { FlowRun, StateProposal } from '@drover/schemas';
 import type { startServer as StartServer } from '@drover/server';
 import { pino } from 'pino';
 
@@ -109,7 +109,9 @@ interface ServerProcess {
 
 async function spawnServer(): Promise<ServerProcess> {
   // The child inherits this process's execArgv, which carries tsx's loader.
-  const child = fork(fileURLToPath(import.meta.url), ['serve', ...process.argv.filter((a) => a.startsWith('--server=') || a.startsWith('--log='))], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['serve', ...process.argv.filter((a) => a.startsWith('--server=') || a.startsWith('--log='))], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const pending = new Map<number, (reply: Record<string, unknown>) => void>();
   let next = 0;
   const url = await new Promise<string>((resolve, reject) => {
@@ -142,7 +144,7 @@ interface Api {
   noop(): Promise<unknown>;
   create(deployment: string): Promise<FlowRun>;
   claim(input: { workPoolName: string; workQueueNames?: string[]; workerName: string; scheduledBefore: string; limit: number }): Promise<FlowRun[]>;
-  setState(flowRunId: string, state: { type: 'RUNNING' | 'COMPLETED'; result?: unknown }): Promise<{ status: string }>;
+  setState(flowRunId: string, state: { type: 'RUNNING' | 'COMPLETED'; result?: StateProposal['result'] }): Promise<{ status: string }>;
 }
 
 function sdkApi(client: DroverClient): Api {
@@ -254,7 +256,14 @@ interface ClaimResult extends Measure {
 }
 
 /** 4 workers drain the pool; each stops at its first empty answer. Rates are in runs, not requests. */
-async function claimAll(server: ServerProcess, apis: readonly Api[], admin: DroverClient, pool: string, limit: number, seeded: Set<string>): Promise<ClaimResult> {
+async function claimAll(
+  server: ServerProcess,
+  apis: readonly Api[],
+  admin: DroverClient,
+  pool: string,
+  limit: number,
+  seeded: Set<string>,
+): Promise<ClaimResult> {
   const claimed: FlowRun[] = [];
   let requests = 0;
   const m = await measure(server, CLAIM_WORKERS, async (loop, timed) => {
@@ -284,7 +293,9 @@ async function claimAll(server: ServerProcess, apis: readonly Api[], admin: Drov
 type Row = { name: string; unit: string; rounds: Measure[] };
 
 async function main(): Promise<void> {
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   console.log(
     `node ${process.version}, ${cpus().length} cores, load average ${load} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, clients: ${CLIENT_KINDS.join(', ')}, server: ${arg('server') ?? '@drover/server'}, server log: ${arg('log') ?? 'silent'}`,
   );
@@ -397,7 +408,13 @@ async function main(): Promise<void> {
               for (let i = 0; i < perLoop; i++) {
                 await timed(async () => {
                   const run = await api.create(`bench/lifecycle-${loop}`);
-                  const [claimed] = await api.claim({ workPoolName: 'lifecycle', workQueueNames: [`q${loop}`], workerName: `loop-${loop}`, scheduledBefore: soon(), limit: 1 });
+                  const [claimed] = await api.claim({
+                    workPoolName: 'lifecycle',
+                    workQueueNames: [`q${loop}`],
+                    workerName: `loop-${loop}`,
+                    scheduledBefore: soon(),
+                    limit: 1,
+                  });
                   if (claimed?.id !== run.id) throw new Error(`loop ${loop} claimed ${claimed?.id} instead of ${run.id}`);
                   const running = await api.setState(run.id, { type: 'RUNNING' });
                   const completed = await api.setState(run.id, { type: 'COMPLETED', result: { ok: true } });
@@ -413,7 +430,9 @@ async function main(): Promise<void> {
 
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     const f = (x: number, digits = 0) => x.toFixed(digits);
-    console.log(`\nmedian of ${ROUNDS} rounds (slowest..fastest); p50/p99: latency of one request (of one cycle for life cycles) as the client sees it; CPU: µs per run (request for no-ops, cycle for life cycles) in each process`);
+    console.log(
+      `\nmedian of ${ROUNDS} rounds (slowest..fastest); p50/p99: latency of one request (of one cycle for life cycles) as the client sees it; CPU: µs per run (request for no-ops, cycle for life cycles) in each process`,
+    );
     console.log('phase                                | per second (slowest..fastest)  | p50 ms | p99 ms | server CPU µs | client CPU µs');
     console.log('-------------------------------------|--------------------------------|--------|--------|---------------|--------------');
     for (const row of rows.values()) {
@@ -423,15 +442,23 @@ async function main(): Promise<void> {
         `${row.name.padEnd(37)}| ${`${f(median(rates)).padStart(6)} ${row.unit}/s`.padEnd(18)}${range.padStart(13)} | ${f(median(row.rounds.map((m) => m.p50)), 2).padStart(6)} | ${f(median(row.rounds.map((m) => m.p99)), 2).padStart(6)} | ${f(median(row.rounds.map((m) => m.serverCpuPerOp))).padStart(13)} | ${f(median(row.rounds.map((m) => m.clientCpuPerOp))).padStart(12)}`,
       );
     }
-    console.log(`\nruns: ${CREATES} per create phase, ${CLAIM_RUNS} due runs per claim phase, ${LIFECYCLES} life cycles per life-cycle phase (create, claim, RUNNING, COMPLETED: 4 requests each)`);
+    console.log(
+      `\nruns: ${CREATES} per create phase, ${CLAIM_RUNS} due runs per claim phase, ${LIFECYCLES} life cycles per life-cycle phase (create, claim, RUNNING, COMPLETED: 4 requests each)`,
+    );
     console.log(`seeding the claim pools (SDK, 4 clients x batches of 100 calls per request, not timed above): median ${f(median(seedRates))} runs/s`);
     console.log('claim check (every seeded run claimed exactly once, none left):');
     for (const check of checks) console.log(`  ${check}`);
     const usage = await server.usage();
     const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-    console.log(`\npeak RSS: server process ${mib(usage.maxRssBytes)} (${mib(atStart.rssBytes)} once listening), client process ${mib(process.resourceUsage().maxRSS * 1024)}`);
+    console.log(
+      `\npeak RSS: server process ${mib(usage.maxRssBytes)} (${mib(atStart.rssBytes)} once listening), client process ${mib(process.resourceUsage().maxRSS * 1024)}`,
+    );
     console.log(`database file ${mib(usage.databaseBytes)}, its WAL ${mib(usage.walBytes)} at the end`);
-    console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average at end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     const extra = ['log', 'server'].flatMap((name) => (arg(name) ? [` --${name}=${arg(name)}`] : [])).join('');
     console.log(`reproduce: pnpm build && pnpm --filter @drover/bench exec tsx server.ts --rounds=${ROUNDS} --client=${arg('client') ?? 'both'}${extra}`);
     if (!allOk) process.exitCode = 1;

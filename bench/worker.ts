@@ -75,8 +75,16 @@ async function withWorkers<T>(workers: { count: number; limit?: number }, body: 
   try {
     const client = new DroverClient({ apiUrl: server.url, apiKey: '' });
     await client.workPools.create({ name: POOL, type: 'process' });
-    for (const [flow, name] of [[noop, 'noop'], [nap, 'nap']] as const) {
-      const deployment = RunnerDeployment.fromFlow(flow, { name, entrypoint: `flows/flows.mjs:${name}`, workPoolName: POOL, jobVariables: { workingDir: benchDir } });
+    for (const [flow, name] of [
+      [noop, 'noop'],
+      [nap, 'nap'],
+    ] as const) {
+      const deployment = RunnerDeployment.fromFlow(flow, {
+        name,
+        entrypoint: `flows/flows.mjs:${name}`,
+        workPoolName: POOL,
+        jobVariables: { workingDir: benchDir },
+      });
       await client.deployments.upsert(await deployment.toCreate());
     }
     for (let i = 0; i < workers.count; i++) running.push(await startWorker(server.url, `bench-worker-${i + 1}`, workers.limit));

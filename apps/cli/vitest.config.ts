@@ -1,3 +1,3 @@
-import { defineProject } from 'vitest/config';
+import { packageTestConfig } from '../../vitest.shared.ts';
 
-export default defineProject({ test: { include: ['src/**/*.test.ts'], env: { TZ: 'UTC' } } });
+export default packageTestConfig({ runsBuiltCode: true });

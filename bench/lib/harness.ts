@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const benchDir = fileURLToPath(new URL('..', import.meta.url));
 
-export type Usage = { cpuMicros: number; maxRssBytes: number };
+type Usage = { cpuMicros: number; maxRssBytes: number };
 
 /** A child process that answers `{ id, cmd }` messages with `{ id, ... }`. */
 export interface Child {
@@ -18,7 +18,12 @@ export interface Child {
 }
 
 /** Forks `script` (plain node: no tsx loader) and resolves with its first message that has `key`. */
-export async function forkChild(script: string, env: Record<string, string>, key: string, execArgv?: string[]): Promise<{ child: Child; first: Record<string, unknown> }> {
+export async function forkChild(
+  script: string,
+  env: Record<string, string>,
+  key: string,
+  execArgv?: string[],
+): Promise<{ child: Child; first: Record<string, unknown> }> {
   const proc = fork(script, [], { execArgv: execArgv ?? [], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pending = new Map<number, (reply: Record<string, unknown>) => void>();
   let next = 0;
@@ -68,7 +73,7 @@ export async function startServerProcess(): Promise<ServerProcess> {
   };
 }
 
-export function percentile(sorted: readonly number[], p: number): number {
+function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
@@ -79,20 +84,22 @@ export function summarize(values: readonly number[]): { p50: number; p99: number
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN, n: sorted.length };
 }
 
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-export const ms = (value: number) => (value < 10 ? value.toFixed(1) : value.toFixed(0));
+const ms = (value: number) => (value < 10 ? value.toFixed(1) : value.toFixed(0));
 
 export const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 /** The machine and its load now, for the report's header. */
 export function machineLine(): string {
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   return `${cpus().length} cores (${cpus()[0]?.model.trim()}), node ${process.version}, load average ${load}`;
 }
 

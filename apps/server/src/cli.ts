@@ -3,7 +3,7 @@ import { isDroverError } from '@drover/schemas';
 import { loadServerConfig, startConfiguredServer } from '@drover/server';
 import { pino } from 'pino';
 
-export const USAGE = `Usage: drover-server [--host HOST] [--port PORT] [--no-services]
+const USAGE = `Usage: drover-server [--host HOST] [--port PORT] [--no-services]
 
 Serves the Drover API and runs the background services (scheduler, late runs,
 worker health, run health) over the SQLite database in DROVER_HOME.

@@ -48,7 +48,7 @@ describe('node apps/server', () => {
   it('serves the API with its services and stops cleanly on SIGTERM', async () => {
     const app = start(['--port', '0']);
     const url = await app.listening;
-    expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${url}/health`)).json()).toEqual({ result: { data: { status: 'ok' } } });
     const pools = await (await fetch(`${url}/workPools.list`)).json();
     expect(pools).toEqual({ result: { data: [] } });
     expect(app.output().stdout).toContain('"services":["scheduler","late-runs","worker-health","run-health"]');

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { type DroverClient, getClient } from '@drover/client';
 import { type FlowRun, isTerminal } from '@drover/schemas';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alive, buildBinary, freePort, killHard, spawnDrover, untilAnswered } from './testCli.js';
+import { alive, freePort, killHard, spawnDrover, untilAnswered } from './testCli.js';
 
 const LIMIT = 2;
 const CHAOS_MS = 40_000;
@@ -75,7 +75,6 @@ afterAll(() => {
 
 describe('Drover under SIGKILLs of its server, workers and jobs', () => {
   it('never runs a run twice at once, never exceeds a limit, loses no run and completes none twice', { timeout: 300_000 }, async () => {
-    buildBinary();
     const seed = Number(process.env.DROVER_CHAOS_SEED ?? Date.now() % 1_000_000);
     const rand = random(seed);
     const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)] as T;
@@ -152,7 +151,11 @@ describe('Drover under SIGKILLs of its server, workers and jobs', () => {
         workers[index] = startWorker();
         events.push(`worker ${index} killed`);
       } else {
-        const lines = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+        const lines = readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line));
         const ended = new Set(lines.filter((l) => l.ev === 'end').map((l) => l.key));
         const running = lines.filter((l) => l.ev === 'start' && !ended.has(l.key) && alive(l.pid));
         if (running.length === 0) continue;
@@ -188,13 +191,22 @@ describe('Drover under SIGKILLs of its server, workers and jobs', () => {
 
     // Nothing lost: every acknowledged create is there.
     const ids = new Set(runs.map((r) => r.id));
-    expect(acknowledged.filter((id) => !ids.has(id)), context).toEqual([]);
+    expect(
+      acknowledged.filter((id) => !ids.has(id)),
+      context,
+    ).toEqual([]);
     expect(acknowledged.length).toBeGreaterThan(50);
     expect(runs.filter((r) => r.autoScheduled).length).toBeGreaterThan(5);
 
     // Nothing doubled, seen from the jobs: no run ran in two live processes at once, no limit passed.
-    const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.filter((l) => l.ev === 'overlap' || l.ev === 'overlimit'), context).toEqual([]);
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(
+      lines.filter((l) => l.ev === 'overlap' || l.ev === 'overlimit'),
+      context,
+    ).toEqual([]);
     expect(events.some((e) => e.startsWith('job'))).toBe(true);
 
     // ...and from the server's histories: at most one COMPLETED, nothing after a final state, and
@@ -202,7 +214,10 @@ describe('Drover under SIGKILLs of its server, workers and jobs', () => {
     const histories = await Promise.all(runs.map(async (r) => ({ run: r, states: await untilAnswered(() => client.flowRuns.history(r.id)) })));
     for (const { run, states } of histories) {
       expect(states.filter((s) => s.type === 'COMPLETED').length, `${run.id}: ${context}`).toBeLessThanOrEqual(1);
-      expect(states.findIndex((s) => isTerminal(s.type)), `${run.id}: ${context}`).toBe(states.length - 1);
+      expect(
+        states.findIndex((s) => isTerminal(s.type)),
+        `${run.id}: ${context}`,
+      ).toBe(states.length - 1);
     }
     const changes = histories
       .filter(({ run }) => run.deploymentName === 'limited')

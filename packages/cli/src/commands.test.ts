@@ -4,12 +4,12 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { defaultBaseJobTemplate, Deployment, FlowRun, Project, WorkPool, WorkQueue } from '@drover/schemas';
 import { getDates } from '@drover/scheduling';
-import { parse } from 'yaml';
+import { Deployment, defaultBaseJobTemplate, FlowRun, Project, WorkPool, WorkQueue } from '@drover/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { z } from 'zod';
-import { buildBinary, FLOWS, makeProject, type TestServer, startTestServer } from './testCli.js';
+import { FLOWS, makeProject, startTestServer, type TestServer } from './testCli.js';
 
 let srv: TestServer;
 const cleanups: (() => void)[] = [];
@@ -22,7 +22,6 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const json = <T>(schema: z.ZodType<T>, text: string): T => schema.parse(JSON.parse(text));
 
 beforeAll(async () => {
-  buildBinary();
   srv = await startTestServer();
 }, 180_000);
 
@@ -76,7 +75,9 @@ describe('work-pool and work-queue', { timeout: 180_000 }, () => {
     expect(json(WorkPool, paused.stdout).isPaused).toBe(true);
     expect((await srv.run(['work-pool', 'resume', 'local'])).stdout).toBe('Resumed work pool local\n');
 
-    expect((await srv.run(['work-queue', 'create', 'urgent', '--pool', 'local', '--priority', '1'])).stdout).toBe('Created work queue urgent in pool local (priority 1)\n');
+    expect((await srv.run(['work-queue', 'create', 'urgent', '--pool', 'local', '--priority', '1'])).stdout).toBe(
+      'Created work queue urgent in pool local (priority 1)\n',
+    );
     const [queues, queueTable] = await Promise.all([
       srv.run(['work-queue', 'ls', '--pool', 'local', '--json']),
       srv.run(['work-queue', 'ls', '--pool', 'local']),
@@ -148,9 +149,14 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
   }, 180_000);
 
   it('--dry-run shows what would be created, with next run times, and changes nothing', async () => {
-    const [text, planned] = await Promise.all([srv.run(['deploy', '--all', '--dry-run'], { cwd: dir }), srv.run(['deploy', '--all', '--dry-run', '--json'], { cwd: dir })]);
+    const [text, planned] = await Promise.all([
+      srv.run(['deploy', '--all', '--dry-run'], { cwd: dir }),
+      srv.run(['deploy', '--all', '--dry-run', '--json'], { cwd: dir }),
+    ]);
     expect(text.code).toBe(0);
-    const nightlyTimes = getDates({ cron: '0 2 * * *', timezone: 'Europe/London' }, { start: new Date(), n: 3 }).map((d) => d.toISOString().replace('.000Z', 'Z'));
+    const nightlyTimes = getDates({ cron: '0 2 * * *', timezone: 'Europe/London' }, { start: new Date(), n: 3 }).map((d) =>
+      d.toISOString().replace('.000Z', 'Z'),
+    );
     expect(text.stdout).toContain(
       [
         'Would create deployment hello/nightly (from drover.yaml deployments.0)',
@@ -162,7 +168,9 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
         `      next: ${nightlyTimes.join(', ')}`,
       ].join('\n'),
     );
-    expect(text.stdout).toContain('Would create deployment tick/every-minute (from drover.yaml deployments.1)\n  entrypoint:  flows/tick.ts:tick\n  work pool:   local, queue fast (will be created)\n');
+    expect(text.stdout).toContain(
+      'Would create deployment tick/every-minute (from drover.yaml deployments.1)\n  entrypoint:  flows/tick.ts:tick\n  work pool:   local, queue fast (will be created)\n',
+    );
     const plan = JSON.parse(planned.stdout) as { dryRun: boolean; deployments: { name: string; action: string; schedules: { next: string[] }[] }[] };
     expect(plan.dryRun).toBe(true);
     expect(plan.deployments.map((d) => [d.name, d.action])).toEqual([
@@ -172,7 +180,7 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     const minutes = plan.deployments[1]?.schedules[0]?.next.map((t) => Date.parse(t)) ?? [];
     expect(minutes).toHaveLength(3);
     expect(minutes.map((t) => t % 60_000)).toEqual([0, 0, 0]);
-    expect([minutes[1] as number - (minutes[0] as number), minutes[2] as number - (minutes[1] as number)]).toEqual([60_000, 60_000]);
+    expect([(minutes[1] as number) - (minutes[0] as number), (minutes[2] as number) - (minutes[1] as number)]).toEqual([60_000, 60_000]);
     expect(JSON.parse((await srv.run(['deployment', 'ls', '--json'])).stdout)).toEqual([]);
   });
 
@@ -180,7 +188,9 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     const first = await srv.run(['deploy', '--all'], { cwd: dir });
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(
-      new RegExp(`^Created deployment hello/nightly \\(${UUID}\\)\nCreated deployment tick/every-minute \\(${UUID}\\)\n\nNext:\n  drover worker start --pool local `),
+      new RegExp(
+        `^Created deployment hello/nightly \\(${UUID}\\)\nCreated deployment tick/every-minute \\(${UUID}\\)\n\nNext:\n  drover worker start --pool local `,
+      ),
     );
     const [again, plannedRun] = await Promise.all([
       srv.run(['deploy', '--all', '--dry-run'], { cwd: dir }),
@@ -194,7 +204,11 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     const updated = await srv.run(['deploy', '--name', 'nightly', '--param', 'name=cli', '--version', '2'], { cwd: dir });
     expect(updated.stdout).toMatch(new RegExp(`^Updated deployment hello/nightly \\(${UUID}\\): parameters, version\n`));
 
-    const [listedRun, table, inspect] = await Promise.all([srv.run(['deployment', 'ls', '--json']), srv.run(['deployment', 'ls']), srv.run(['deployment', 'inspect', 'hello/nightly'])]);
+    const [listedRun, table, inspect] = await Promise.all([
+      srv.run(['deployment', 'ls', '--json']),
+      srv.run(['deployment', 'ls']),
+      srv.run(['deployment', 'inspect', 'hello/nightly']),
+    ]);
     const listed = json(z.array(Deployment), listedRun.stdout);
     expect(listed.map((d) => [`${d.flowName}/${d.name}`, d.workQueueName, d.version, d.parameters])).toEqual([
       ['hello/nightly', 'default', '2', { name: 'cli' }],
@@ -236,8 +250,15 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     const added = await srv.run(['deployment', 'schedule', 'add', 'hello/nightly', '--interval', '1h', '--slug', 'hourly', '--timezone', 'UTC']);
     expect(added.stdout).toMatch(new RegExp(`^Added schedule ${UUID} to hello/nightly: every 1h \\(UTC\\)\n$`));
     const table = await srv.run(['deployment', 'schedule', 'ls', 'hello/nightly']);
-    expect(table.stdout).toMatch(new RegExp(`^ID +SCHEDULE +SLUG +ACTIVE +NEXT RUN\n${UUID}  cron 0 2 \\* \\* \\* \\(Europe/London\\)  nightly  yes +\\S+Z\n${UUID}  every 1h \\(UTC\\) +hourly +yes +\\S+:00:00Z\n$`));
-    const preview = JSON.parse((await srv.run(['deployment', 'schedule', 'preview', 'hello/nightly', '--count', '2', '--json'])).stdout) as { slug: string; times: string[] }[];
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^ID +SCHEDULE +SLUG +ACTIVE +NEXT RUN\n${UUID}  cron 0 2 \\* \\* \\* \\(Europe/London\\)  nightly  yes +\\S+Z\n${UUID}  every 1h \\(UTC\\) +hourly +yes +\\S+:00:00Z\n$`,
+      ),
+    );
+    const preview = JSON.parse((await srv.run(['deployment', 'schedule', 'preview', 'hello/nightly', '--count', '2', '--json'])).stdout) as {
+      slug: string;
+      times: string[];
+    }[];
     expect(preview.map((p) => [p.slug, p.times.length])).toEqual([
       ['nightly', 2],
       ['hourly', 2],
@@ -251,7 +272,24 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
 
   it('deploys an entrypoint from the command line with its flags', async () => {
     const deployed = await srv.run(
-      ['deploy', 'boom.ts:boom', '--name', 'adhoc', '--pool', 'local', '--interval', '5m', '--tag', 'a', '--tag', 'b', '--job-variable', 'env={"A":"1"}', '--description', 'from flags'],
+      [
+        'deploy',
+        'boom.ts:boom',
+        '--name',
+        'adhoc',
+        '--pool',
+        'local',
+        '--interval',
+        '5m',
+        '--tag',
+        'a',
+        '--tag',
+        'b',
+        '--job-variable',
+        'env={"A":"1"}',
+        '--description',
+        'from flags',
+      ],
       { cwd: join(dir, 'flows') },
     );
     expect(deployed.code).toBe(0);
@@ -259,7 +297,12 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     const adhoc = json(Deployment, (await srv.run(['deployment', 'inspect', 'boom/adhoc', '--json'])).stdout);
     // The entrypoint is typed relative to where the user is and stored relative to the project root.
     expect(adhoc.entrypoint).toBe('flows/boom.ts:boom');
-    expect([adhoc.tags, adhoc.jobVariables, adhoc.description, adhoc.schedules.map((s) => s.schedule)]).toEqual([['a', 'b'], { env: { A: '1' } }, 'from flags', [{ interval: 300 }]]);
+    expect([adhoc.tags, adhoc.jobVariables, adhoc.description, adhoc.schedules.map((s) => s.schedule)]).toEqual([
+      ['a', 'b'],
+      { env: { A: '1' } },
+      'from flags',
+      [{ interval: 300 }],
+    ]);
     const removed = await srv.run(['deployment', 'delete', 'boom/adhoc']);
     expect(removed.stdout).toMatch(new RegExp(`^Deleted deployment boom/adhoc \\(${UUID}\\) and \\d+ scheduled runs?\n$`));
   });
@@ -269,7 +312,9 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     const run = json(FlowRun, now.stdout);
     expect([run.state.type, run.parameters, run.deploymentName]).toEqual(['SCHEDULED', { name: 'ada', times: 2 }, 'nightly']);
     const text = await srv.run(['deployment', 'run', 'hello/nightly', '--start-in', '10m', '--idempotency-key', 'k1']);
-    expect(text.stdout).toMatch(new RegExp(`^Created flow run \\S+ \\((${UUID})\\) of hello/nightly, scheduled for \\S+Z\nFollow it with: drover flow-run logs ${UUID} --follow\n$`));
+    expect(text.stdout).toMatch(
+      new RegExp(`^Created flow run \\S+ \\((${UUID})\\) of hello/nightly, scheduled for \\S+Z\nFollow it with: drover flow-run logs ${UUID} --follow\n$`),
+    );
     const laterId = /\((\S+)\)/.exec(text.stdout)?.[1] as string;
     const same = json(FlowRun, (await srv.run(['deployment', 'run', 'hello/nightly', '--start-in', '10m', '--idempotency-key', 'k1', '--json'])).stdout);
     expect(same.id).toBe(laterId);
@@ -282,7 +327,9 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     expect(table.stdout).toContain(`${run.id}  ${run.name}`);
 
     const inspect = await srv.run(['flow-run', 'inspect', run.id]);
-    expect(inspect.stdout).toContain(`name:             ${run.name}\nid:               ${run.id}\ndeployment:       hello/nightly\nstate:            SCHEDULED\nparameters:       {"name":"ada","times":2}\n`);
+    expect(inspect.stdout).toContain(
+      `name:             ${run.name}\nid:               ${run.id}\ndeployment:       hello/nightly\nstate:            SCHEDULED\nparameters:       {"name":"ada","times":2}\n`,
+    );
     expect(inspect.stdout).toMatch(/History\n\S+Z {2}state {2}SCHEDULED\n$/);
     const logs = await srv.run(['flow-run', 'logs', run.id]);
     expect(logs).toEqual({ code: 0, stdout: '', stderr: `Flow run ${run.name} has no logs yet (follow it with --follow).\n` });
@@ -300,7 +347,9 @@ describe('config', { timeout: 180_000 }, () => {
     const home = project({});
     const env = { DROVER_HOME: home, DROVER_API_URL: undefined };
     const view = await srv.run(['config', 'view'], { env });
-    expect(view.stdout).toBe(`KEY      VALUE                  SOURCE\napi.url  http://127.0.0.1:4200  default\napi.key  -                      not set\n\nProfile file: ${home}/profile.json\n`);
+    expect(view.stdout).toBe(
+      `KEY      VALUE                  SOURCE\napi.url  http://127.0.0.1:4200  default\napi.key  -                      not set\n\nProfile file: ${home}/profile.json\n`,
+    );
     const set = await srv.run(['config', 'set', 'api.url', 'http://drover.internal:4200'], { env });
     expect(set).toEqual({ code: 0, stdout: `Saved api.url = http://drover.internal:4200 in ${home}/profile.json\n`, stderr: '' });
     const key = await srv.run(['config', 'set', 'api.key', 'secret-key-123456'], { env });
@@ -328,7 +377,11 @@ describe('config', { timeout: 180_000 }, () => {
 
     expect((await srv.run(['config', 'unset', 'api.key'], { env })).stdout).toBe(`Removed api.key from ${home}/profile.json\n`);
     const missing = await srv.run(['config', 'get', 'api.key'], { env });
-    expect(missing).toEqual({ code: 1, stdout: '', stderr: 'Error: api.key is not set: save one with `drover config set api.key VALUE` or set DROVER_API_KEY\n' });
+    expect(missing).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error: api.key is not set: save one with `drover config set api.key VALUE` or set DROVER_API_KEY\n',
+    });
     // The saved URL is what the client uses when the environment says nothing.
     const unreachable = await srv.run(['work-pool', 'ls'], { env: { DROVER_HOME: home, DROVER_API_URL: undefined } });
     expect(unreachable.stderr).toMatch(/^Error: Cannot reach the Drover server at http:\/\/drover\.internal:4200 \(/);

@@ -7,14 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildBinary, childEnv, drover, repoRoot } from './testCli.js';
+import { childEnv, drover, repoRoot } from './testCli.js';
 
 const home = mkdtempSync(join(tmpdir(), 'drover-demo-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe('scripts/demo.sh', () => {
   it('deploys the quick start project, runs it through a worker to COMPLETED, and stops everything', { timeout: 240_000 }, async () => {
-    buildBinary();
     const child = spawn('bash', [join(repoRoot, 'scripts/demo.sh')], { env: childEnv({ DEMO_HOME: home }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

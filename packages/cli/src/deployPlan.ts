@@ -12,8 +12,8 @@ import {
   type Deployment,
   DeploymentCreate,
   DeploymentScheduleCreate,
-  describeIssues,
   DroverError,
+  describeIssues,
   isDroverError,
   type ProjectDeployment,
   type PullStep,
@@ -43,7 +43,7 @@ export interface DeployFlags {
 }
 
 /** A field of a deployment that a deploy would change, with its old and new values. */
-export interface FieldChange {
+interface FieldChange {
   readonly field: string;
   readonly from: unknown;
   readonly to: unknown;
@@ -130,7 +130,11 @@ function selectFromProject(file: ProjectFile, flags: DeployFlags): Selected[] {
   const all = file.project.deployments.map((d, i) => fromProject(file, d, i, file.root));
   const names = file.project.deployments.map((d) => d.name);
   if (all.length === 0) {
-    throw new DroverError('VALIDATION_ERROR', `${file.shown} has no deployments: add one under \`deployments:\`, or pass an entrypoint (drover deploy path/to/file.ts:flowName)`, {});
+    throw new DroverError(
+      'VALIDATION_ERROR',
+      `${file.shown} has no deployments: add one under \`deployments:\`, or pass an entrypoint (drover deploy path/to/file.ts:flowName)`,
+      {},
+    );
   }
   if (flags.all) return all;
   if (flags.name !== undefined) {
@@ -140,7 +144,9 @@ function selectFromProject(file: ProjectFile, flags: DeployFlags): Selected[] {
       slash < 0 ? base.name === wanted : base.name === wanted.slice(slash + 1) && (base.flowName === undefined || base.flowName === wanted.slice(0, slash)),
     );
     if (picked.length === 0) {
-      throw new DroverError('DEPLOYMENT_NOT_FOUND', `${file.shown} has no deployment named "${wanted}" (its deployments: ${names.join(', ')})`, { name: wanted });
+      throw new DroverError('DEPLOYMENT_NOT_FOUND', `${file.shown} has no deployment named "${wanted}" (its deployments: ${names.join(', ')})`, {
+        name: wanted,
+      });
     }
     return picked;
   }
@@ -180,8 +186,24 @@ function keepScheduleState(entry: ProjectDeployment['schedules'][number], existi
   return match ? { ...create, active: match.active } : create;
 }
 
-function scheduleView(s: { schedule: unknown; active: boolean; slug: string | null; parameters: unknown; maxScheduledRuns: number | null; catchup: string; maxLateSeconds: number | null }) {
-  return { schedule: s.schedule, active: s.active, slug: s.slug, parameters: s.parameters, maxScheduledRuns: s.maxScheduledRuns, catchup: s.catchup, maxLateSeconds: s.maxLateSeconds };
+function scheduleView(s: {
+  schedule: unknown;
+  active: boolean;
+  slug: string | null;
+  parameters: unknown;
+  maxScheduledRuns: number | null;
+  catchup: string;
+  maxLateSeconds: number | null;
+}) {
+  return {
+    schedule: s.schedule,
+    active: s.active,
+    slug: s.slug,
+    parameters: s.parameters,
+    maxScheduledRuns: s.maxScheduledRuns,
+    catchup: s.catchup,
+    maxLateSeconds: s.maxLateSeconds,
+  };
 }
 
 const COMPARED = [
@@ -202,7 +224,7 @@ const COMPARED = [
 ] as const;
 
 /** What upserting `input` would change on `existing`. */
-export function diffDeployment(existing: Deployment, input: z.output<typeof DeploymentCreate>, defaultQueue: string | undefined): FieldChange[] {
+function diffDeployment(existing: Deployment, input: z.output<typeof DeploymentCreate>, defaultQueue: string | undefined): FieldChange[] {
   const changes: FieldChange[] = [];
   for (const field of COMPARED) {
     let to: unknown = input[field];
@@ -241,7 +263,9 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
   } else if (projectFile) {
     selected = selectFromProject(projectFile, flags);
   } else {
-    throw new UsageError(`Nothing to deploy: no drover.yaml in ${root} and no entrypoint given. Pass one (drover deploy path/to/file.ts:flowName --pool NAME), or create a project with \`drover init\``);
+    throw new UsageError(
+      `Nothing to deploy: no drover.yaml in ${root} and no entrypoint given. Pass one (drover deploy path/to/file.ts:flowName --pool NAME), or create a project with \`drover init\``,
+    );
   }
 
   // Load every flow first (each file once): a flow that does not load stops the whole deploy.
@@ -253,7 +277,9 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
       flows.set(s.base.entrypoint, flow);
     }
     return flow.catch((error: unknown) => {
-      throw isDroverError(error) && s.keyPrefix ? new DroverError(error.code, `${s.keyPrefix}entrypoint: ${error.message}`, error.details, { cause: error }) : error;
+      throw isDroverError(error) && s.keyPrefix
+        ? new DroverError(error.code, `${s.keyPrefix}entrypoint: ${error.message}`, error.details, { cause: error })
+        : error;
     });
   };
   const loaded: { s: Selected; flow: AnyFlow; merged: ProjectDeployment }[] = [];
@@ -268,7 +294,10 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
   const drafts = loaded.map(({ s, flow, merged }) => {
     const fullName = `${merged.flowName ?? flow.name}/${merged.name}`;
     const seen = fullNames.get(fullName);
-    if (seen) throw new DroverError('NAME_CONFLICT', `Deployment "${fullName}" is defined twice (${seen} and ${s.source}): give one of them another name`, { fullName });
+    if (seen)
+      throw new DroverError('NAME_CONFLICT', `Deployment "${fullName}" is defined twice (${seen} and ${s.source}): give one of them another name`, {
+        fullName,
+      });
     fullNames.set(fullName, s.source);
     const poolName = merged.workPool?.name;
     if (!poolName) {
@@ -341,7 +370,12 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
     const input = parsed.data;
     const slugs = input.schedules.flatMap((sc) => (sc.slug === null ? [] : [sc.slug]));
     const twice = slugs.find((slug, j) => slugs.indexOf(slug) !== j);
-    if (twice) throw new DroverError('NAME_CONFLICT', `Deployment "${d.fullName}" (${s.source}) has two schedules with slug "${twice}": slugs are unique within a deployment`, {});
+    if (twice)
+      throw new DroverError(
+        'NAME_CONFLICT',
+        `Deployment "${d.fullName}" (${s.source}) has two schedules with slug "${twice}": slugs are unique within a deployment`,
+        {},
+      );
 
     const warnings: string[] = [];
     try {

@@ -3,7 +3,7 @@
 import { createServer } from 'node:net';
 import { DroverClient } from '@drover/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBinary, FLOWS, makeProject, type TestServer, startTestServer } from './testCli.js';
+import { FLOWS, makeProject, startTestServer, type TestServer } from './testCli.js';
 
 let srv: TestServer;
 const projects: { remove(): void }[] = [];
@@ -28,7 +28,6 @@ deployments:
 `;
 
 beforeAll(async () => {
-  buildBinary();
   srv = await startTestServer();
   const client = new DroverClient({ apiUrl: srv.server.url, apiKey: '' });
   await client.workPools.create({ name: 'local', type: 'process' });
@@ -216,9 +215,15 @@ const CASES: Case[] = [
     name: 'malformed deployment name',
     args: ['deployment', 'run', 'hello'],
     code: 2,
-    stderr: 'Error: Invalid deployment "hello": expected flow-name/deployment-name, each 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit\n',
+    stderr:
+      'Error: Invalid deployment "hello": expected flow-name/deployment-name, each 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit\n',
   },
-  { name: 'bad --param', args: ['deployment', 'run', 'hello/x', '--param', 'name'], code: 2, stderr: 'Error: Invalid --param "name": expected key=value, e.g. name=ada or count=3\n' },
+  {
+    name: 'bad --param',
+    args: ['deployment', 'run', 'hello/x', '--param', 'name'],
+    code: 2,
+    stderr: 'Error: Invalid --param "name": expected key=value, e.g. name=ada or count=3\n',
+  },
   {
     name: 'unknown parameter',
     args: ['deployment', 'run', 'hello/x', '--param', 'nme=ada'],
@@ -247,7 +252,8 @@ const CASES: Case[] = [
     name: 'unknown schedule',
     args: ['deployment', 'schedule', 'pause', 'hello/x', 'nightly'],
     code: 1,
-    stderr: /^Error: Deployment "hello\/x" has no schedule "nightly" \(its schedules: [0-9a-f-]{36} \(hourly\); see `drover deployment schedule ls hello\/x`\)\n$/,
+    stderr:
+      /^Error: Deployment "hello\/x" has no schedule "nightly" \(its schedules: [0-9a-f-]{36} \(hourly\); see `drover deployment schedule ls hello\/x`\)\n$/,
   },
   {
     name: 'bad rrule',
@@ -281,7 +287,12 @@ const CASES: Case[] = [
     code: 2,
     stderr: 'Error: Invalid api.url "ftp://example.com": expected an http(s) URL such as http://127.0.0.1:4200\n',
   },
-  { name: 'bad --port', args: ['server', 'start', '--port', '99999'], code: 2, stderr: 'Error: Invalid --port "99999": expected a whole number from 0 to 65535\n' },
+  {
+    name: 'bad --port',
+    args: ['server', 'start', '--port', '99999'],
+    code: 2,
+    stderr: 'Error: Invalid --port "99999": expected a whole number from 0 to 65535\n',
+  },
   {
     name: 'init where a project exists',
     args: ['init'],

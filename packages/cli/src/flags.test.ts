@@ -10,7 +10,14 @@ import { createProgram, run } from './program.js';
 
 describe('flag values', () => {
   it('parses durations, key=value pairs (JSON when it parses), ISO times and states', () => {
-    expect([parseDuration('30s'), parseDuration('10m'), parseDuration('1h30m'), parseDuration('2d'), parseDuration('45'), parseDuration('soon')]).toEqual([30, 600, 5400, 172_800, 45, undefined]);
+    expect([parseDuration('30s'), parseDuration('10m'), parseDuration('1h30m'), parseDuration('2d'), parseDuration('45'), parseDuration('soon')]).toEqual([
+      30,
+      600,
+      5400,
+      172_800,
+      45,
+      undefined,
+    ]);
     expect(() => durationFlag('--start-in')('0s')).toThrow('Invalid --start-in "0s": expected a duration such as 30s, 10m, 1h30m or 2d');
     const kv = keyValueFlag('--param');
     expect(kv('b=x', kv('a=3', undefined))).toEqual({ a: 3, b: 'x' });
@@ -62,7 +69,13 @@ describe('output', () => {
     ]).toEqual([true, false, false, true, false]);
     let text = '';
     const out = new Output({ write: (chunk: string) => (text += chunk), isTTY: true }, {});
-    out.table(['A', 'LONGER'], [[out.paint('red', 'x'), 'y'], ['wide', 'z']]);
+    out.table(
+      ['A', 'LONGER'],
+      [
+        [out.paint('red', 'x'), 'y'],
+        ['wide', 'z'],
+      ],
+    );
     expect(stripAnsi(text)).toBe('A     LONGER\nx     y\nwide  z\n');
     expect(text).toContain('\x1b[31mx\x1b[0m     y');
     expect([formatDuration(42), formatDuration(200), formatDuration(7500), formatDuration(90_000)]).toEqual(['42s', '3m 20s', '2h 5m', '1d 1h']);

@@ -79,15 +79,14 @@ export function jsonObjectFlag(flag: string): (value: string) => Record<string, 
       throw invalid(flag, value, `a JSON object such as '{"name": "ada"}' (${(error as Error).message})`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw invalid(flag, value, `a JSON object such as '{"name": "ada"}', not ${Array.isArray(parsed) ? 'an array' : typeof parsed === 'object' ? 'null' : `a ${typeof parsed}`}`);
+      throw invalid(
+        flag,
+        value,
+        `a JSON object such as '{"name": "ada"}', not ${Array.isArray(parsed) ? 'an array' : typeof parsed === 'object' ? 'null' : `a ${typeof parsed}`}`,
+      );
     }
     return parsed as Record<string, unknown>;
   };
-}
-
-/** Repeatable value collected into a list (`--tag a --tag b`). */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -178,7 +177,9 @@ export function scheduleFromFlags(flags: ScheduleFlags): Schedule | undefined {
   }
   if (kinds.length > 1) throw new UsageError(`Give one schedule flag, not ${kinds.map((k) => SCHEDULE_FLAG[k]).join(' and ')}`);
   if (flags.anchorDate !== undefined && kinds[0] !== 'interval') throw new UsageError('--anchor-date needs --interval');
-  const input = Object.fromEntries(Object.entries(SCHEDULE_FLAG).flatMap(([key]) => (flags[key as keyof ScheduleFlags] === undefined ? [] : [[key, flags[key as keyof ScheduleFlags]]])));
+  const input = Object.fromEntries(
+    Object.entries(SCHEDULE_FLAG).flatMap(([key]) => (flags[key as keyof ScheduleFlags] === undefined ? [] : [[key, flags[key as keyof ScheduleFlags]]])),
+  );
   const result = Schedule.safeParse(input);
   if (!result.success) {
     const [issue] = toIssues(result.error);

@@ -13,5 +13,5 @@
  * });
  */
 export { UsageError } from './errors.js';
-export { type Env, type OutStream, Output } from './output.js';
+export { type Env, Output, type OutStream } from './output.js';
 export { type CliIo, type Context, createProgram, run, VERSION } from './program.js';

@@ -3,6 +3,7 @@
  * colour (only on a terminal, never with NO_COLOR) and a spinner (only on a terminal; plain lines
  * when piped, so logs and CI output stay readable).
  */
+import stringWidth from 'string-width';
 
 /** Where output goes: `process.stdout` in the binary, a string collector in tests. */
 export interface OutStream {
@@ -66,20 +67,22 @@ export class Output {
   }
 
   /**
-   * Columns aligned by what the terminal shows (colour codes don't count), headers in bold, the
-   * last column not padded. An empty table prints `empty` instead (e.g. "No deployments.").
+   * Columns aligned by what the terminal shows (colour codes don't count, wide characters count
+   * twice), headers in bold, the last column not padded. An empty table prints `empty` instead
+   * (e.g. "No deployments.").
    */
   table(headers: readonly string[], rows: readonly (readonly string[])[], empty?: string): void {
     if (rows.length === 0 && empty !== undefined) {
       this.line(empty);
       return;
     }
-    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => stripAnsi(row[i] ?? '').length)));
+    // Terminal columns, not UTF-16 units: CJK and most emoji take two columns, combining marks none.
+    const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((row) => stringWidth(row[i] ?? ''))));
     const render = (cells: readonly string[], header: boolean) =>
       cells
         .map((cell, i) => {
           const shown = header ? this.paint('bold', cell) : cell;
-          return i === cells.length - 1 ? shown : shown + ' '.repeat((widths[i] ?? 0) - stripAnsi(cell).length);
+          return i === cells.length - 1 ? shown : shown + ' '.repeat((widths[i] ?? 0) - stringWidth(cell));
         })
         .join('  ')
         .trimEnd();

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { getClient } from '@drover/client';
 import type { FlowRun } from '@drover/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBinary, freePort, killHard, spawnDrover, untilAnswered } from './testCli.js';
+import { freePort, killHard, spawnDrover, untilAnswered } from './testCli.js';
 
 const requireHere = createRequire(import.meta.url);
 const clientEntry = requireHere.resolve('@drover/client');
@@ -31,7 +31,6 @@ export const steady = flow({ name: 'steady', parameters: z.object({ record: z.st
 const home = mkdtempSync(join(tmpdir(), 'drover-deaths-'));
 const children = new Set<ChildProcess>();
 beforeAll(() => {
-  buildBinary();
   writeFileSync(join(home, 'flows.mjs'), FLOWS);
 });
 afterAll(() => {
@@ -57,7 +56,13 @@ async function start(name: string, serverEnv: Record<string, string> = {}) {
   };
   const server = await startServer();
   await client.workPools.create({ name: 'pool', type: 'process' });
-  await client.deployments.upsert({ flowName: 'steady', name: 'steady', entrypoint: 'flows.mjs:steady', workPoolName: 'pool', jobVariables: { workingDir: home } });
+  await client.deployments.upsert({
+    flowName: 'steady',
+    name: 'steady',
+    entrypoint: 'flows.mjs:steady',
+    workPoolName: 'pool',
+    jobVariables: { workingDir: home },
+  });
   const worker = spawnTracked(['worker', 'start', '--pool', 'pool']);
   const record = join(home, `${name}.pids`);
   writeFileSync(record, '');
@@ -79,7 +84,10 @@ describe('a job', () => {
   it('outlives its SIGKILLed worker: it goes on logging and completes its run, once', { timeout: 120_000 }, async () => {
     const { client, worker, record } = await start('worker-killed');
     const run = await client.flowRuns.create({ deployment: 'steady/steady', parameters: { record, lines: 30 } });
-    await until(() => client.flowRuns.read(run.id), (r) => r.state.type === 'RUNNING');
+    await until(
+      () => client.flowRuns.read(run.id),
+      (r) => r.state.type === 'RUNNING',
+    );
     await killHard(worker);
     const ended = await until(() => untilAnswered(() => client.flowRuns.read(run.id)), final);
     expect(ended, ended.state.message ?? '').toMatchObject({ state: { type: 'COMPLETED' }, runCount: 1, result: { lines: 30 } });
@@ -91,7 +99,10 @@ describe('a job', () => {
   it('outlives a server outage longer than the heartbeat timeout, and runs once', { timeout: 120_000 }, async () => {
     const { client, server, startServer, record } = await start('server-down', { DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS: '2' });
     const run = await client.flowRuns.create({ deployment: 'steady/steady', parameters: { record, lines: 60 } });
-    await until(() => client.flowRuns.read(run.id), (r) => r.state.type === 'RUNNING');
+    await until(
+      () => client.flowRuns.read(run.id),
+      (r) => r.state.type === 'RUNNING',
+    );
     await killHard(server);
     await new Promise((resolve) => setTimeout(resolve, 4000));
     await startServer();

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { apiSettings, DroverClient } from '@drover/client';
 import { isDroverError } from '@drover/schemas';
 import { Command, CommanderError } from 'commander';
+import type { CliIo, Context } from './cliContext.js';
 import { registerConfig } from './commands/config.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployment } from './commands/deployment.js';
@@ -17,11 +18,10 @@ import { registerServer } from './commands/server.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkPool } from './commands/workPool.js';
 import { registerWorkQueue } from './commands/workQueue.js';
-import type { CliIo, Context } from './context.js';
 import { UsageError } from './errors.js';
 import { Output } from './output.js';
 
-export type { CliIo, Context } from './context.js';
+export type { CliIo, Context } from './cliContext.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 

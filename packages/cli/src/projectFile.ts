@@ -62,6 +62,9 @@ export async function readProjectFile(root: string, cwd: string): Promise<Projec
     shown,
     root: dirname(path),
     project: result.data,
-    pullGiven: { project: rawProject.pull !== undefined && rawProject.pull !== null, deployments: rawDeployments.map((d) => d?.pull !== undefined && d?.pull !== null) },
+    pullGiven: {
+      project: rawProject.pull !== undefined && rawProject.pull !== null,
+      deployments: rawDeployments.map((d) => d?.pull !== undefined && d?.pull !== null),
+    },
   };
 }

@@ -3,14 +3,13 @@
 // the exit code says whether the run COMPLETED.
 import { FlowRun, LogRecord } from '@drover/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBinary, FLOWS, makeProject, type RunningCli, type TestServer, startTestServer } from './testCli.js';
+import { FLOWS, makeProject, type RunningCli, startTestServer, type TestServer } from './testCli.js';
 
 let srv: TestServer;
 let project: { dir: string; remove(): void };
 let worker: RunningCli;
 
 beforeAll(async () => {
-  buildBinary();
   srv = await startTestServer();
   project = makeProject(FLOWS);
   const cwd = project.dir;
@@ -65,7 +64,12 @@ describe('runs through a worker', { timeout: 180_000 }, () => {
   it('exits 1 when the watched run FAILED, with the failure on the last line', async () => {
     const result = await srv.run(['deployment', 'run', 'boom/fail', '--watch', '--timeout', '150s']);
     expect(result.code).toBe(1);
-    inOrder(result.stdout, [/\S+Z {2}state {2}RUNNING\n/, /\S+Z {2}warn {3}about to fail\n/, /\S+Z {2}state {2}FAILED: Error: kaboom\n/, /Flow run \S+ finished: FAILED: Error: kaboom\n$/]);
+    inOrder(result.stdout, [
+      /\S+Z {2}state {2}RUNNING\n/,
+      /\S+Z {2}warn {3}about to fail\n/,
+      /\S+Z {2}state {2}FAILED: Error: kaboom\n/,
+      /Flow run \S+ finished: FAILED: Error: kaboom\n$/,
+    ]);
   });
 
   it('--watch --json prints only the run as it ended', async () => {
@@ -83,7 +87,10 @@ describe('runs through a worker', { timeout: 180_000 }, () => {
     ]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/\S+Z {2}info {3}Hello, bo!\n$/);
-    const records = lines.stdout.trim().split('\n').map((line) => LogRecord.parse(JSON.parse(line)));
+    const records = lines.stdout
+      .trim()
+      .split('\n')
+      .map((line) => LogRecord.parse(JSON.parse(line)));
     expect(records.at(-1)?.message).toBe('Hello, bo!');
     const after = await srv.run(['flow-run', 'logs', created.id]);
     expect(after.stdout).toBe(text.stdout);

@@ -1,6 +1,6 @@
 // Test helpers (not exported): the built `drover` binary run as a real process, a real server on
 // an ephemeral port over a fresh SQLite file, and throwaway projects whose flows load like user code.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,12 +13,7 @@ import { type DroverServer, startServer } from '@drover/server';
 import { pino } from 'pino';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-export const droverMain = join(repoRoot, 'apps/cli/dist/main.js');
-
-/** Builds the binary (and this package) when a source changed; a no-op otherwise. */
-export function buildBinary(): void {
-  execFileSync(join(repoRoot, 'node_modules/.bin/tsc'), ['-b', join(repoRoot, 'apps/cli')], { stdio: 'inherit' });
-}
+const droverMain = join(repoRoot, 'apps/cli/dist/main.js');
 
 export interface CliResult {
   readonly code: number | null;
@@ -46,7 +41,7 @@ export interface RunningCli {
 }
 
 /** Starts `drover <args>` in the background. */
-export function startDrover(args: readonly string[], options: CliOptions = {}): RunningCli {
+function startDrover(args: readonly string[], options: CliOptions = {}): RunningCli {
   const child = spawn(process.execPath, [droverMain, ...args], { cwd: options.cwd ?? tmpdir(), env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -76,7 +71,8 @@ export function startDrover(args: readonly string[], options: CliOptions = {}): 
         listeners.add(check);
         check();
         exited.then((result) => {
-          if (listeners.delete(check)) reject(new Error(`drover ${args.join(' ')} exited ${result.code} before printing ${pattern}:\n${result.stdout}\n${result.stderr}`));
+          if (listeners.delete(check))
+            reject(new Error(`drover ${args.join(' ')} exited ${result.code} before printing ${pattern}:\n${result.stdout}\n${result.stderr}`));
         });
       }),
   };

@@ -4,9 +4,9 @@
  * (`flowRuns.wait`) with short timeouts, so a final state is seen at once and new log lines
  * (read with `afterId` paging) within a second. A spinner shows on a terminal only.
  */
-import { FlowRunTimeoutError } from '@drover/client';
+import { RunWaitTimeoutError } from '@drover/client';
 import { type FlowRun, isTerminal, type LogRecord, type State } from '@drover/schemas';
-import type { Context } from './context.js';
+import type { Context } from './cliContext.js';
 import { formatDuration, formatTime, stateLabel } from './format.js';
 import { type Output, type Spinner, startSpinner } from './output.js';
 
@@ -32,7 +32,7 @@ const stateKey = (state: State) => `${state.type}|${state.name}|${state.timestam
 export interface FollowOptions {
   /** Print state changes (deployment run --watch) as well as log lines. */
   readonly states: boolean;
-  /** Give up after this many seconds with FlowRunTimeoutError (no limit when absent). */
+  /** Give up after this many seconds with RunWaitTimeoutError (no limit when absent). */
   readonly timeoutSeconds?: number;
   /** Log lines as JSON, one object per line (for scripts). */
   readonly json?: boolean;
@@ -91,7 +91,7 @@ export async function followRun(ctx: Context, run: FlowRun, options: FollowOptio
       await show(changed);
       if (isTerminal(current.state.type) || ctx.signal.aborted) break;
       const left = deadline - Date.now();
-      if (left <= 0) throw new FlowRunTimeoutError(run.id, current.state, options.timeoutSeconds as number);
+      if (left <= 0) throw new RunWaitTimeoutError(run.id, current.state, options.timeoutSeconds as number);
       const next = await client.flowRuns.wait(run.id, Math.max(1, Math.min(POLL_MS, left)));
       changed = stateKey(next.state) !== stateKey(current.state);
       current = next;

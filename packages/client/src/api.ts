@@ -14,30 +14,37 @@ import type {
   DeploymentScheduleCreate,
   DeploymentScheduleUpdate,
   DeploymentUpdate,
+  DeploymentUpserted,
   Flow,
   FlowCreate,
   FlowRun,
   FlowRunCreate,
+  FlowRunDeleted,
   FlowRunFilter,
-  LogCreate,
+  LogBatch,
   LogQuery,
   LogRecord,
+  LogsAppended,
   OrchestrationResult,
+  PoolWorker,
   RunHeartbeat,
   RunHeartbeatResult,
   SchedulePreview,
   SchedulePreviewInput,
+  ServerHealth,
+  ServerVersion,
   SetInfrastructureInput,
   SetStateInput,
   State,
-  Worker,
   WorkerHeartbeat,
   WorkPool,
   WorkPoolCreate,
+  WorkPoolDeleted,
   WorkPoolType,
   WorkPoolUpdate,
   WorkQueue,
   WorkQueueCreate,
+  WorkQueueDeleted,
   WorkQueueRef,
   WorkQueueUpdate,
 } from '@drover/schemas';
@@ -74,16 +81,20 @@ export class DroverClient {
     this.#trpc = createTRPCClient<AppRouter>({ links: [rpcLink({ url: this.apiUrl, headers, longPolls: LONG_POLLS, maxItems: 100 })] });
   }
 
-  async #call<T>(request: (api: TRPCClient<AppRouter>) => Promise<unknown>): Promise<T> {
+  /**
+   * Runs one call, turning transport errors into SDK errors. `T` is what the router's procedure
+   * returns, so a method whose declared result drifts from its procedure fails to compile.
+   */
+  async #call<T>(request: (api: TRPCClient<AppRouter>) => Promise<T>): Promise<T> {
     try {
-      return (await request(this.#trpc)) as T;
+      return await request(this.#trpc);
     } catch (error) {
       throw toSdkError(error, this.apiUrl);
     }
   }
 
-  health = (): Promise<{ status: 'ok' }> => this.#call((api) => api.health.query());
-  version = (): Promise<{ version: string }> => this.#call((api) => api.version.query());
+  health = (): Promise<ServerHealth> => this.#call((api) => api.health.query());
+  version = (): Promise<ServerVersion> => this.#call((api) => api.version.query());
 
   readonly flows = {
     createOrRead: (input: FlowCreate): Promise<Flow> => this.#call((api) => api.flows.createOrRead.mutate(input)),
@@ -92,14 +103,12 @@ export class DroverClient {
   };
 
   readonly deployments = {
-    upsert: (input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }> => this.#call((api) => api.deployments.upsert.mutate(input)),
+    upsert: (input: DeploymentCreate): Promise<DeploymentUpserted> => this.#call((api) => api.deployments.upsert.mutate(input)),
     /** Several deployments in one transaction: all are saved, or none is. */
-    upsertMany: (inputs: DeploymentCreate[]): Promise<{ deployment: Deployment; created: boolean }[]> =>
-      this.#call((api) => api.deployments.upsertMany.mutate({ deployments: inputs })),
+    upsertMany: (inputs: DeploymentCreate[]): Promise<DeploymentUpserted[]> => this.#call((api) => api.deployments.upsertMany.mutate({ deployments: inputs })),
     read: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.read.query({ deployment })),
     list: (filter: DeploymentFilter = {}): Promise<Deployment[]> => this.#call((api) => api.deployments.list.query(filter)),
-    update: (deployment: string, changes: DeploymentUpdate): Promise<Deployment> =>
-      this.#call((api) => api.deployments.update.mutate({ deployment, changes })),
+    update: (deployment: string, changes: DeploymentUpdate): Promise<Deployment> => this.#call((api) => api.deployments.update.mutate({ deployment, changes })),
     delete: (deployment: string): Promise<DeploymentDeleted> => this.#call((api) => api.deployments.delete.mutate({ deployment })),
     pause: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.pause.mutate({ deployment })),
     resume: (deployment: string): Promise<Deployment> => this.#call((api) => api.deployments.resume.mutate({ deployment })),
@@ -122,14 +131,14 @@ export class DroverClient {
     history: (id: string): Promise<State[]> => this.#call((api) => api.flowRuns.history.query({ id })),
     setState: (input: SetStateInput): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.setState.mutate(input)),
     cancel: (id: string, message?: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.cancel.mutate({ id, message })),
-    delete: (id: string): Promise<{ id: string }> => this.#call((api) => api.flowRuns.delete.mutate({ id })),
+    delete: (id: string): Promise<FlowRunDeleted> => this.#call((api) => api.flowRuns.delete.mutate({ id })),
     /** Records where a claimed run's job lives; `claimToken` is the one its claim returned. */
     setInfrastructure: (input: SetInfrastructureInput): Promise<FlowRun> => this.#call((api) => api.flowRuns.setInfrastructure.mutate(input)),
     /** Tells the server these runs' jobs are alive; answers which to cancel and which are no longer the sender's. */
     heartbeat: (runs: RunHeartbeat['runs']): Promise<RunHeartbeatResult> => this.#call((api) => api.flowRuns.heartbeat.mutate({ runs })),
     /** Long-poll: the run once it is final, or as it is after `timeoutMs`. */
     wait: (id: string, timeoutMs: number): Promise<FlowRun> => this.#call((api) => api.flowRuns.wait.query({ id, timeoutMs })),
-    appendLogs: (lines: LogCreate[]): Promise<{ appended: number }> => this.#call((api) => api.flowRuns.appendLogs.mutate(lines)),
+    appendLogs: (lines: LogBatch): Promise<LogsAppended> => this.#call((api) => api.flowRuns.appendLogs.mutate(lines)),
     logs: (query: LogQuery): Promise<LogRecord[]> => this.#call((api) => api.flowRuns.logs.query(query)),
   };
 
@@ -140,7 +149,7 @@ export class DroverClient {
     update: (name: string, changes: WorkPoolUpdate): Promise<WorkPool> => this.#call((api) => api.workPools.update.mutate({ name, changes })),
     pause: (name: string): Promise<WorkPool> => this.#call((api) => api.workPools.pause.mutate({ name })),
     resume: (name: string): Promise<WorkPool> => this.#call((api) => api.workPools.resume.mutate({ name })),
-    delete: (name: string): Promise<{ name: string }> => this.#call((api) => api.workPools.delete.mutate({ name })),
+    delete: (name: string): Promise<WorkPoolDeleted> => this.#call((api) => api.workPools.delete.mutate({ name })),
     defaultBaseJobTemplate: (type: WorkPoolType): Promise<BaseJobTemplate> => this.#call((api) => api.workPools.defaultBaseJobTemplate.query({ type })),
     /** Long-poll; aborting `signal` hangs up, and the server then hands out nothing. */
     claimRuns: (input: ClaimRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]> =>
@@ -152,12 +161,12 @@ export class DroverClient {
     read: (ref: WorkQueueRef): Promise<WorkQueue> => this.#call((api) => api.workQueues.read.query(ref)),
     list: (workPoolName: string): Promise<WorkQueue[]> => this.#call((api) => api.workQueues.list.query({ workPoolName })),
     update: (ref: WorkQueueRef, changes: WorkQueueUpdate): Promise<WorkQueue> => this.#call((api) => api.workQueues.update.mutate({ ...ref, changes })),
-    delete: (ref: WorkQueueRef): Promise<{ workPoolName: string; name: string }> => this.#call((api) => api.workQueues.delete.mutate(ref)),
+    delete: (ref: WorkQueueRef): Promise<WorkQueueDeleted> => this.#call((api) => api.workQueues.delete.mutate(ref)),
   };
 
   readonly workers = {
-    heartbeat: (input: WorkerHeartbeat): Promise<Worker> => this.#call((api) => api.workers.heartbeat.mutate(input)),
-    list: (workPoolName: string): Promise<Worker[]> => this.#call((api) => api.workers.list.query({ workPoolName })),
+    heartbeat: (input: WorkerHeartbeat): Promise<PoolWorker> => this.#call((api) => api.workers.heartbeat.mutate(input)),
+    list: (workPoolName: string): Promise<PoolWorker[]> => this.#call((api) => api.workers.list.query({ workPoolName })),
   };
 }
 

@@ -1,20 +1,20 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isDroverError } from '@drover/schemas';
+import { isDroverError, NotFoundError } from '@drover/schemas';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { DroverClient } from './api.js';
 import { RunnerDeployment } from './deployments.js';
-import { DeploymentNotFoundError, FlowRunTimeoutError } from './errors.js';
+import { RunWaitTimeoutError } from './errors.js';
 import { flow } from './flow.js';
 import { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
 import { Runner } from './runner.js';
-import { withServer } from './testServer.js';
+import { withSdkServer } from './testServer.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const quiet = { printStartingMessage: false, handleSignals: false, print: () => {}, pollWaitSeconds: 1 };
@@ -22,7 +22,7 @@ const quiet = { printStartingMessage: false, handleSignals: false, print: () => 
 /** Serves `deployments` while `body` runs, then stops the runner and waits for it. */
 async function serving<T>(client: DroverClient, deployments: RunnerDeployment[], options: object, body: (runner: Runner) => Promise<T>): Promise<T> {
   const runner = new Runner(deployments, { client, ...quiet, ...options });
-  const done = runner.run();
+  const done = runner.start();
   await runner.ready;
   try {
     return await body(runner);
@@ -66,7 +66,11 @@ describe('flow()', () => {
     const slow = flow({ name: 'slow', timeoutSeconds: 0.05 }, (_p, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)));
     await expect(slow({})).rejects.toThrow('Flow run timed out after 0.05 s');
     expect(double.name).toBe('double');
-    expect(double.parameterSchema()).toMatchObject({ type: 'object', properties: { x: { type: 'number' }, label: { type: 'string', default: 'n' } }, required: ['x'] });
+    expect(double.parameterSchema()).toMatchObject({
+      type: 'object',
+      properties: { x: { type: 'number' }, label: { type: 'string', default: 'n' } },
+      required: ['x'],
+    });
   });
 });
 
@@ -87,7 +91,7 @@ describe('where a flow is defined', () => {
 
 describe('serve() and runDeployment()', () => {
   it('runs a served deployment to COMPLETED with merged parameters, its result and its logs', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       const deployment = RunnerDeployment.fromFlow(double, { name: 'served', parameters: { label: 'dflt' }, entrypoint: 'src/client.test.ts:double' });
       await serving(client, [deployment], {}, async () => {
         const run = await runDeployment('double/served', { parameters: { x: 5 }, client, timeout: 30 });
@@ -103,7 +107,7 @@ describe('serve() and runDeployment()', () => {
   });
 
   it('validates parameters on the server, keeps idempotency, and times out with the run id', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       const sleepy = flow({ name: 'sleepy', parameters: z.object({ ms: z.number() }) }, (p) => new Promise((resolve) => setTimeout(resolve, p.ms)));
       await serving(client, [RunnerDeployment.fromFlow(sleepy, { entrypoint: 'src/x.ts:sleepy' })], {}, async () => {
         await expect(runDeployment('sleepy/sleepy', { parameters: { ms: 'x' }, client })).rejects.toMatchObject({
@@ -114,19 +118,20 @@ describe('serve() and runDeployment()', () => {
         const again = await runDeployment('sleepy/sleepy', { parameters: { ms: 1 }, idempotencyKey: 'once', client, timeout: 0 });
         expect(again.id).toBe(first.id);
         const error = await runDeployment('sleepy/sleepy', { parameters: { ms: 3000 }, client, timeout: 0.3 }).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(FlowRunTimeoutError);
-        expect((error as FlowRunTimeoutError).lastState.type).toMatch(/^(PENDING|RUNNING)$/);
-        expect((error as FlowRunTimeoutError).message).toMatch(/^Flow run [0-9a-f-]{36} did not finish within 0.3 s \(last state: (PENDING|RUNNING) \w+\)$/);
+        expect(error).toBeInstanceOf(RunWaitTimeoutError);
+        expect((error as RunWaitTimeoutError).lastState.type).toMatch(/^(PENDING|RUNNING)$/);
+        expect((error as RunWaitTimeoutError).message).toMatch(/^Flow run [0-9a-f-]{36} did not finish within 0.3 s \(last state: (PENDING|RUNNING) \w+\)$/);
       });
       const missing = await runDeployment('nope/nope', { client }).catch((e: unknown) => e);
-      expect(missing).toBeInstanceOf(DeploymentNotFoundError);
+      expect(missing).toBeInstanceOf(NotFoundError);
+      expect((missing as NotFoundError).code).toBe('DEPLOYMENT_NOT_FOUND');
       expect(isDroverError(missing, 'DEPLOYMENT_NOT_FOUND')).toBe(true);
       expect((missing as Error).message).toBe('Deployment "nope/nope" not found');
     });
   });
 
   it('retries a failing flow (AwaitingRetry, then Retrying) and fails a timed-out one as TimedOut', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       let attempts = 0;
       const flaky = flow({ name: 'flaky', retries: 1, retryDelaySeconds: 0 }, async (_p, ctx) => {
         attempts++;
@@ -148,7 +153,7 @@ describe('serve() and runDeployment()', () => {
   });
 
   it('never runs more than `limit` flows at once', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       let now = 0;
       let peak = 0;
       const busy = flow({ name: 'busy' }, async () => {
@@ -165,7 +170,7 @@ describe('serve() and runDeployment()', () => {
   });
 
   it('runs more than 10 flows at once without a MaxListenersExceededWarning', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       const warnings: string[] = [];
       const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
       let release: () => void = () => {};
@@ -192,9 +197,12 @@ describe('serve() and runDeployment()', () => {
   });
 
   it('cancels a running flow when cancellation is requested through the server', async () => {
-    await withServer(async (_server, client) => {
-      const forever = flow({ name: 'forever' }, (_p, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
-      await serving(client, [RunnerDeployment.fromFlow(forever, { entrypoint: 'a.ts:forever' })], { heartbeatSeconds: 0.2 }, async () => {
+    await withSdkServer(async (_server, client) => {
+      const forever = flow(
+        { name: 'forever' },
+        (_p, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      );
+      await serving(client, [RunnerDeployment.fromFlow(forever, { entrypoint: 'a.ts:forever' })], { runHeartbeatSeconds: 0.2 }, async () => {
         const run = await runDeployment('forever/forever', { client, timeout: 0 });
         while ((await client.flowRuns.read(run.id)).state.type !== 'RUNNING') await new Promise((r) => setTimeout(r, 20));
         expect((await client.flowRuns.cancel(run.id)).state.type).toBe('CANCELLING');
@@ -206,12 +214,12 @@ describe('serve() and runDeployment()', () => {
   });
 
   it('on shutdown lets running flows finish within the grace period, then cancels the rest; pauses only when asked', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       const quick = flow({ name: 'quick' }, () => new Promise((resolve) => setTimeout(() => resolve('ok'), 200)));
       const stuck = flow({ name: 'stuck' }, (_p, ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
       const deployments = [RunnerDeployment.fromFlow(quick, { entrypoint: 'a.ts:quick' }), RunnerDeployment.fromFlow(stuck, { entrypoint: 'a.ts:stuck' })];
       const runner = new Runner(deployments, { client, ...quiet, shutdownGraceSeconds: 1, pauseOnShutdown: true });
-      const done = runner.run();
+      const done = runner.start();
       await runner.ready;
       const a = await runDeployment('quick/quick', { client, timeout: 0 });
       const b = await runDeployment('stuck/stuck', { client, timeout: 0 });
@@ -225,10 +233,10 @@ describe('serve() and runDeployment()', () => {
   });
 
   it('leaves its deployments unpaused on shutdown by default', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       const quick = flow({ name: 'quick' }, () => 'ok');
       const runner = new Runner([RunnerDeployment.fromFlow(quick, { entrypoint: 'a.ts:quick', schedule: { interval: 3600 } })], { client, ...quiet });
-      const done = runner.run();
+      const done = runner.start();
       await runner.ready;
       runner.stop();
       await done;
@@ -239,7 +247,7 @@ describe('serve() and runDeployment()', () => {
 
 describe('the engine as a process', () => {
   it('loads the entrypoint, runs the flow and stores the result; a failing flow ends FAILED with its message', async () => {
-    await withServer(async (server, client) => {
+    await withSdkServer(async (server, client) => {
       const run = async (entrypoint: string, parameters: Record<string, unknown>) => {
         await client.deployments.upsert({ flowName: 'fixtures', name: entrypoint.split(':')[1] as string, entrypoint });
         const created = await client.flowRuns.create({ deployment: `fixtures/${entrypoint.split(':')[1]}`, parameters });
@@ -293,12 +301,19 @@ describe('the client', () => {
   });
 
   it('sends the calls of one turn in one request, answering each its own way, and splits a batch of queries too long for a URL', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.flows.createOrRead({ name: 'known' });
       // 60 reads of 190-character names: about 14 KB of query string at once, past what one URL may carry.
       const names = Array.from({ length: 60 }, (_, i) => (i === 7 ? 'known' : `${String(i).padStart(3, '0')}-${'x'.repeat(186)}`));
-      const answers = await Promise.allSettled([...names.map((name) => client.flows.read(name)), client.version(), client.flowRuns.create({ deployment: 'no/such' })]);
-      expect(answers.filter((a) => a.status === 'fulfilled').map((a) => (a.value as { name?: string; version?: string }).name ?? 'version')).toEqual(['known', 'version']);
+      const answers = await Promise.allSettled([
+        ...names.map((name) => client.flows.read(name)),
+        client.version(),
+        client.flowRuns.create({ deployment: 'no/such' }),
+      ]);
+      expect(answers.filter((a) => a.status === 'fulfilled').map((a) => (a.value as { name?: string; version?: string }).name ?? 'version')).toEqual([
+        'known',
+        'version',
+      ]);
       const refused = answers.flatMap((a) => (a.status === 'rejected' ? [(a.reason as { code: string }).code] : []));
       expect(refused).toEqual([...Array(59).fill('FLOW_NOT_FOUND'), 'DEPLOYMENT_NOT_FOUND']);
     });

@@ -9,7 +9,7 @@ import { deploy, RunnerDeployment } from './deployments.js';
 import { deleteDeployment, getDeployment } from './management.js';
 import { initializeProject } from './project.js';
 import { report } from './testFixtures/report.js';
-import { withServer } from './testServer.js';
+import { withSdkServer } from './testServer.js';
 
 let bin: string;
 let savedPath: string | undefined;
@@ -31,7 +31,7 @@ function fakeDocker(script: string): void {
 
 describe('deploy()', () => {
   it('deploys flows to a pool with schedules, computes the entrypoint, and prints the next steps', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       const printed: string[] = [];
       const warnings: string[] = [];
@@ -68,7 +68,7 @@ describe('deploy()', () => {
   });
 
   it('names the pools that exist when the pool is unknown, and warns about schedules that never fire', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       await expect(deploy(report, { client, workPoolName: 'gpu', print: () => {} })).rejects.toMatchObject({
         code: 'WORK_POOL_NOT_FOUND',
@@ -85,14 +85,14 @@ describe('deploy()', () => {
       });
       expect(warnings).toEqual([
         'work pool "local" is a process pool, which runs no images; the image acme/flows:1 is not used',
-        expect.stringMatching(/^the default parameters of report\/once do not match the flow's schema \(.+\); runs must supply the rest$/),
+        "the default parameters of report/once do not match the flow's schema (day: Invalid input: expected string, received undefined); runs must supply the rest",
         'schedule 0 of report/once never fires again',
       ]);
     });
   });
 
   it("keeps each deployment's own pool, and saves all of them or none", async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       await client.workPools.create({ name: 'other', type: 'process' });
       const printed: string[] = [];
@@ -125,9 +125,14 @@ describe('deploy()', () => {
 
   it('builds with a generated Dockerfile and pushes the image, recording it as the image job variable', async () => {
     fakeDocker(`[ "$1" = build ] && cp "$5" ${bin}/Dockerfile.seen; exit 0`);
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'docker', type: 'docker' });
-      await deploy(report, { client, workPoolName: 'docker', image: { name: 'registry.local/flows', tag: '7', buildArgs: { NODE_ENV: 'production' } }, print: () => {} });
+      await deploy(report, {
+        client,
+        workPoolName: 'docker',
+        image: { name: 'registry.local/flows', tag: '7', buildArgs: { NODE_ENV: 'production' } },
+        print: () => {},
+      });
       const calls = readFileSync(join(bin, 'calls'), 'utf8').trim().split('\n');
       expect(calls[0]).toMatch(/^build --tag registry\.local\/flows:7 --file \/.+\/Dockerfile\.drover --build-arg NODE_ENV=production \.$/);
       expect(calls[1]).toBe('push registry.local/flows:7');
@@ -138,7 +143,7 @@ describe('deploy()', () => {
 
   it('says there is no Docker engine, and how to deploy without building', async () => {
     fakeDocker('echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1');
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'docker', type: 'docker' });
       await expect(deploy(report, { client, workPoolName: 'docker', image: 'acme/flows:1', print: () => {} })).rejects.toMatchObject({
         code: 'DOCKER_UNAVAILABLE',

@@ -8,13 +8,16 @@ import {
   type DeploymentImageInput,
   type DeploymentScheduleCreate,
   DroverError,
+  describeIssues,
   type PullStep,
+  RunError,
   type ScheduleInput,
+  toIssues,
 } from '@drover/schemas';
 import type { DroverClient } from './api.js';
 import { getClient } from './api.js';
 import { type AnyFlow, isFlow } from './flow.js';
-import { importModule } from './loadFlow.js';
+import { exportNameAt, importModule } from './loadFlow.js';
 import type { ServeOptions } from './runner.js';
 import { serve } from './runner.js';
 
@@ -77,18 +80,26 @@ function projectRootOf(flow: AnyFlow): string {
   return findProjectRoot(flow.definedIn ? dirname(flow.definedIn) : process.cwd());
 }
 
-/** `file:export` for a flow, found by importing the file that defined it. */
+/**
+ * `file:export` for a flow. Its export name is read from the source at the `flow()` call (see
+ * `exportNameAt`), which works while the defining file is still evaluating: the file that defines
+ * a flow and deploys it at its top level. When the call stack gave the file but no position in it
+ * (tsx runs a `.ts` file of a CommonJS package as compiled code), the file is imported and
+ * searched instead: CommonJS has no top-level await, so such a file has finished evaluating.
+ */
 async function entrypointOf(flow: AnyFlow): Promise<string> {
   const file = flow.definedIn;
   if (!file) {
-    throw new DroverError('FLOW_LOAD_ERROR', `Cannot tell which file defines flow "${flow.name}": pass entrypoint: "path/to/file.ts:exportName"`, {});
+    throw new RunError('FLOW_LOAD_ERROR', `Cannot tell which file defines flow "${flow.name}": pass entrypoint: "path/to/file.ts:exportName"`, {});
   }
-  const module = await importModule(file);
-  const exportName = Object.entries(module).find(([, value]) => isFlow(value) && value.name === flow.name)?.[0];
+  const exportName = flow.definedAt
+    ? exportNameAt(file, flow.definedAt)
+    : Object.entries(await importModule(file)).find(([, value]) => isFlow(value) && value.name === flow.name)?.[0];
   if (!exportName) {
-    throw new DroverError(
+    const where = flow.definedAt ? `${file}:${flow.definedAt.line}` : file;
+    throw new RunError(
       'FLOW_LOAD_ERROR',
-      `Flow "${flow.name}" is defined in ${file} but not exported from it: export it so workers can load it`,
+      `Flow "${flow.name}" is defined at ${where} but not exported from there: export it (\`export const name = flow(…)\` or \`export { name }\`) so workers can load it, or pass entrypoint: "path/to/file.ts:exportName"`,
       { file },
     );
   }
@@ -147,7 +158,14 @@ export class RunnerDeployment<F extends AnyFlow = AnyFlow> {
 
   /** Creates or updates the deployment on the server; returns its id. */
   async deploy(options: { workPoolName?: string; image?: string | DeploymentImageInput; client?: DroverClient } = {}): Promise<string> {
-    const [deployed] = await deploy(this, { workPoolName: options.workPoolName ?? this.options.workPoolName, image: options.image, build: false, push: false, printNextSteps: false, client: options.client });
+    const [deployed] = await deploy(this, {
+      workPoolName: options.workPoolName ?? this.options.workPoolName,
+      image: options.image,
+      build: false,
+      push: false,
+      printNextSteps: false,
+      client: options.client,
+    });
     return (deployed as DeployedDeployment).id;
   }
 
@@ -184,7 +202,15 @@ export function imageRef(image: DeploymentImage): string {
   return image.tag ? `${image.name}:${image.tag}` : image.name;
 }
 
-const AUTO_DOCKERFILE = `FROM node:20-slim
+/**
+ * The Dockerfile `deploy()` writes when none is given. Its base is the build argument
+ * `DROVER_BASE_IMAGE` (default `node:20-slim`), so a machine with no registry builds from a base
+ * of its own: `image: { name, buildArgs: { DROVER_BASE_IMAGE: 'my-node:20' } }`. The base needs
+ * `node` and `/bin/sh`, and `npm` only when the project has a package.json to install. A docker
+ * pool's job runs `node node_modules/@drover/client/dist/engineMain.js` in the WORKDIR.
+ */
+const AUTO_DOCKERFILE = `ARG DROVER_BASE_IMAGE=node:20-slim
+FROM \${DROVER_BASE_IMAGE}
 WORKDIR /opt/drover/project
 COPY . .
 RUN if [ -f package-lock.json ]; then npm ci --omit=dev; elif [ -f package.json ]; then npm install --omit=dev; fi
@@ -203,7 +229,8 @@ export async function docker(args: readonly string[], cwd: string): Promise<void
   if (code === 0) return;
   const text = output.join('').trim();
   const hint = 'deploy without building: pass build: false and push: false with an image that already exists, or use a process work pool';
-  if (code === 'ENOENT') throw new DroverError('DOCKER_UNAVAILABLE', `\`docker ${args[0]}\` failed: the docker command is not installed here; ${hint}`, { args });
+  if (code === 'ENOENT')
+    throw new DroverError('DOCKER_UNAVAILABLE', `\`docker ${args[0]}\` failed: the docker command is not installed here; ${hint}`, { args });
   if (/Cannot connect to the Docker daemon|docker daemon is not running|error during connect/i.test(text)) {
     throw new DroverError('DOCKER_UNAVAILABLE', `\`docker ${args[0]}\` failed: no Docker engine is running here (${text.split('\n')[0]}); ${hint}`, { args });
   }
@@ -250,7 +277,8 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
   const poolNames = [...new Set(deployments.map(poolOf).filter((pool): pool is string => pool !== undefined))];
   const pools = await Promise.all(poolNames.map((pool) => client.workPools.read(pool)));
   if (image) {
-    for (const pool of pools) if (pool.type === 'process') warn(`work pool "${pool.name}" is a process pool, which runs no images; the image ${imageRef(image)} is not used`);
+    for (const pool of pools)
+      if (pool.type === 'process') warn(`work pool "${pool.name}" is a process pool, which runs no images; the image ${imageRef(image)} is not used`);
   }
   if (image && (build ?? true)) {
     await buildAndPushImage(image, { build: build ?? true, push: push ?? true, root: findProjectRoot(process.cwd()) });
@@ -264,10 +292,11 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
       const pullSteps = shared.pullSteps ?? deployment.options.pullSteps ?? (image ? [] : undefined);
       const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment), pullSteps });
       if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
-      try {
-        deployment.flow.parseParameters(input.parameters);
-      } catch (error) {
-        warn(`the default parameters of ${deployment.fullName} do not match the flow's schema (${(error as Error).message.split('\n')[0]}); runs must supply the rest`);
+      const checked = deployment.flow.options.parameters?.safeParse(input.parameters);
+      if (checked?.error) {
+        warn(
+          `the default parameters of ${deployment.fullName} do not match the flow's schema (${describeIssues(toIssues(checked.error))}); runs must supply the rest`,
+        );
       }
       return input;
     }),

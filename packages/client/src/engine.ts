@@ -4,11 +4,22 @@
  * a JSON result, and ends the run COMPLETED, FAILED or CANCELLED. A worker's job and `serve()`
  * both run flows through it.
  */
-import { describeIssues, type FlowRun, MAX_JSON_OBJECT_BYTES, type OrchestrationResult, type State, type StateProposal, STATE_NAMES, toIssues } from '@drover/schemas';
+import {
+  ConflictError,
+  describeIssues,
+  type FlowRun,
+  MAX_JSON_OBJECT_BYTES,
+  type OrchestrationResult,
+  RunError,
+  STATE_NAMES,
+  type State,
+  type StateProposal,
+  toIssues,
+} from '@drover/schemas';
 import { ZodError } from 'zod';
 import type { DroverClient } from './api.js';
 import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
-import type { LogOutput } from './context.js';
+import type { LogOutput } from './flowContext.js';
 import { runLogs } from './logShipper.js';
 import { untilServerAnswers } from './serverRetry.js';
 
@@ -28,13 +39,19 @@ export interface EngineOptions {
 }
 
 /** Thrown into a flow when its run is cancelled. */
-export class FlowCancelledError extends Error {
+export class FlowCancelledError extends RunError {
   override readonly name = 'FlowCancelledError';
+  constructor(message: string) {
+    super('FLOW_RUN_CANCELLED', message);
+  }
 }
 
 /** Thrown into a flow whose run the server gave to another job: this job must stop and write nothing. */
-export class FlowClaimLostError extends Error {
+export class FlowClaimLostError extends ConflictError {
   override readonly name = 'FlowClaimLostError';
+  constructor(message: string) {
+    super('CLAIM_LOST', message);
+  }
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -60,7 +77,10 @@ function jsonResult(value: unknown): { result: StateProposal['result']; dropped?
     if (text === undefined) return { result: null };
     const bytes = Buffer.byteLength(text);
     if (bytes > MAX_JSON_OBJECT_BYTES) {
-      return { result: null, dropped: `The flow's result is ${bytes} bytes of JSON, over the ${MAX_JSON_OBJECT_BYTES} the server keeps: it is not stored (return a reference to large data instead)` };
+      return {
+        result: null,
+        dropped: `The flow's result is ${bytes} bytes of JSON, over the ${MAX_JSON_OBJECT_BYTES} the server keeps: it is not stored (return a reference to large data instead)`,
+      };
     }
     return { result: JSON.parse(text) as StateProposal['result'] };
   } catch (error) {
@@ -92,7 +112,10 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
   const heartbeat = setInterval(() => {
     client.flowRuns.heartbeat([{ id: run.id, claimToken }]).then(
       ({ cancelling, lost }) => {
-        if (lost.includes(run.id)) cancel.abort(new FlowClaimLostError(`The server no longer counts run ${run.name} as this job's (it heard nothing from it for too long and offered it again)`));
+        if (lost.includes(run.id))
+          cancel.abort(
+            new FlowClaimLostError(`The server no longer counts run ${run.name} as this job's (it heard nothing from it for too long and offered it again)`),
+          );
         else if (cancelling.includes(run.id)) cancel.abort(new FlowCancelledError('Cancellation requested through the server'));
       },
       () => {}, // a missed beat is retried at the next interval

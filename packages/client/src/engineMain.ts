@@ -24,9 +24,16 @@ if (!flowRunId) {
   process.exit(2);
 }
 const claimToken = process.env.DROVER_CLAIM_TOKEN || undefined;
-const heartbeat = z.coerce.number().min(0.1).max(3600).default(10).safeParse(process.env.DROVER_RUN_HEARTBEAT_SECONDS || undefined);
+const heartbeat = z.coerce
+  .number()
+  .min(0.1)
+  .max(3600)
+  .default(10)
+  .safeParse(process.env.DROVER_RUN_HEARTBEAT_SECONDS || undefined);
 if (!heartbeat.success) {
-  process.stderr.write(`drover-engine: Invalid DROVER_RUN_HEARTBEAT_SECONDS "${process.env.DROVER_RUN_HEARTBEAT_SECONDS}": expected seconds between 0.1 and 3600\n`);
+  process.stderr.write(
+    `drover-engine: Invalid DROVER_RUN_HEARTBEAT_SECONDS "${process.env.DROVER_RUN_HEARTBEAT_SECONDS}": expected seconds between 0.1 and 3600\n`,
+  );
   process.exit(2);
 }
 const echoToStdout = process.env.DROVER_LOG_ECHO === 'marked';

@@ -1,22 +1,25 @@
 /**
- * The SDK's errors, and the one place where transport errors become them: every call to the
- * server goes through `toSdkError`, so callers catch `DeploymentNotFoundError` or check
- * `isDroverError(e, 'IDEMPOTENCY_CONFLICT')`, never a tRPC or fetch error.
+ * The SDK's own errors, and the one place where transport errors become Drover errors: every call
+ * to the server goes through `toSdkError`, which rebuilds the server's error as its family's class
+ * (`NotFoundError`, `ConflictError`, `ValidationError`... from @drover/schemas), so callers catch
+ * those or check `isDroverError(e, 'IDEMPOTENCY_CONFLICT')`, never a tRPC or fetch error.
  */
-import { DroverError, type ErrorCode, ERROR_CODES, type ErrorDetails, type State } from '@drover/schemas';
+import {
+  DroverError,
+  droverErrorOf,
+  ERROR_TABLE,
+  type ErrorCode,
+  type ErrorDetails,
+  InternalError,
+  RunError,
+  type State,
+  UnavailableError,
+} from '@drover/schemas';
 import { TRPCClientError } from '@trpc/client';
 
-/** Thrown when a deployment named or id'd by the caller does not exist. */
-export class DeploymentNotFoundError extends DroverError {
-  override readonly name = 'DeploymentNotFoundError';
-  constructor(message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
-    super('DEPLOYMENT_NOT_FOUND', message, details, options);
-  }
-}
-
-/** Thrown when `runDeployment` gives up waiting; carries the run's id and its last state. */
-export class FlowRunTimeoutError extends DroverError {
-  override readonly name = 'FlowRunTimeoutError';
+/** Thrown when `runDeployment` (or `drover … --watch`) gives up waiting; carries the run's id and its last state. */
+export class RunWaitTimeoutError extends RunError {
+  override readonly name = 'RunWaitTimeoutError';
   constructor(
     readonly flowRunId: string,
     readonly lastState: State,
@@ -30,7 +33,7 @@ export class FlowRunTimeoutError extends DroverError {
 }
 
 /** Thrown when the server cannot be reached at all. */
-export class ServerUnreachableError extends DroverError {
+export class ServerUnreachableError extends UnavailableError {
   override readonly name = 'ServerUnreachableError';
   constructor(
     readonly apiUrl: string,
@@ -60,17 +63,16 @@ export function toSdkError(error: unknown, apiUrl: string): Error {
   if (error instanceof TRPCClientError) {
     const data = error.data as { droverCode?: string; details?: ErrorDetails; issues?: unknown } | undefined;
     const code = data?.droverCode;
-    if (code && (ERROR_CODES as readonly string[]).includes(code)) {
+    if (code && Object.hasOwn(ERROR_TABLE, code)) {
       const details = { ...data?.details, ...(data?.issues ? { issues: data.issues } : {}) };
-      if (code === 'DEPLOYMENT_NOT_FOUND') return new DeploymentNotFoundError(error.message, details, { cause: error });
-      return new DroverError(code as ErrorCode, error.message, details, { cause: error });
+      return droverErrorOf(code as ErrorCode, error.message, details, { cause: error });
     }
     const cause = error.cause as (Error & { code?: string; cause?: { code?: string } }) | undefined;
     const network = cause?.cause?.code ?? cause?.code;
     if (!data && (network || cause?.name === 'TypeError' || /fetch failed/i.test(error.message))) {
       return new ServerUnreachableError(apiUrl, (network && NETWORK_REASONS[network]) ?? network ?? error.message, { cause: error });
     }
-    return new DroverError('INTERNAL', `The Drover server at ${apiUrl} answered: ${error.message}`, {}, { cause: error });
+    return new InternalError('INTERNAL', `The Drover server at ${apiUrl} answered: ${error.message}`, {}, { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,6 +1,8 @@
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RunError } from '@drover/schemas';
 import { z } from 'zod';
-import { createLogger, type FlowContext, type LogOutput, withLogScope } from './context.js';
+import { createLogger, type FlowContext, type LogOutput, withLogScope } from './flowContext.js';
 
 export interface FlowOptions<S extends z.ZodType | undefined = undefined> {
   /** The flow's name: the first half of `flow-name/deployment-name`. */
@@ -34,11 +36,18 @@ export interface Flow<S extends z.ZodType | undefined = z.ZodType | undefined, R
   parameterSchema(): Record<string, unknown> | null;
   /** The file that defined the flow (from the call stack), for computing its entrypoint. */
   readonly definedIn: string | null;
+  /** Where in `definedIn` `flow()` was called (1-based), when the call stack shows the file's own positions. */
+  readonly definedAt: SourcePosition | null;
   /** Marks flow objects, so a loaded module's exports can be told apart. */
   readonly [FLOW]: true;
 }
 
 export type AnyFlow = Flow<z.ZodType | undefined, unknown>;
+
+export interface SourcePosition {
+  readonly line: number;
+  readonly column: number;
+}
 
 /** The parameters a flow is called with (its schema's input): what a run of it may be given. */
 export type FlowParameters<F> = F extends Flow<infer S, unknown> ? InputOf<S> : never;
@@ -78,38 +87,54 @@ export function flow<S extends z.ZodType | undefined = undefined, R = unknown>(
     }
   };
   Object.defineProperty(local, 'name', { value: options.name });
+  const caller = callerOf(new Error().stack ?? '');
   return Object.assign(local, {
     options,
     fn,
     parseParameters,
-    definedIn: callerFile(),
+    definedIn: caller?.file ?? null,
+    definedAt: caller?.position ?? null,
     parameterSchema: () => (schema ? (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>) : null),
     [FLOW]: true as const,
   }) as unknown as Flow<S, R>;
 }
 
-/** The file of the code that called `flow()`: the first stack frame outside this file. */
 /**
  * This module as a stack frame names it: its built file, or its source when source maps are on
  * (tsx, `--enable-source-maps`), which would otherwise be taken for the caller.
  */
 const OWN_FILES = new Set([fileURLToPath(import.meta.url), fileURLToPath(new URL('../src/flow.ts', import.meta.url))]);
 
-function callerFile(): string | null {
-  for (const line of (new Error().stack ?? '').split('\n').slice(1)) {
-    const match = /\(?((?:file:\/\/)?\/[^():]+):\d+:\d+\)?$/.exec(line.trim());
-    if (!match) continue;
-    const file = (match[1] as string).startsWith('file://') ? fileURLToPath(match[1] as string) : (match[1] as string);
-    if (!OWN_FILES.has(file) && !file.includes('/node_modules/')) return file;
+/**
+ * The code that called `flow()`: the first stack frame in a user's file. Frames of Node itself
+ * (`node:internal/…`), of packages and of this file are skipped. Under tsx, a `.ts` file of a
+ * CommonJS package runs as a `data:` URL that names the file in its `filePath` parameter; its
+ * positions are those of the compiled code, so such a frame gives the file alone.
+ */
+function callerOf(stack: string): { file: string; position: SourcePosition | null } | null {
+  for (const line of stack.split('\n').slice(1)) {
+    const frame = /^\s*at (?:async )?(?:[^ ]*? \((.+)\)|(.+))$/.exec(line);
+    const location = /^(.+):(\d+):(\d+)$/.exec(frame?.[1] ?? frame?.[2] ?? '');
+    if (!location) continue;
+    const [, where = '', lineNumber, column] = location;
+    let file: string | null = null;
+    let position: SourcePosition | null = { line: Number(lineNumber), column: Number(column) };
+    if (where.startsWith('file://')) file = fileURLToPath(where);
+    else if (isAbsolute(where)) file = where;
+    else if (where.startsWith('data:')) {
+      file = new URL(where).searchParams.get('filePath');
+      position = null;
+    }
+    if (file && !OWN_FILES.has(file) && !file.includes('/node_modules/')) return { file, position };
   }
   return null;
 }
 
 /** Thrown into a run when its `timeoutSeconds` passes. */
-export class FlowTimeoutError extends Error {
+export class FlowTimeoutError extends RunError {
   override readonly name = 'FlowTimeoutError';
   constructor(readonly seconds: number) {
-    super(`Flow run timed out after ${seconds} s`);
+    super('FLOW_TIMEOUT', `Flow run timed out after ${seconds} s`, { seconds });
   }
 }
 
@@ -137,11 +162,14 @@ export async function runAttempt<R>(
     options.timeoutSeconds === undefined
       ? new Promise<never>(() => {})
       : new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const error = new FlowTimeoutError(options.timeoutSeconds as number);
-            controller.abort(error);
-            reject(error);
-          }, options.timeoutSeconds as number * 1000);
+          timer = setTimeout(
+            () => {
+              const error = new FlowTimeoutError(options.timeoutSeconds as number);
+              controller.abort(error);
+              reject(error);
+            },
+            (options.timeoutSeconds as number) * 1000,
+          );
         });
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });

@@ -16,8 +16,20 @@
  * const run = await runDeployment('etl/etl', { parameters: { date: '2026-01-01' }, timeout: 600 });
  */
 export type { Deployment, DeploymentImage, FlowRun, State, WorkPoolJobConfiguration } from '@drover/schemas';
+// Every error a call can throw, by family, so SDK users catch them without importing @drover/schemas.
+export {
+  ConflictError,
+  DroverError,
+  type ErrorCode,
+  InternalError,
+  isDroverError,
+  NotFoundError,
+  RunError,
+  UnauthorizedError,
+  UnavailableError,
+  ValidationError,
+} from '@drover/schemas';
 export { type ClientOptions, DroverClient, getClient } from './api.js';
-export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './context.js';
 export {
   buildAndPushImage,
   type DeployedDeployment,
@@ -32,13 +44,15 @@ export {
   toScheduleCreate,
 } from './deployments.js';
 export { type EngineOptions, executeFlowRun, FlowCancelledError, FlowClaimLostError } from './engine.js';
-export { DeploymentNotFoundError, FlowRunTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
-export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, flow, isFlow } from './flow.js';
+export { RunWaitTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
+export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, flow, isFlow, type SourcePosition } from './flow.js';
+export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './flowContext.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
 export { LogShipper, runLogs } from './logShipper.js';
 export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';
 export { type InitializeProjectOptions, initializeProject, projectFor, RECIPES, type Recipe } from './project.js';
 export { runPullSteps } from './pullSteps.js';
 export { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
-export { Runner, type ServeOptions, serve } from './runner.js';
+export { Runner, SERVE_DEFAULTS, type ServeOptions, type ServiceState, serve } from './runner.js';
+export { backoffDelayMs } from './serverRetry.js';
 export { apiSettings, DEFAULT_API_URL, droverHome, Profile, type ProfileKey, profilePath, readProfile } from './settings.js';

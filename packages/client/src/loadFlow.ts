@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DroverError } from '@drover/schemas';
-import { type AnyFlow, isFlow } from './flow.js';
+import { type AnyFlow, isFlow, type SourcePosition } from './flow.js';
 
 /** Imports a module the way the engine does: TypeScript through tsx (Node 20 cannot strip types), JavaScript natively. */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
@@ -28,17 +28,27 @@ export async function loadFlow(entrypoint: string, root: string = process.cwd())
   const { path, exportName } = parseEntrypoint(entrypoint);
   const file = isAbsolute(path) ? path : resolve(root, path);
   if (!existsSync(file)) {
-    throw new DroverError('FLOW_LOAD_ERROR', `Cannot load flow "${entrypoint}": ${file} does not exist (entrypoints are relative to ${root})`, { entrypoint, file });
+    throw new DroverError('FLOW_LOAD_ERROR', `Cannot load flow "${entrypoint}": ${file} does not exist (entrypoints are relative to ${root})`, {
+      entrypoint,
+      file,
+    });
   }
   let module: Record<string, unknown>;
   try {
     module = await importModule(file);
   } catch (error) {
-    throw new DroverError('FLOW_LOAD_ERROR', `Cannot load flow "${entrypoint}": importing ${file} failed: ${(error as Error).message}`, { entrypoint, file }, { cause: error });
+    throw new DroverError(
+      'FLOW_LOAD_ERROR',
+      `Cannot load flow "${entrypoint}": importing ${file} failed: ${(error as Error).message}`,
+      { entrypoint, file },
+      { cause: error },
+    );
   }
   const value = module[exportName];
   if (!isFlow(value)) {
-    const flows = Object.entries(module).filter(([, v]) => isFlow(v)).map(([name]) => name);
+    const flows = Object.entries(module)
+      .filter(([, v]) => isFlow(v))
+      .map(([name]) => name);
     throw new DroverError(
       'FLOW_LOAD_ERROR',
       `Cannot load flow "${entrypoint}": ${file} has no flow exported as "${exportName}" (its flows: ${flows.join(', ') || 'none'})`,
@@ -46,4 +56,55 @@ export async function loadFlow(entrypoint: string, root: string = process.cwd())
     );
   }
   return value;
+}
+
+const IDENTIFIER = '[A-Za-z_$][\\w$]*';
+/** What stands before the `flow` of a `flow(…)` call whose value is bound to a name. */
+const BINDINGS = [
+  // `export const etl = flow(`, `const etl: Flow<…> = drover.flow(` (a type on one line, so that an
+  // earlier `let x: T` without a semicolon is not read as this declaration)
+  new RegExp(`\\b(export\\s+)?(?:const|let|var)\\s+(${IDENTIFIER})\\s*(?::[^=;\\n]+)?=\\s*$`),
+  // `export default flow(`
+  /\b(export)\s+(default)\s+$/,
+  // `exports.etl = flow(` (CommonJS)
+  new RegExp(`\\b(?:module\\.)?(exports)\\.(${IDENTIFIER})\\s*=\\s*$`),
+];
+
+/**
+ * The name a module exports the flow under whose `flow(…)` call is at `position` in `file`, read
+ * from the source; null when the call's value is not bound to an exported name there.
+ *
+ * The source, not the module: a file that defines a flow and deploys it at its top level (the
+ * README's pattern) is still evaluating while `deploy()` looks for the export, and importing it
+ * again would wait on that evaluation forever (Node exits 13, "unsettled top-level await").
+ * Reading the source also runs none of the file's side effects. The forms recognised are those
+ * that bind the call's value directly: `export const x = flow(`, `const x = flow(` with
+ * `export { x }` or `export { x as y }` (or `export default x`), `export default flow(`, and in
+ * CommonJS `exports.x = flow(` and `exports.y = x`.
+ */
+export function exportNameAt(file: string, position: SourcePosition): string | null {
+  const source = readFileSync(file, 'utf8');
+  const lineStart = source
+    .split('\n')
+    .slice(0, position.line - 1)
+    .reduce((offset, line) => offset + line.length + 1, 0);
+  // The frame points at `flow`, after any qualifier (`drover.flow`), or, in tsc's CommonJS output
+  // (`(0, client_1.flow)(`), after the whole callee: neither stands between binding and call.
+  const callee = new RegExp(`(?:\\(0,\\s*(?:${IDENTIFIER}\\s*\\.\\s*)*${IDENTIFIER}\\s*\\)|(?:${IDENTIFIER}\\s*\\.\\s*)*)$`);
+  const before = source.slice(0, lineStart + position.column - 1).replace(callee, '');
+  for (const pattern of BINDINGS) {
+    const [, exported, name] = pattern.exec(before) ?? [];
+    if (!name) continue;
+    if (exported) return name;
+    for (const [, specifiers = ''] of source.matchAll(/\bexport\s*\{([^}]*)\}(?!\s*from\b)/g)) {
+      for (const specifier of specifiers.split(',')) {
+        const [local, alias = local] = specifier.trim().split(/\s+as\s+/);
+        if (local === name && alias) return alias;
+      }
+    }
+    const escaped = name.replace(/\$/g, '\\$');
+    const exportedAs = new RegExp(`\\bexport\\s+default\\s+${escaped}\\s*(?:;|$)|\\bexports\\.(${IDENTIFIER})\\s*=\\s*${escaped}\\s*(?:;|$)`, 'm').exec(source);
+    return exportedAs ? (exportedAs[1] ?? 'default') : null;
+  }
+  return null;
 }

@@ -1,6 +1,6 @@
 import type { LogLevel } from '@drover/schemas';
 import type { DroverClient } from './api.js';
-import { LOG_MARKER, type LogOutput } from './context.js';
+import { LOG_MARKER, type LogOutput } from './flowContext.js';
 
 /** Most lines sent in one request (the API's batch limit). */
 const MAX_BATCH = 1000;

@@ -3,7 +3,7 @@ import type { Deployment, DeploymentUpdate, WorkPool, WorkQueue } from '@drover/
 import { isDroverError } from '@drover/schemas';
 import { type DroverClient, getClient } from './api.js';
 
-/** The deployment `flow-name/deployment-name` (or id); throws DeploymentNotFoundError. */
+/** The deployment `flow-name/deployment-name` (or id); throws NotFoundError (DEPLOYMENT_NOT_FOUND). */
 export function getDeployment(name: string, client: DroverClient = getClient()): Promise<Deployment> {
   return client.deployments.read(name);
 }

@@ -91,9 +91,13 @@ export function initializeProject(options: InitializeProjectOptions = {}): { fil
   const files = [PROJECT_FILE, '.droverignore', join('flows', 'example.ts')];
   const existing = files.filter((file) => existsSync(join(directory, file)));
   if (existing.length > 0) {
-    throw new DroverError('FILE_EXISTS', `Not initialising ${directory}: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; move or delete them first`, {
-      files: existing,
-    });
+    throw new DroverError(
+      'FILE_EXISTS',
+      `Not initialising ${directory}: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; move or delete them first`,
+      {
+        files: existing,
+      },
+    );
   }
   const name = options.name ?? basename(directory);
   const project = projectFor(name, recipe, directory, options.fields);

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { assertNever, DroverError, type LogLevel, type PullStep } from '@drover/schemas';
 
 type Log = (level: LogLevel, message: string) => void;
@@ -15,20 +16,20 @@ function run(command: string, args: readonly string[], cwd: string, log: Log, en
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];
-    const forward = (level: LogLevel) => (chunk: Buffer) => {
-      for (const line of String(chunk).split('\n')) {
-        if (line.trim() === '') continue;
-        log(level, line);
+    // readline joins a line written in several chunks, and gives the last one without its newline.
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+        if (line.trim() === '') return;
+        log('info', line);
         tail.push(line);
         if (tail.length > 5) tail.shift();
-      }
-    };
-    child.stdout.on('data', forward('info'));
-    child.stderr.on('data', forward('info'));
+      });
+    }
     child.on('error', (error) => reject(new DroverError('FLOW_LOAD_ERROR', `Pull step could not start ${command}: ${error.message}`, { command })));
     child.on('close', (code) => {
       if (code === 0) resolvePromise();
-      else reject(new DroverError('FLOW_LOAD_ERROR', `Pull step \`${[command, ...args].join(' ')}\` exited with ${code}: ${tail.join(' | ')}`, { command, code }));
+      else
+        reject(new DroverError('FLOW_LOAD_ERROR', `Pull step \`${[command, ...args].join(' ')}\` exited with ${code}: ${tail.join(' | ')}`, { command, code }));
     });
   });
 }
@@ -49,7 +50,7 @@ export async function runPullSteps(steps: readonly PullStep[], cwd: string, log:
       const ref = commit ?? branch;
       log('info', `Cloning ${repository}${ref ? ` at ${ref}` : ''} into ${target}`);
       if (!existsSync(target)) {
-        await run('git', ['clone', '--quiet', ...(branch && !commit ? ['--branch', branch, '--depth', '1'] : []), repository, target], directory, log);
+        await run('git', ['clone', '--quiet', ...(branch && !commit ? [`--branch=${branch}`, '--depth=1'] : []), '--', repository, target], directory, log);
       } else {
         await run('git', ['fetch', '--quiet', 'origin', ...(ref ? [ref] : [])], target, log);
         if (!commit) await run('git', ['checkout', '--quiet', '--force', 'FETCH_HEAD'], target, log);

@@ -102,7 +102,15 @@ class Transport {
       for (const [index, call] of calls.entries()) call.settle(outcome(index));
     };
     const req = this.#request(
-      { protocol: this.#base.protocol, hostname: this.#base.hostname, port: this.#base.port, path, method: type === 'query' ? 'GET' : 'POST', headers, agent: this.#agent },
+      {
+        protocol: this.#base.protocol,
+        hostname: this.#base.hostname,
+        port: this.#base.port,
+        path,
+        method: type === 'query' ? 'GET' : 'POST',
+        headers,
+        agent: this.#agent,
+      },
       (res) => {
         readAll(res).then(
           (text) => settleAll(answersOf(text, res.statusCode ?? 0, batch, calls.length)),

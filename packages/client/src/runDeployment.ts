@@ -1,7 +1,7 @@
 import { type FlowRun, isTerminal } from '@drover/schemas';
 import { type DroverClient, getClient } from './api.js';
 import type { RunnerDeployment } from './deployments.js';
-import { FlowRunTimeoutError } from './errors.js';
+import { RunWaitTimeoutError } from './errors.js';
 import type { AnyFlow, FlowParameters } from './flow.js';
 
 export interface RunDeploymentOptions<P = Record<string, unknown>> {
@@ -28,14 +28,17 @@ const LONG_POLL_MS = 30_000;
  * Creates a run of `flow-name/deployment-name` (or of a `RunnerDeployment`, whose flow's types
  * then check `parameters`) and waits for its final state (unless `timeout`
  * is 0). Waiting is a server long-poll, so it returns as soon as the run ends. Throws
- * `DeploymentNotFoundError` for an unknown deployment and `FlowRunTimeoutError` (with the run id
+ * `NotFoundError` (code DEPLOYMENT_NOT_FOUND) for an unknown deployment and `RunWaitTimeoutError` (with the run id
  * and last state) when the timeout passes first.
  *
  * @example
  * const run = await runDeployment('etl/nightly', { parameters: { date: '2026-01-01' }, timeout: 600 });
  * console.log(run.state.type, run.result);
  */
-export function runDeployment<F extends AnyFlow>(deployment: RunnerDeployment<F>, options?: RunDeploymentOptions<Partial<NonNullable<FlowParameters<F>>>>): Promise<FlowRun>;
+export function runDeployment<F extends AnyFlow>(
+  deployment: RunnerDeployment<F>,
+  options?: RunDeploymentOptions<Partial<NonNullable<FlowParameters<F>>>>,
+): Promise<FlowRun>;
 export function runDeployment(name: string, options?: RunDeploymentOptions): Promise<FlowRun>;
 export async function runDeployment(deployment: string | RunnerDeployment, options: RunDeploymentOptions<object> = {}): Promise<FlowRun> {
   const name = typeof deployment === 'string' ? deployment : deployment.fullName;
@@ -54,7 +57,7 @@ export async function runDeployment(deployment: string | RunnerDeployment, optio
   const deadline = options.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeout * 1000;
   while (!isTerminal(run.state.type)) {
     const left = deadline - Date.now();
-    if (left <= 0) throw new FlowRunTimeoutError(run.id, run.state, options.timeout as number);
+    if (left <= 0) throw new RunWaitTimeoutError(run.id, run.state, options.timeout as number);
     try {
       run = await client.flowRuns.wait(run.id, Math.min(left, LONG_POLL_MS));
     } catch (error) {

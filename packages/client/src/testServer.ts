@@ -2,6 +2,6 @@
 import { type DroverServer, withTemporaryServer } from '@drover/server';
 import { DroverClient } from './api.js';
 
-export function withServer<T>(run: (server: DroverServer, client: DroverClient) => Promise<T>): Promise<T> {
+export function withSdkServer<T>(run: (server: DroverServer, client: DroverClient) => Promise<T>): Promise<T> {
   return withTemporaryServer((server) => run(server, new DroverClient({ apiUrl: server.url, apiKey: '' })));
 }

@@ -62,8 +62,7 @@ function expand(text: string, min: number, max: number, names?: readonly string[
   for (const item of text.split(',')) {
     const [base = '', stepText] = item.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
-    const [lo, hi] =
-      base === '*' ? [min, max] : base.includes('-') ? base.split('-').map(num) : [num(base), stepText ? max : num(base)];
+    const [lo, hi] = base === '*' ? [min, max] : base.includes('-') ? base.split('-').map(num) : [num(base), stepText ? max : num(base)];
     for (let v = lo as number; v <= (hi as number); v += step) out.add(v);
   }
   return out;

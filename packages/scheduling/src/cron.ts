@@ -64,10 +64,9 @@ function buildPlan(expression: string, dayOr: boolean): CronPlan {
     // falls on every weekday within 400 years, so only a day past the end of each month can never fire.
     const possible = months.some((allowed, m) => allowed && daysOfMonth.some((d, day) => d && day <= daysInMonth(2000, m)));
     if (!possible) {
-      throw new InvalidScheduleError(
-        `Invalid cron "${expression}": day-of-month "${dom}" never occurs in month "${month}", so it never fires`,
-        { cron: expression },
-      );
+      throw new InvalidScheduleError(`Invalid cron "${expression}": day-of-month "${dom}" never occurs in month "${month}", so it never fires`, {
+        cron: expression,
+      });
     }
   }
   return { expression, times, daysOfMonth, months, weekdays, dayRule };
@@ -114,11 +113,7 @@ export function* cronWalls(plan: CronPlan, fromWall: number): Generator<number, 
     const dom = daysOfMonth[dayOfMonth] === true;
     const dow = weekdays[(((day + 4) % 7) + 7) % 7] === true; // 1970-01-01 was a Thursday
     const matches =
-      dayRule === 'any' ||
-      (dayRule === 'dom' && dom) ||
-      (dayRule === 'dow' && dow) ||
-      (dayRule === 'or' && (dom || dow)) ||
-      (dayRule === 'and' && dom && dow);
+      dayRule === 'any' || (dayRule === 'dom' && dom) || (dayRule === 'dow' && dow) || (dayRule === 'or' && (dom || dow)) || (dayRule === 'and' && dom && dow);
     if (matches) {
       lastMatch = day;
       const base = day * DAY;

@@ -39,9 +39,7 @@ export const MAX_DATES = 1000;
 type Kind = 'cron' | 'interval' | 'rrule';
 
 function kindOf(schedule: ScheduleLike): Kind {
-  const kinds = (['cron', 'interval', 'rrule'] as const).filter(
-    (kind) => typeof schedule === 'object' && schedule !== null && kind in schedule,
-  );
+  const kinds = (['cron', 'interval', 'rrule'] as const).filter((kind) => typeof schedule === 'object' && schedule !== null && kind in schedule);
   if (kinds.length !== 1) {
     const found = kinds.length === 0 ? 'none' : kinds.join(' and ');
     throw new InvalidScheduleError(`Invalid schedule: expected exactly one of cron, interval or rrule (found ${found})`, {
@@ -55,12 +53,7 @@ function kindOf(schedule: ScheduleLike): Kind {
  * Occurrences as epoch ms at or after `start`, ascending and distinct. `expected` and `endMs` only
  * size rrule's chunks; the caller still stops at its own n and end.
  */
-function instants(
-  schedule: ScheduleLike,
-  start: DateInput,
-  expected?: number,
-  endMs?: number,
-): Generator<number, void, undefined> {
+function instants(schedule: ScheduleLike, start: DateInput, expected?: number, endMs?: number): Generator<number, void, undefined> {
   const kind = kindOf(schedule);
   const zone = getZone(schedule.timezone);
   switch (kind) {
@@ -73,9 +66,7 @@ function instants(
     case 'interval': {
       const { interval, anchorDate } = schedule as Extract<ScheduleLike, { interval: number }>;
       const anchor =
-        anchorDate === undefined
-          ? { wall: DEFAULT_ANCHOR_WALL, instant: zone.resolve(DEFAULT_ANCHOR_WALL) }
-          : toWallAndInstant(anchorDate, zone, 'anchorDate');
+        anchorDate === undefined ? { wall: DEFAULT_ANCHOR_WALL, instant: zone.resolve(DEFAULT_ANCHOR_WALL) } : toWallAndInstant(anchorDate, zone, 'anchorDate');
       return intervalInstants(zone, interval, anchor, toInstant(start, zone, 'start'));
     }
     case 'rrule': {

@@ -11,7 +11,7 @@
  *
  * const next = iterateDates({ interval: 86_400, anchorDate: '2025-01-01T09:00', timezone: 'Europe/London' }, now);
  */
-export { InvalidArgumentError, InvalidScheduleError, SchedulingError, type SchedulingErrorCode } from './errors.js';
+export { InvalidArgumentError, InvalidScheduleError, type SchedulingErrorCode } from './errors.js';
 export {
   type DateInput,
   type GetDatesOptions,

@@ -18,20 +18,12 @@ export function intervalInstants(
 ): Generator<number, void, undefined> {
   const stepMs = Math.round(intervalSeconds * SECOND);
   if (!Number.isFinite(intervalSeconds) || !(stepMs >= 1)) {
-    throw new InvalidScheduleError(
-      `Invalid interval ${intervalSeconds}: expected a number of seconds of at least 0.001`,
-      { interval: intervalSeconds },
-    );
+    throw new InvalidScheduleError(`Invalid interval ${intervalSeconds}: expected a number of seconds of at least 0.001`, { interval: intervalSeconds });
   }
   return steps(zone, stepMs, anchor, startMs);
 }
 
-function* steps(
-  zone: Zone,
-  stepMs: number,
-  anchor: { readonly wall: number; readonly instant: number },
-  startMs: number,
-): Generator<number, void, undefined> {
+function* steps(zone: Zone, stepMs: number, anchor: { readonly wall: number; readonly instant: number }, startMs: number): Generator<number, void, undefined> {
   const anchorMs = anchor.instant;
   const days = Math.floor(stepMs / DAY);
   if (days === 0) {

@@ -177,7 +177,7 @@ function* ruleWalls(rule: Rule, fromWall: number, window: RRuleWindow): Generato
  * costs about 0.1 s. A YEARLY rule gets 400: the Gregorian calendar repeats every 400 years, so a
  * yearly rule idle for 400 periods never matches.
  */
-export const MAX_IDLE_PERIODS = 3000;
+const MAX_IDLE_PERIODS = 3000;
 const MAX_IDLE_YEARS = 400;
 
 /**
@@ -236,8 +236,7 @@ function rebase(rule: Rule, after: number): number {
   if (date.getUTCDate() > 28) return dtstart;
   const monthsPerStep = (freq === RRule.YEARLY ? 12 : 1) * interval;
   const afterDate = new Date(after);
-  const months =
-    (afterDate.getUTCFullYear() - date.getUTCFullYear()) * 12 + (afterDate.getUTCMonth() - date.getUTCMonth());
+  const months = (afterDate.getUTCFullYear() - date.getUTCFullYear()) * 12 + (afterDate.getUTCMonth() - date.getUTCMonth());
   const k = Math.floor(months / monthsPerStep) - 1;
   if (k <= 0) return dtstart;
   date.setUTCMonth(date.getUTCMonth() + k * monthsPerStep);

@@ -53,8 +53,7 @@ export function isValidWall(y: number, mo: number, d: number, h: number, mi: num
   return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h <= 23 && mi <= 59 && s <= 59;
 }
 
-const ISO =
-  /^([+-]\d{6}|\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const ISO = /^([+-]\d{6}|\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 /**
  * The instant (epoch ms) of a `Date` or an ISO-8601 string. A string without an offset is wall
@@ -91,10 +90,9 @@ function parseDateInput(value: Date | string, what: string): { wall: number; ins
   const m = ISO.exec(value.trim());
   const [y, mo, d, h, mi, s] = m ? [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) : [];
   if (!m || !isValidWall(y as number, mo as number, d as number, h as number, mi as number, s as number)) {
-    throw new InvalidArgumentError(
-      `Invalid ${what} "${value}": expected an ISO-8601 date-time such as 2025-03-09T09:00:00 or 2025-03-09T14:00:00Z`,
-      { [what]: value },
-    );
+    throw new InvalidArgumentError(`Invalid ${what} "${value}": expected an ISO-8601 date-time such as 2025-03-09T09:00:00 or 2025-03-09T14:00:00Z`, {
+      [what]: value,
+    });
   }
   const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
   const wall = floating(y as number, mo as number, d as number, h as number, mi as number, s as number, ms);

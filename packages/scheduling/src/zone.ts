@@ -44,11 +44,7 @@ export class Zone {
         second: 'numeric',
       });
     } catch (cause) {
-      throw new InvalidScheduleError(
-        `Invalid timezone "${name}": expected an IANA name such as America/New_York`,
-        { timezone: name },
-        { cause },
-      );
+      throw new InvalidScheduleError(`Invalid timezone "${name}": expected an IANA name such as America/New_York`, { timezone: name }, { cause });
     }
     const resolved = format.resolvedOptions().timeZone;
     this.format = resolved === 'UTC' || resolved === 'Etc/UTC' || resolved === 'Etc/GMT' ? undefined : format;
@@ -140,10 +136,7 @@ export class Zone {
     const [month, day, year, hour, minute, sec] = (text.match(/\d+/g) ?? []).map(Number) as number[];
     const signedYear = /B/.test(text) ? 1 - (year as number) : (year as number);
     const wall =
-      daysFromCivil(signedYear, month as number, day as number) * DAY +
-      (hour as number) * HOUR +
-      (minute as number) * MINUTE +
-      (sec as number) * SECOND;
+      daysFromCivil(signedYear, month as number, day as number) * DAY + (hour as number) * HOUR + (minute as number) * MINUTE + (sec as number) * SECOND;
     return wall - second;
   }
 }

@@ -1,5 +1,18 @@
 import { z } from 'zod';
-import { DeploymentFullName, DeploymentName, FlowName, Id, JsonObject, jsonObjectAtMost, Page, ScheduleSlug, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
+import {
+  DeploymentFullName,
+  DeploymentName,
+  FlowName,
+  Id,
+  JsonObject,
+  jsonObjectAtMost,
+  Page,
+  ScheduleSlug,
+  Tag,
+  Timestamp,
+  WorkPoolName,
+  WorkQueueName,
+} from './names.js';
 import { Schedule } from './schedules.js';
 
 /**
@@ -76,9 +89,13 @@ export const PullStep = z.union([
   z.strictObject({ set_working_directory: z.strictObject({ directory: z.string().min(1) }) }),
   z.strictObject({
     git_clone: z.strictObject({
-      repository: z.string().min(1),
-      branch: z.string().min(1).optional(),
-      commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'a commit is 7-40 hex characters').optional(),
+      // Neither may start with "-": git would read it as an option (`--upload-pack=…` runs a command).
+      repository: z.string().min(1).regex(/^[^-]/, 'a repository URL or path, not starting with "-"'),
+      branch: z.string().min(1).regex(/^[^-]/, 'a branch name, not starting with "-"').optional(),
+      commit: z
+        .string()
+        .regex(/^[0-9a-f]{7,40}$/, 'a commit is 7-40 hex characters')
+        .optional(),
       directory: z.string().min(1).optional(),
     }),
   }),
@@ -119,7 +136,12 @@ export const Deployment = z.strictObject({
 export type Deployment = z.infer<typeof Deployment>;
 
 const deploymentFields = {
-  entrypoint: z.string().min(1).max(1000).regex(/^[^:]+:[A-Za-z_$][\w$]*$/, 'expected path/to/file.ts:exportName').nullable(),
+  entrypoint: z
+    .string()
+    .min(1)
+    .max(1000)
+    .regex(/^[^:]+:[A-Za-z_$][\w$]*$/, 'expected path/to/file.ts:exportName')
+    .nullable(),
   schedules: z.array(DeploymentScheduleCreate).max(100),
   /** Each of these JSON objects is at most MAX_JSON_OBJECT_BYTES (512 KiB) of JSON. */
   parameters: jsonObjectAtMost('parameters'),
@@ -201,6 +223,10 @@ export const DeploymentFilter = z.strictObject({
 });
 export type DeploymentFilter = z.input<typeof DeploymentFilter>;
 
+/** What an upsert did: the deployment as saved, and whether it was new. */
+export const DeploymentUpserted = z.strictObject({ deployment: Deployment, created: z.boolean() });
+export type DeploymentUpserted = z.infer<typeof DeploymentUpserted>;
+
 /** What deleting a deployment removed. */
 export const DeploymentDeleted = z.strictObject({
   id: Id,
@@ -219,7 +245,5 @@ export const SchedulePreviewInput = z.strictObject({
 export type SchedulePreviewInput = z.input<typeof SchedulePreviewInput>;
 
 /** The next times of each schedule, in the deployment's schedule order. */
-export const SchedulePreview = z.array(
-  z.strictObject({ scheduleId: Id, slug: z.string().nullable(), active: z.boolean(), times: z.array(Timestamp) }),
-);
+export const SchedulePreview = z.array(z.strictObject({ scheduleId: Id, slug: z.string().nullable(), active: z.boolean(), times: z.array(Timestamp) }));
 export type SchedulePreview = z.infer<typeof SchedulePreview>;

@@ -3,6 +3,9 @@ import { DeploymentRef } from './deployments.js';
 import { FlowName, Id, JsonObject, jsonObjectAtMost, Page, Tag, Timestamp, WorkPoolName, WorkQueueName } from './names.js';
 import { OrchestrationStatus, State, StateProposal, StateType } from './states.js';
 
+/** A W3C Trace Context `traceparent` header value: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`. */
+const TraceParent = z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent (00-<trace id>-<span id>-<flags>)');
+
 /** One execution of a flow. */
 export const FlowRun = z.strictObject({
   id: Id,
@@ -37,6 +40,11 @@ export const FlowRun = z.strictObject({
   lastHeartbeat: Timestamp.nullable(),
   /** The flow's return value when it was JSON-serialisable. */
   result: z.json().nullable(),
+  /**
+   * The W3C `traceparent` of the span that triggered the run, present only when it was traced
+   * (OpenTelemetry): the run's claim, job and flow spans join that trace.
+   */
+  traceContext: TraceParent.optional(),
   created: Timestamp,
   updated: Timestamp,
 });
@@ -56,6 +64,8 @@ export const FlowRunCreate = z.strictObject({
   scheduledTime: Timestamp.optional(),
   workQueueName: WorkQueueName.optional(),
   jobVariables: jsonObjectAtMost('jobVariables').default({}),
+  /** The caller's span (W3C `traceparent`), sent by `runDeployment` when it traces: the run joins that trace. */
+  traceContext: TraceParent.optional(),
 });
 export type FlowRunCreate = z.input<typeof FlowRunCreate>;
 
@@ -153,6 +163,18 @@ export const LogCreate = z.strictObject({
   message: z.string().max(100_000),
 });
 export type LogCreate = z.input<typeof LogCreate>;
+
+/** What deleting a run removed (with its history and logs). */
+export const FlowRunDeleted = z.strictObject({ id: Id });
+export type FlowRunDeleted = z.infer<typeof FlowRunDeleted>;
+
+/** How many log lines a batch stored. */
+export const LogsAppended = z.strictObject({ appended: z.number().int() });
+export type LogsAppended = z.infer<typeof LogsAppended>;
+
+/** Log lines to add, for one run or several, in one request. */
+export const LogBatch = z.array(LogCreate).min(1).max(1000);
+export type LogBatch = z.input<typeof LogBatch>;
 
 /** A run's log line as stored; `id` orders the lines and pages them. */
 export const LogRecord = z.strictObject({

@@ -9,7 +9,10 @@ describe('rrules that never fire', () => {
   it.each([
     ['FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30', 'it never fires: no month in BYMONTH=2 has a day 30 (BYMONTHDAY)'],
     ['FREQ=MONTHLY;BYMONTH=4,6;BYMONTHDAY=31,-31', 'it never fires: no month in BYMONTH=4,6 has a day 31,-31 (BYMONTHDAY)'],
-    ['DTSTART:20260101T090000\nRRULE:FREQ=DAILY;UNTIL=20251231', 'it never fires: UNTIL=20251231 is before DTSTART 20260101T090000 (move UNTIL later, or DTSTART earlier)'],
+    [
+      'DTSTART:20260101T090000\nRRULE:FREQ=DAILY;UNTIL=20251231',
+      'it never fires: UNTIL=20251231 is before DTSTART 20260101T090000 (move UNTIL later, or DTSTART earlier)',
+    ],
     ['FREQ=DAILY;UNTIL=20191231T000000Z', 'it never fires: UNTIL=20191231T000000Z is before DTSTART 20200101T000000 (move UNTIL later, or DTSTART earlier)'],
     ['FREQ=DAILY;BYHOUR=9;BYSETPOS=2', 'it never fires: BYSETPOS=2 asks for a position past the at most 1 time each day gives'],
     ['FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6,-6', 'it never fires: BYSETPOS=6,-6 asks for a position past the at most 5 times each month gives'],

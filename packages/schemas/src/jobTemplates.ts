@@ -70,9 +70,7 @@ export function defaultBaseJobTemplate(type: WorkPoolType): BaseJobTemplate {
                 spec: {
                   restartPolicy: 'Never',
                   serviceAccountName: '{{ serviceAccountName }}',
-                  containers: [
-                    { name: 'drover-job', image: '{{ image }}', imagePullPolicy: '{{ imagePullPolicy }}', args: '{{ command }}', env: '{{ env }}' },
-                  ],
+                  containers: [{ name: 'drover-job', image: '{{ image }}', imagePullPolicy: '{{ imagePullPolicy }}', args: '{{ command }}', env: '{{ env }}' }],
                 },
               },
             },

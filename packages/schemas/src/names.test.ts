@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DeploymentCreate } from './deployments.js';
-import { isDroverError, DroverError } from './errors.js';
+import { DroverError, isDroverError } from './errors.js';
+import { describeIssues, toIssues } from './issues.js';
 import { DeploymentFullName, splitDeploymentName } from './names.js';
 import { Project, toScheduleCreate } from './project.js';
-import { describeIssues, toIssues } from './issues.js';
 
 describe('names', () => {
   it('addresses deployments as flow-name/deployment-name', () => {
@@ -69,9 +69,7 @@ describe('Project (drover.yaml)', () => {
       name: 'demo',
       deployments: [{ name: 'a', entrypoint: 'flows/a.ts:a', schedules: [{ cron: '0 25 * * *' }] }],
     });
-    expect(result.error && describeIssues(toIssues(result.error))).toBe(
-      'deployments.0.schedules.0.cron: Invalid cron "0 25 * * *": hour must be 0-23',
-    );
+    expect(result.error && describeIssues(toIssues(result.error))).toBe('deployments.0.schedules.0.cron: Invalid cron "0 25 * * *": hour must be 0-23');
   });
 });
 

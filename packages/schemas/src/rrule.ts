@@ -94,7 +94,15 @@ export function rruleError(text: string): string | undefined {
 }
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const PERIOD: Record<string, string> = { YEARLY: 'year', MONTHLY: 'month', WEEKLY: 'week', DAILY: 'day', HOURLY: 'hour', MINUTELY: 'minute', SECONDLY: 'second' };
+const PERIOD: Record<string, string> = {
+  YEARLY: 'year',
+  MONTHLY: 'month',
+  WEEKLY: 'week',
+  DAILY: 'day',
+  HOURLY: 'hour',
+  MINUTELY: 'minute',
+  SECONDLY: 'second',
+};
 
 /**
  * Why a valid RRULE can be seen, without evaluating it, never to match, or undefined. Evaluating

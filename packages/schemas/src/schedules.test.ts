@@ -75,24 +75,17 @@ describe('cron', () => {
 });
 
 describe('timezone', () => {
-  it.each(['UTC', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5'])(
-    'accepts %s',
-    (timezone) => {
-      expect(messages({ cron: '* * * * *', timezone })).toEqual([]);
-    },
-  );
+  it.each(['UTC', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5'])('accepts %s', (timezone) => {
+    expect(messages({ cron: '* * * * *', timezone })).toEqual([]);
+  });
   it.each(['Mars/Olympus', 'New York', '+05:00', '', 'America/New_York/Extra'])('rejects %s', (timezone) => {
-    expect(messages({ interval: 60, timezone })).toEqual([
-      `Invalid timezone "${timezone}" (use an IANA name such as America/New_York)`,
-    ]);
+    expect(messages({ interval: 60, timezone })).toEqual([`Invalid timezone "${timezone}" (use an IANA name such as America/New_York)`]);
   });
 });
 
 describe('interval', () => {
   it.each([0, -5, 0.5, 4e9])('rejects %s', (interval) => {
-    expect(messages({ interval })).toEqual([
-      `Invalid interval ${interval}: must be at least 1 and at most 3162240000 seconds`,
-    ]);
+    expect(messages({ interval })).toEqual([`Invalid interval ${interval}: must be at least 1 and at most 3162240000 seconds`]);
   });
   it('accepts an anchor with or without offset, or a Date', () => {
     expect(Schedule.parse({ interval: 90, anchorDate: '2026-03-08T01:30:00' })).toEqual({ interval: 90, anchorDate: '2026-03-08T01:30:00' });
@@ -124,7 +117,10 @@ describe('rrule', () => {
     ['DTSTART:20250101T090000', 'it has no RRULE or RDATE'],
     ['DTSTART:tomorrow\nFREQ=DAILY', 'DTSTART "tomorrow" is not a date like 20250101T090000'],
     ['hello', 'line "hello" is not DTSTART, RRULE, EXRULE, RDATE or EXDATE'],
-    ['DTSTART;TZID=Asia/Tokyo:20250101T090000\nFREQ=DAILY', 'TZID is not supported in "DTSTART;TZID=Asia/Tokyo:20250101T090000": DTSTART, RDATE and EXDATE are wall times in the schedule\'s timezone'],
+    [
+      'DTSTART;TZID=Asia/Tokyo:20250101T090000\nFREQ=DAILY',
+      'TZID is not supported in "DTSTART;TZID=Asia/Tokyo:20250101T090000": DTSTART, RDATE and EXDATE are wall times in the schedule\'s timezone',
+    ],
     ['FREQ=SECONDLY;COUNT=1000000', 'COUNT=1000000 is not valid'],
   ])('rejects %s', (rrule, problem) => {
     expect(messages({ rrule })).toEqual([`Invalid rrule "${rrule}": ${problem}`]);

@@ -37,16 +37,14 @@ export const MIN_INTERVAL_SECONDS = 1;
  * days step in calendar days in `timezone`, so a daily 09:00 stays 09:00 across DST.
  */
 export const IntervalSchedule = z.strictObject({
-  interval: z
-    .number()
-    .superRefine((value, ctx) => {
-      if (!(value >= MIN_INTERVAL_SECONDS) || value > MAX_INTERVAL_SECONDS) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `Invalid interval ${value}: must be at least ${MIN_INTERVAL_SECONDS} and at most ${MAX_INTERVAL_SECONDS} seconds`,
-        });
-      }
-    }),
+  interval: z.number().superRefine((value, ctx) => {
+    if (!(value >= MIN_INTERVAL_SECONDS) || value > MAX_INTERVAL_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `Invalid interval ${value}: must be at least ${MIN_INTERVAL_SECONDS} and at most ${MAX_INTERVAL_SECONDS} seconds`,
+      });
+    }
+  }),
   anchorDate: DateTimeInput.optional(),
   timezone: Timezone.optional(),
 });
@@ -72,16 +70,19 @@ const SCHEDULE_KINDS = ['cron', 'interval', 'rrule'] as const;
  * the value has; a value with none or several gets one clear message instead of a union error.
  */
 export function byScheduleKind<A extends z.ZodType, B extends z.ZodType, C extends z.ZodType>(cron: A, interval: B, rrule: C) {
-  return z.preprocess((value, ctx) => {
-    if (typeof value !== 'object' || value === null) return value;
-    const kinds = SCHEDULE_KINDS.filter((kind) => kind in value);
-    if (kinds.length !== 1) {
-      const found = kinds.length === 0 ? 'none' : kinds.join(' and ');
-      ctx.addIssue({ code: 'custom', message: `A schedule needs exactly one of cron, interval or rrule (found ${found})`, input: value });
-      return z.NEVER;
-    }
-    return value;
-  }, z.union([cron, interval, rrule]));
+  return z.preprocess(
+    (value, ctx) => {
+      if (typeof value !== 'object' || value === null) return value;
+      const kinds = SCHEDULE_KINDS.filter((kind) => kind in value);
+      if (kinds.length !== 1) {
+        const found = kinds.length === 0 ? 'none' : kinds.join(' and ');
+        ctx.addIssue({ code: 'custom', message: `A schedule needs exactly one of cron, interval or rrule (found ${found})`, input: value });
+        return z.NEVER;
+      }
+      return value;
+    },
+    z.union([cron, interval, rrule]),
+  );
 }
 
 /** One of the three schedule kinds, told apart by which of `cron`, `interval` or `rrule` it has. */

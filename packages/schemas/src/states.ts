@@ -2,17 +2,7 @@ import { z } from 'zod';
 import { jsonAtMost, Timestamp } from './names.js';
 
 /** Every type a flow run's state can have. */
-export const StateType = z.enum([
-  'SCHEDULED',
-  'PENDING',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLING',
-  'CANCELLED',
-  'CRASHED',
-  'PAUSED',
-]);
+export const StateType = z.enum(['SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLING', 'CANCELLED', 'CRASHED', 'PAUSED']);
 export type StateType = z.infer<typeof StateType>;
 
 /** States a run never leaves, except by retry. */
@@ -60,7 +50,12 @@ export const StateProposal = z.strictObject({
   result: jsonAtMost('result').optional(),
   /** With RUNNING: the flow's retry policy, which orchestration applies when the run fails or crashes. */
   retries: z.number().int().min(0).max(1000).optional(),
-  retryDelaySeconds: z.number().int().min(0).max(86_400 * 7).optional(),
+  retryDelaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400 * 7)
+    .optional(),
 });
 export type StateProposal = z.infer<typeof StateProposal>;
 

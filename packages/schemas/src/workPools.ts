@@ -103,7 +103,8 @@ export type WorkQueueRef = z.infer<typeof WorkQueueRef>;
 export const WorkerStatus = z.enum(['ONLINE', 'OFFLINE']);
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
 
-export const Worker = z.strictObject({
+/** A worker as its pool knows it: the record its heartbeats keep (the process itself is @drover/worker's `Worker`). */
+export const PoolWorker = z.strictObject({
   id: Id,
   name: z.string(),
   workPoolName: z.string(),
@@ -112,7 +113,7 @@ export const Worker = z.strictObject({
   heartbeatIntervalSeconds: z.number().int(),
   created: Timestamp,
 });
-export type Worker = z.infer<typeof Worker>;
+export type PoolWorker = z.infer<typeof PoolWorker>;
 
 /** A worker's heartbeat: registers it on first call. */
 export const WorkerHeartbeat = z.strictObject({
@@ -145,3 +146,11 @@ export const ClaimDeploymentRunsInput = z.strictObject({
   waitMs: z.number().int().min(0).max(60_000).default(0),
 });
 export type ClaimDeploymentRunsInput = z.input<typeof ClaimDeploymentRunsInput>;
+
+/** The work pool a delete removed. */
+export const WorkPoolDeleted = z.strictObject({ name: z.string() });
+export type WorkPoolDeleted = z.infer<typeof WorkPoolDeleted>;
+
+/** The work queue a delete removed. */
+export const WorkQueueDeleted = z.strictObject({ workPoolName: z.string(), name: z.string() });
+export type WorkQueueDeleted = z.infer<typeof WorkQueueDeleted>;

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
-import { withServer } from './testHarness.js';
+import { withApiServer } from './testHarness.js';
 
 const T0 = '2026-03-01T12:00:00.000Z';
 
 describe('a run from deployment to COMPLETED', () => {
   it('creates, claims, runs and completes a run with its history and logs', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api }) => {
         const pool = await api.workPools.create.mutate({ name: 'local', type: 'process' });
         expect(pool).toMatchObject({ name: 'local', type: 'process', status: 'NOT_READY', isPaused: false });
@@ -85,7 +85,7 @@ describe('a run from deployment to COMPLETED', () => {
 
 describe('deployments', () => {
   it('keeps schedule ids across a redeploy and matches by slug or content', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       const spec = {
         flowName: 'etl',
         name: 'hourly',
@@ -95,18 +95,26 @@ describe('deployments', () => {
       const again = await api.deployments.upsert.mutate({ ...spec, schedules: [...spec.schedules].reverse() });
       expect(again.created).toBe(false);
       expect(again.deployment.schedules.map((s) => s.id).sort()).toEqual(first.schedules.map((s) => s.id).sort());
-      const edited = await api.deployments.upsert.mutate({ ...spec, schedules: [{ schedule: { cron: '0 * * * *' } }, { schedule: { interval: 900 }, slug: 'ten' }] });
+      const edited = await api.deployments.upsert.mutate({
+        ...spec,
+        schedules: [{ schedule: { cron: '0 * * * *' } }, { schedule: { interval: 900 }, slug: 'ten' }],
+      });
       expect(edited.deployment.schedules.map((s) => s.id)).toEqual(first.schedules.map((s) => s.id));
       expect(edited.deployment.schedules[1]?.schedule).toEqual({ interval: 900 });
     });
   });
 
   it('reads, lists with filters, pauses, previews and deletes', async () => {
-    await withServer(
+    await withApiServer(
       async ({ api }) => {
         await api.workPools.create.mutate({ name: 'k8s', type: 'kubernetes' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', tags: ['x', 'y'], workPoolName: 'k8s', workQueueName: 'gpu' });
-        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'b', tags: ['x'], schedules: [{ schedule: { cron: '30 9 * * *', timezone: 'America/New_York' } }] });
+        await api.deployments.upsert.mutate({
+          flowName: 'etl',
+          name: 'b',
+          tags: ['x'],
+          schedules: [{ schedule: { cron: '30 9 * * *', timezone: 'America/New_York' } }],
+        });
         await api.deployments.upsert.mutate({ flowName: 'report', name: 'c', paused: true });
         const names = async (filter: Parameters<typeof api.deployments.list.query>[0]) =>
           (await api.deployments.list.query(filter)).map((d) => `${d.flowName}/${d.name}`);
@@ -134,20 +142,40 @@ describe('deployments', () => {
   });
 
   it('adds, updates and removes one schedule, keeping its id', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
       const added = await api.deployments.addSchedule.mutate({ deployment: 'etl/a', schedule: { schedule: { interval: 60 } } });
       const id = added.schedules[0]?.id as string;
-      const updated = await api.deployments.updateSchedule.mutate({ deployment: 'etl/a', scheduleId: id, changes: { schedule: { interval: 120 }, active: false } });
+      const updated = await api.deployments.updateSchedule.mutate({
+        deployment: 'etl/a',
+        scheduleId: id,
+        changes: { schedule: { interval: 120 }, active: false },
+      });
       expect(updated.schedules).toMatchObject([{ id, schedule: { interval: 120 }, active: false }]);
       expect((await api.deployments.removeSchedule.mutate({ deployment: 'etl/a', scheduleId: id })).schedules).toEqual([]);
     });
   });
 });
 
+describe('flows', () => {
+  it('reads a flow by id or by name, whatever the name looks like', async () => {
+    await withApiServer(async ({ api }) => {
+      const etl = await api.flows.createOrRead.mutate({ name: 'deadbeef-etl' });
+      const uuidLike = await api.flows.createOrRead.mutate({ name: '01234567-89ab-7def-8123-456789abcdef' });
+      expect(await api.flows.read.query({ flow: 'deadbeef-etl' })).toEqual(etl);
+      expect(await api.flows.read.query({ flow: etl.id })).toEqual(etl);
+      expect(await api.flows.read.query({ flow: uuidLike.name })).toEqual(uuidLike);
+      await expect(api.flows.read.query({ flow: 'deadbeef-missing' })).rejects.toMatchObject({
+        message: 'Flow "deadbeef-missing" not found',
+        data: { droverCode: 'FLOW_NOT_FOUND' },
+      });
+    });
+  });
+});
+
 describe('flow runs', () => {
   it('validates parameters against the schema and lists every violation', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.deployments.upsert.mutate({
         flowName: 'etl',
         name: 'strict',
@@ -168,7 +196,7 @@ describe('flow runs', () => {
   });
 
   it('returns the same run for the same idempotency key and refuses other parameters', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', parameters: { x: 1 } });
       const first = await api.flowRuns.create.mutate({ deployment: 'etl/a', idempotencyKey: 'k1', parameters: { y: 2 } });
       const again = await api.flowRuns.create.mutate({ deployment: 'etl/a', idempotencyKey: 'k1', parameters: { y: 2 } });
@@ -181,7 +209,7 @@ describe('flow runs', () => {
   });
 
   it('filters and pages runs', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
       await api.deployments.upsert.mutate({ flowName: 'report', name: 'b' });
       const r1 = await api.flowRuns.create.mutate({ deployment: 'etl/a', scheduledTime: '2030-01-01T00:00:00Z', tags: ['t'] });
@@ -202,16 +230,17 @@ describe('flow runs', () => {
 
 describe('the HTTP server', () => {
   it('answers GET /health and the health and version procedures', async () => {
-    await withServer(async ({ url, api }) => {
+    await withApiServer(async ({ url, api }) => {
       const res = await fetch(`${url}/health`);
-      expect([res.status, await res.json()]).toEqual([200, { status: 'ok' }]);
+      // tRPC's answer envelope, so tRPC's own httpLink reads `health` from the same address.
+      expect([res.status, await res.json()]).toEqual([200, { result: { data: { status: 'ok' } } }]);
       expect(await api.health.query()).toEqual({ status: 'ok' });
       expect((await api.version.query()).version).toMatch(/^\d+\.\d+\.\d+/);
     });
   });
 
   it('needs the API key when one is set, and answers 401 with nothing else without it', async () => {
-    await withServer(
+    await withApiServer(
       async ({ url, client }) => {
         await expect(client({ apiKey: 'wrong' }).workPools.create.mutate({ name: 'p', type: 'process' })).rejects.toMatchObject({
           message: 'Missing or wrong API key: send Authorization: Bearer <DROVER_API_KEY>',
@@ -220,7 +249,11 @@ describe('the HTTP server', () => {
         const res = await fetch(`${url}/workPools.list`);
         expect(res.status).toBe(401);
         expect(await client().workPools.list.query()).toEqual([]);
-        expect(await client({ apiKey: '' }).workPools.list.query().catch((e) => e.data.httpStatus)).toBe(401);
+        expect(
+          await client({ apiKey: '' })
+            .workPools.list.query()
+            .catch((e) => e.data.httpStatus),
+        ).toBe(401);
         expect((await fetch(`${url}/health`)).status).toBe(200);
       },
       { apiKey: 's3cret' },

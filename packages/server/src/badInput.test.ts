@@ -6,8 +6,8 @@ import type { ErrorCode } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FakeClock } from './clock.js';
-import { snapshot, type TestServer, withServer } from './testHarness.js';
 import { createRpcHandler } from './rpcHandler.js';
+import { snapshot, type TestServer, withApiServer } from './testHarness.js';
 import { procedure, router } from './trpc.js';
 
 type Api = TestServer['api'];
@@ -79,21 +79,24 @@ const ROWS: Row[] = [
     call: (api) => addSchedule(api, { cron: '0 0 * * * *' }),
     code: 'VALIDATION_ERROR',
     status: 400,
-    message: 'Invalid input to deployments.addSchedule: schedule.schedule.cron: Invalid cron "0 0 * * * *": expected 5 fields (minute hour day-of-month month day-of-week), got 6',
+    message:
+      'Invalid input to deployments.addSchedule: schedule.schedule.cron: Invalid cron "0 0 * * * *": expected 5 fields (minute hour day-of-month month day-of-week), got 6',
   },
   {
     name: 'a cron with L',
     call: (api) => addSchedule(api, { cron: '0 0 L * *' }),
     code: 'VALIDATION_ERROR',
     status: 400,
-    message: 'Invalid input to deployments.addSchedule: schedule.schedule.cron: Invalid cron "0 0 L * *": day-of-month "L": L, W, # and ? are not supported (list the days instead)',
+    message:
+      'Invalid input to deployments.addSchedule: schedule.schedule.cron: Invalid cron "0 0 L * *": day-of-month "L": L, W, # and ? are not supported (list the days instead)',
   },
   {
     name: 'an unknown timezone',
     call: (api) => addSchedule(api, { cron: '0 * * * *', timezone: 'Mars/Olympus' }),
     code: 'VALIDATION_ERROR',
     status: 400,
-    message: 'Invalid input to deployments.addSchedule: schedule.schedule.timezone: Invalid timezone "Mars/Olympus" (use an IANA name such as America/New_York)',
+    message:
+      'Invalid input to deployments.addSchedule: schedule.schedule.timezone: Invalid timezone "Mars/Olympus" (use an IANA name such as America/New_York)',
   },
   {
     name: 'a negative interval',
@@ -205,7 +208,8 @@ const ROWS: Row[] = [
   },
   {
     name: 'a git commit that is not hex',
-    call: (api) => api.deployments.update.mutate({ deployment: 'etl/nightly', changes: { pullSteps: [{ git_clone: { repository: 'https://x/y.git', commit: 'zz' } }] } }),
+    call: (api) =>
+      api.deployments.update.mutate({ deployment: 'etl/nightly', changes: { pullSteps: [{ git_clone: { repository: 'https://x/y.git', commit: 'zz' } }] } }),
     code: 'VALIDATION_ERROR',
     status: 400,
     message: 'Invalid input to deployments.update: changes.pullSteps.0.git_clone.commit: a commit is 7-40 hex characters',
@@ -499,7 +503,7 @@ describe('bad input', () => {
   });
 
   it.each(ROWS)('$name → $code', async (row) => {
-    await withServer(
+    await withApiServer(
       async (server) => {
         const base = await baseline(server);
         const before = snapshot(server);
@@ -522,8 +526,13 @@ describe('bad input', () => {
 });
 
 describe('errors the caller did not cause', () => {
-  it('reports an answer the server failed to produce as INTERNAL (500), not as the caller\'s invalid input', async () => {
-    const broken = router({ answer: procedure.input(z.strictObject({ n: z.number() })).output(z.string()).query(({ input }) => input.n as never) });
+  it("reports an answer the server failed to produce as INTERNAL (500), not as the caller's invalid input", async () => {
+    const broken = router({
+      answer: procedure
+        .input(z.strictObject({ n: z.number() }))
+        .output(z.string())
+        .query(({ input }) => input.n as never),
+    });
     const http = createServer(createRpcHandler({ router: broken, createContext: () => ({ store: undefined as never }), maxBodyBytes: 1024 }));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     try {

@@ -15,7 +15,14 @@ describe('loadServerConfig', () => {
       { DROVER_HOME: '/srv/drover', DROVER_SERVER_PORT: '5000', DROVER_SERVICES: 'scheduler, late-runs', DROVER_API_KEY: 'k' },
       { port: '6000', host: '0.0.0.0' },
     );
-    expect(config).toMatchObject({ home: '/srv/drover', databaseFile: '/srv/drover/drover.db', host: '0.0.0.0', port: 6000, apiKey: 'k', services: ['scheduler', 'late-runs'] });
+    expect(config).toMatchObject({
+      home: '/srv/drover',
+      databaseFile: '/srv/drover/drover.db',
+      host: '0.0.0.0',
+      port: 6000,
+      apiKey: 'k',
+      services: ['scheduler', 'late-runs'],
+    });
     expect(loadServerConfig({ DROVER_DATABASE_URL: 'sqlite:///tmp/x.db' }).databaseFile).toBe('/tmp/x.db');
     expect(loadServerConfig({}, { services: false }).services).toEqual([]);
   });
@@ -39,13 +46,25 @@ describe('loadServerConfig', () => {
   });
 
   it.each([
-    [{ DROVER_SCHEDULER_MIN_RUNS: '0' }, {}, 'Invalid DROVER_SCHEDULER_MIN_RUNS "0": expected a whole number of at least 1 (runs kept ahead per schedule, at least)'],
-    [{ DROVER_LATE_AFTER_SECONDS: '15s' }, {}, 'Invalid DROVER_LATE_AFTER_SECONDS "15s": expected a whole number of at least 1 (seconds past its time a run is Late)'],
+    [
+      { DROVER_SCHEDULER_MIN_RUNS: '0' },
+      {},
+      'Invalid DROVER_SCHEDULER_MIN_RUNS "0": expected a whole number of at least 1 (runs kept ahead per schedule, at least)',
+    ],
+    [
+      { DROVER_LATE_AFTER_SECONDS: '15s' },
+      {},
+      'Invalid DROVER_LATE_AFTER_SECONDS "15s": expected a whole number of at least 1 (seconds past its time a run is Late)',
+    ],
     [{ DROVER_SERVER_PORT: 'http' }, {}, 'Invalid DROVER_SERVER_PORT "http": expected a port number 0-65535'],
     [{ DROVER_SERVER_MAX_CONNECTIONS: '0' }, {}, 'Invalid DROVER_SERVER_MAX_CONNECTIONS "0": expected a whole number of connections, 1-1000000'],
     [{}, { port: '70000' }, 'Invalid --port "70000": expected a port number 0-65535'],
     [{ DROVER_LOG_LEVEL: 'loud' }, {}, 'Invalid DROVER_LOG_LEVEL "loud": expected one of fatal, error, warn, info, debug, trace, silent'],
-    [{ DROVER_SERVICES: 'scheduler,cron' }, {}, 'Invalid DROVER_SERVICES "scheduler,cron": expected a comma-separated list of scheduler, late-runs, worker-health, run-health'],
+    [
+      { DROVER_SERVICES: 'scheduler,cron' },
+      {},
+      'Invalid DROVER_SERVICES "scheduler,cron": expected a comma-separated list of scheduler, late-runs, worker-health, run-health',
+    ],
     [
       { DROVER_DATABASE_URL: 'postgres://user:pw@db/drover' },
       {},

@@ -39,14 +39,28 @@ export interface ServerConfig {
  * The service settings an operator can set, Prefect's in Drover's names: each an environment
  * variable in whole units (runs or seconds), where it goes, and its smallest value.
  */
-export const SERVICE_SETTINGS = [
+const SERVICE_SETTINGS = [
   { env: 'DROVER_SCHEDULER_MIN_RUNS', service: 'scheduler', key: 'minRuns', unit: 1, min: 1, what: 'runs kept ahead per schedule, at least' },
   { env: 'DROVER_SCHEDULER_MAX_RUNS', service: 'scheduler', key: 'maxRuns', unit: 1, min: 1, what: 'runs kept ahead per schedule, at most' },
   { env: 'DROVER_SCHEDULER_MIN_SECONDS', service: 'scheduler', key: 'minTimeMs', unit: 1000, min: 0, what: 'seconds of runs kept ahead, at least' },
   { env: 'DROVER_SCHEDULER_MAX_SECONDS', service: 'scheduler', key: 'maxTimeMs', unit: 1000, min: 1, what: 'seconds of runs kept ahead, at most' },
   { env: 'DROVER_LATE_AFTER_SECONDS', service: 'lateRuns', key: 'lateAfterMs', unit: 1000, min: 1, what: 'seconds past its time a run is Late' },
-  { env: 'DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS', service: 'runHealth', key: 'heartbeatTimeoutMs', unit: 1000, min: 1, what: 'seconds without a heartbeat before a run is CRASHED' },
-  { env: 'DROVER_CANCELLATION_GRACE_SECONDS', service: 'runHealth', key: 'cancellationGraceMs', unit: 1000, min: 1, what: 'seconds a worker has to confirm a cancellation' },
+  {
+    env: 'DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS',
+    service: 'runHealth',
+    key: 'heartbeatTimeoutMs',
+    unit: 1000,
+    min: 1,
+    what: 'seconds without a heartbeat before a run is CRASHED',
+  },
+  {
+    env: 'DROVER_CANCELLATION_GRACE_SECONDS',
+    service: 'runHealth',
+    key: 'cancellationGraceMs',
+    unit: 1000,
+    min: 1,
+    what: 'seconds a worker has to confirm a cancellation',
+  },
 ] as const;
 
 function serviceSettings(env: NodeJS.ProcessEnv): Omit<ServicesSettings, 'enabled'> {
@@ -68,7 +82,12 @@ const DEFAULT_MAX_CONNECTIONS = 900;
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 const ServiceList = z
   .string()
-  .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(SERVICE_NAMES)));
 
 function parse<T>(schema: z.ZodType<T>, value: string, source: string, expected: string): T {

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
 import { RunHealth } from './services/runHealth.js';
-import { withServer } from './testHarness.js';
+import { withApiServer } from './testHarness.js';
 
 const T0 = '2026-06-01T00:00:00.000Z';
 
@@ -16,11 +16,16 @@ describe('a schedule given a slug', () => {
     ['an update of the schedule', 'update'],
   ] as const)('keeps one run per time when the slug comes through %s, claimed runs included', async (_how, how) => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         const deploy = (slug?: string) =>
-          api.deployments.upsert.mutate({ flowName: 'etl', name: 'minutely', workPoolName: 'pool', schedules: [{ schedule: { interval: 60 }, ...(slug ? { slug } : {}) }] });
+          api.deployments.upsert.mutate({
+            flowName: 'etl',
+            name: 'minutely',
+            workPoolName: 'pool',
+            schedules: [{ schedule: { interval: 60 }, ...(slug ? { slug } : {}) }],
+          });
         const { deployment } = await deploy();
         await services.scheduler.pass();
         const runs = async () => api.flowRuns.list.query({ deploymentId: deployment.id, page: { limit: 1000, offset: 0 } });
@@ -32,7 +37,8 @@ describe('a schedule given a slug', () => {
 
         for (const slug of ['every-minute', 'minutely', null]) {
           if (how === 'redeploy') await deploy(slug ?? undefined);
-          else await api.deployments.updateSchedule.mutate({ deployment: 'etl/minutely', scheduleId: deployment.schedules[0]?.id as string, changes: { slug } });
+          else
+            await api.deployments.updateSchedule.mutate({ deployment: 'etl/minutely', scheduleId: deployment.schedules[0]?.id as string, changes: { slug } });
           await services.scheduler.pass();
           const after = await runs();
           expect(after).toHaveLength(before.length);
@@ -48,7 +54,7 @@ describe('a schedule given a slug', () => {
 describe('an outage longer than the heartbeat timeout', () => {
   it('crashes no run whose job goes on beating once the server is back, and crashes a silent one only a timeout after', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async (server) => {
         const { api } = server;
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
@@ -64,7 +70,11 @@ describe('an outage longer than the heartbeat timeout', () => {
         expect((await runHealth.pass()).crashed).toEqual([]);
         clock.advance(30_000);
         const token = (id: string) => claimed.find((r) => r.id === id)?.claimToken;
-        expect(await api.flowRuns.heartbeat.mutate({ runs: [{ id: healthy.id, claimToken: token(healthy.id) }] })).toEqual({ updated: 1, cancelling: [], lost: [] });
+        expect(await api.flowRuns.heartbeat.mutate({ runs: [{ id: healthy.id, claimToken: token(healthy.id) }] })).toEqual({
+          updated: 1,
+          cancelling: [],
+          lost: [],
+        });
         clock.advance(60_000);
         expect((await runHealth.pass()).crashed).toEqual([]);
         clock.advance(1);
@@ -77,7 +87,7 @@ describe('an outage longer than the heartbeat timeout', () => {
 
   it('tells a job whose run was crashed and claimed again that it lost the run, and writes nothing it proposes', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
@@ -121,7 +131,7 @@ describe('an outage longer than the heartbeat timeout', () => {
 describe('a deployment concurrency limit', () => {
   it('holds through an in-process retry and through a run sent straight to RUNNING', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'one', workPoolName: 'pool', concurrencyLimit: 1 });
@@ -160,7 +170,7 @@ describe('a deployment concurrency limit', () => {
 describe('pausing a deployment', () => {
   it('deletes only scheduled runs that never started, keeping runs that wait to retry with their history', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'hourly', workPoolName: 'pool', schedules: [{ schedule: { cron: '0 * * * *' } }] });
@@ -186,7 +196,7 @@ describe('pausing a deployment', () => {
 
 describe('infrastructure ids', () => {
   it('are written only by the holder of the run’s claim', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.workPools.create.mutate({ name: 'pool', type: 'process' });
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
       const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
@@ -199,7 +209,11 @@ describe('infrastructure ids', () => {
       // Nor through a state change.
       const viaState = { flowRunId: id, state: { type: 'RUNNING', infrastructureId: 'process:host:1' } } as never;
       await expect(api.flowRuns.setState.mutate(viaState)).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
-      const [claimed] = await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w', scheduledBefore: new Date(Date.now() + 60_000).toISOString() });
+      const [claimed] = await api.workPools.claimRuns.mutate({
+        workPoolName: 'pool',
+        workerName: 'w',
+        scheduledBefore: new Date(Date.now() + 60_000).toISOString(),
+      });
       await expect(api.flowRuns.setInfrastructure.mutate({ id, infrastructureId: 'process:host:2', claimToken: 'y'.repeat(32) })).rejects.toMatchObject({
         data: { droverCode: 'CLAIM_LOST' },
       });
@@ -212,13 +226,18 @@ describe('infrastructure ids', () => {
 
 describe('a proposal sent again under the same claim', () => {
   it('gets the answer the first one got and writes nothing twice (its first answer was lost to a restart)', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.workPools.create.mutate({ name: 'pool', type: 'process' });
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
       const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
-      const [claimed] = await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w', scheduledBefore: new Date(Date.now() + 60_000).toISOString() });
+      const [claimed] = await api.workPools.claimRuns.mutate({
+        workPoolName: 'pool',
+        workerName: 'w',
+        scheduledBefore: new Date(Date.now() + 60_000).toISOString(),
+      });
       const claimToken = claimed?.claimToken as string;
-      const propose = (state: { type: 'RUNNING' | 'FAILED'; retries?: number; message?: string }) => api.flowRuns.setState.mutate({ flowRunId: id, state, claimToken });
+      const propose = (state: { type: 'RUNNING' | 'FAILED'; retries?: number; message?: string }) =>
+        api.flowRuns.setState.mutate({ flowRunId: id, state, claimToken });
       expect((await propose({ type: 'RUNNING', retries: 1 })).status).toBe('ACCEPT');
       expect((await propose({ type: 'RUNNING', retries: 1 })).status).toBe('ACCEPT');
       const first = await propose({ type: 'FAILED', message: 'boom' });

@@ -25,6 +25,14 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Time the headers have to arrive from the connection's first byte: a request that trickles them is closed. */
 const HEADERS_TIMEOUT_MS = 15_000;
 
+/**
+ * `GET /health`'s answer: the `health` procedure's result in tRPC's envelope, so a load balancer
+ * gets its 200 and tRPC's own `httpLink` (which asks `GET /health` for `health.query()`) gets
+ * what the procedure returns. Sent before tRPC (and without the API key) because it is constant;
+ * the conformance test checks it against the procedure's answer through the batch link.
+ */
+const HEALTH_BODY = JSON.stringify({ result: { data: { status: 'ok' } } });
+
 /** The HTTP server: `GET /health` for load balancers, the tRPC API everywhere else. */
 export function createHttpServer(options: HttpOptions): Server {
   const expected = options.apiKey ? Buffer.from(`Bearer ${options.apiKey}`) : undefined;
@@ -47,7 +55,7 @@ export function createHttpServer(options: HttpOptions): Server {
       res.on('finish', () => logRequest(options.logger, req, res, started));
     }
     if (req.method === 'GET' && req.url === '/health') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': HEALTH_BODY.length }).end(HEALTH_BODY);
       return;
     }
     rpc(req, res);
@@ -78,7 +86,12 @@ export function listen(server: Server, host: string, port: number): Promise<Addr
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE') {
         reject(
-          new DroverError('ADDRESS_IN_USE', `Port ${port} on ${host} is already in use (another Drover server?): stop it or choose another port with --port`, { host, port }, { cause: error }),
+          new DroverError(
+            'ADDRESS_IN_USE',
+            `Port ${port} on ${host} is already in use (another Drover server?): stop it or choose another port with --port`,
+            { host, port },
+            { cause: error },
+          ),
         );
       } else {
         reject(error);

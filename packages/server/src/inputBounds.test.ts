@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { createHttpServer, listen } from './http.js';
 import { createRpcHandler } from './rpcHandler.js';
 import { withTemporaryServer } from './temporaryServer.js';
-import { snapshot, withServer } from './testHarness.js';
+import { snapshot, withApiServer } from './testHarness.js';
 import { procedure, router } from './trpc.js';
 
 const errorOf = (body: unknown) => (body as { error: { message: string; data: { code: string; droverCode: string } } }).error;
@@ -36,8 +36,12 @@ function partialPost(url: string, path: string, headers: Record<string, string>,
 
 describe('parameter schemas', () => {
   it('runs a catastrophic pattern in linear time', async () => {
-    await withServer(async ({ api }) => {
-      const parameterSchema = { type: 'object', properties: { name: { type: 'string', pattern: '^(a+)+$' } }, patternProperties: { '^(b+)+$': { type: 'string' } } };
+    await withApiServer(async ({ api }) => {
+      const parameterSchema = {
+        type: 'object',
+        properties: { name: { type: 'string', pattern: '^(a+)+$' } },
+        patternProperties: { '^(b+)+$': { type: 'string' } },
+      };
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly', parameterSchema });
       // With V8's backtracking engine, 40 characters take about 20 minutes.
       const name = `${'a'.repeat(40)}!`;
@@ -51,7 +55,7 @@ describe('parameter schemas', () => {
   });
 
   it('leaves a pattern RE2 cannot run (a lookahead) to the flow: the deployment is saved, the server does not check it', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       const parameterSchema = { type: 'object', properties: { password: { type: 'string', pattern: '^(?=.*\\d).{8,}$' } } };
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly', parameterSchema });
       await expect(api.flowRuns.create.mutate({ deployment: 'etl/nightly', parameters: { password: 'no digits here' } })).resolves.toMatchObject({
@@ -65,9 +69,12 @@ describe('parameter schemas', () => {
       { type: 'nonsense' },
       'Invalid parameterSchema for deployment "etl/nightly": data/type must be equal to one of the allowed values, data/type must be array, data/type must match a schema in anyOf (expected a JSON Schema, draft 2020-12)',
     ],
-    [{ type: 'object', required: 'name' }, 'Invalid parameterSchema for deployment "etl/nightly": data/required must be array (expected a JSON Schema, draft 2020-12)'],
+    [
+      { type: 'object', required: 'name' },
+      'Invalid parameterSchema for deployment "etl/nightly": data/required must be array (expected a JSON Schema, draft 2020-12)',
+    ],
   ])('refuses at deploy and at update a schema that does not compile: %j', async (parameterSchema, message) => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await expect(api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly', parameterSchema })).rejects.toMatchObject({
         message,
@@ -83,7 +90,7 @@ describe('parameter schemas', () => {
 
 describe('request bodies', () => {
   it('refuses a caller without the API key before reading its body', async () => {
-    await withServer(
+    await withApiServer(
       async (server) => {
         // Declares 15 MB and sends 1 KB: the 401 comes without the rest.
         const answer = await partialPost(server.url, 'workPools.create', { 'content-length': String(15 * 1024 * 1024) }, ' '.repeat(1024));
@@ -95,7 +102,7 @@ describe('request bodies', () => {
   });
 
   it('refuses a declared length over the limit at once, and stops reading a chunked body at the limit', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const declared = await partialPost(server.url, 'workPools.create', { 'content-length': String(17 * 1024 * 1024) });
       expect([declared.status, errorOf(declared.body).data.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
       await declared.closed;
@@ -110,7 +117,7 @@ describe('request bodies', () => {
   });
 
   it('refuses a body that trickles in, closing its connection', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const http = createHttpServer({ store: server.store, logger: pino({ level: 'silent' }), bodyTimeoutMs: 200 });
       const { port } = await listen(http, '127.0.0.1', 0);
       try {
@@ -125,18 +132,20 @@ describe('request bodies', () => {
   });
 
   it('refuses JSON nested deeper than 64 levels with a 400', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const deep = `{"name":"p","type":"process","description":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
       const res = await fetch(`${server.url}/workPools.create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
       expect([res.status, errorOf(await res.json()).message]).toEqual([400, 'Input JSON is nested deeper than 64 levels of arrays and objects: flatten it']);
       // Brackets inside strings are not nesting.
       const quoted = JSON.stringify({ name: 'p', type: 'process', description: '['.repeat(10_000) });
-      expect((await fetch(`${server.url}/workPools.create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: quoted })).status).toBe(200);
+      expect((await fetch(`${server.url}/workPools.create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: quoted })).status).toBe(
+        200,
+      );
     });
   });
 
   it('refuses a deployment field over 512 KiB with a 400 naming the field, its size and the limit', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await expect(api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly', jobVariables: { blob: 'x'.repeat(600 * 1024) } })).rejects.toMatchObject({
         message:
           'Invalid input to deployments.upsert: jobVariables: jobVariables is 614411 bytes of JSON, over the limit of 524288 bytes: pass large data by reference (a URL or file path) instead',
@@ -146,7 +155,7 @@ describe('request bodies', () => {
   });
 
   it('refuses a run whose parameters, job variables or result pass 512 KiB, writing nothing', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly' });
       const blob = { blob: 'x'.repeat(600 * 1024) };
@@ -196,7 +205,7 @@ describe('answers', () => {
 
 describe('the HTTP server', () => {
   it('bounds headers, bodies and connections', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const http = createHttpServer({ store: server.store, logger: pino({ level: 'silent' }), maxConnections: 50 });
       expect([http.headersTimeout, http.requestTimeout, http.maxConnections]).toEqual([15_000, 45_000, 50]);
     });
@@ -215,7 +224,10 @@ describe('the HTTP server', () => {
     await withTemporaryServer(async () => {}, { host: '0.0.0.0', logger, apiKey: 'k' });
     await withTemporaryServer(async () => {}, { host: '127.0.0.1', logger });
     expect(lines.map((line) => [line.level, line.msg])).toEqual([
-      [40, 'Drover server listening on 0.0.0.0, reachable from other machines, with no API key: anyone who can reach it can run flows. Set DROVER_API_KEY, or bind 127.0.0.1'],
+      [
+        40,
+        'Drover server listening on 0.0.0.0, reachable from other machines, with no API key: anyone who can reach it can run flows. Set DROVER_API_KEY, or bind 127.0.0.1',
+      ],
     ]);
   });
 });

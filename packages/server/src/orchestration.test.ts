@@ -2,7 +2,7 @@ import { defaultStateName, type StateType } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
 import { type Decision, normalise, type OrchestrationContext, orchestrate, type Proposal, RULES, type RunSnapshot } from './orchestration.js';
-import { snapshot, withServer } from './testHarness.js';
+import { snapshot, withApiServer } from './testHarness.js';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const at = (seconds: number) => new Date(NOW.getTime() + seconds * 1000).toISOString();
@@ -42,7 +42,8 @@ interface Case {
 }
 
 const TERMINAL: StateType[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'];
-const slots = (active: number, limit: number, collisionStrategy: 'ENQUEUE' | 'CANCEL_NEW') => context({ deploymentSlots: { active, limit, collisionStrategy } });
+const slots = (active: number, limit: number, collisionStrategy: 'ENQUEUE' | 'CANCEL_NEW') =>
+  context({ deploymentSlots: { active, limit, collisionStrategy } });
 const full = (active: number, limit: number) => `Deployment concurrency limit reached (${active} of ${limit} slots in use)`;
 
 const CASES: Case[] = [
@@ -384,7 +385,13 @@ const CASES: Case[] = [
     decision: {
       status: 'REJECT',
       reason: 'Deployment concurrency limit reached (1 of 1 slots in use)',
-      state: { type: 'SCHEDULED', name: 'AwaitingConcurrencySlot', message: 'Deployment concurrency limit reached (1 of 1 slots in use)', scheduledTime: at(5), retryInProcess: false },
+      state: {
+        type: 'SCHEDULED',
+        name: 'AwaitingConcurrencySlot',
+        message: 'Deployment concurrency limit reached (1 of 1 slots in use)',
+        scheduledTime: at(5),
+        retryInProcess: false,
+      },
     },
   },
   {
@@ -437,7 +444,7 @@ describe('orchestrate()', () => {
 describe('orchestration through the API', () => {
   it('writes every accepted or server-chosen state to the history, and nothing for a refusal', async () => {
     const clock = new FakeClock(NOW);
-    await withServer(
+    await withApiServer(
       async (server) => {
         const { api } = server;
         await api.workPools.create.mutate({ name: 'local', type: 'process' });
@@ -510,7 +517,7 @@ describe('orchestration through the API', () => {
 
   it('reschedules to an offset time that claims then see at the right instant', async () => {
     const clock = new FakeClock(NOW);
-    await withServer(
+    await withApiServer(
       async ({ api }) => {
         await api.workPools.create.mutate({ name: 'local', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'local' });
@@ -528,21 +535,25 @@ describe('orchestration through the API', () => {
   });
 
   it('keeps a run readable when its retry message would pass the state message limit', async () => {
-    await withServer(async ({ api }) => {
+    await withApiServer(async ({ api }) => {
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
       const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
       await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'RUNNING', retries: 1 } });
       const answer = await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'FAILED', message: 'e'.repeat(10_000) } });
       expect(answer).toMatchObject({ status: 'REJECT', state: { type: 'SCHEDULED', name: 'AwaitingRetry' } });
       const run = await api.flowRuns.read.query({ id });
-      expect([run.state.message?.length, run.state.message?.startsWith('Retry 1 of 1 after: eee'), run.state.message?.endsWith('e…')]).toEqual([10_000, true, true]);
+      expect([run.state.message?.length, run.state.message?.startsWith('Retry 1 of 1 after: eee'), run.state.message?.endsWith('e…')]).toEqual([
+        10_000,
+        true,
+        true,
+      ]);
       expect((await api.flowRuns.history.query({ id })).at(-1)?.message).toBe(run.state.message);
     });
   });
 
   it('records a cancellation of a run with no job as one CANCELLED state, and refuses a forced change from any caller', async () => {
     const clock = new FakeClock(NOW);
-    await withServer(
+    await withApiServer(
       async ({ api }) => {
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
         const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a', scheduledTime: at(600) });

@@ -4,7 +4,7 @@
  * from an explicit table of rules, checked in order; the first rule with an opinion wins and
  * anything no rule objects to is accepted. The store applies the decision in the same transaction.
  */
-import { ACTIVE_STATE_TYPES, defaultStateName, isTerminal, State, STATE_NAMES, type StateType } from '@drover/schemas';
+import { ACTIVE_STATE_TYPES, defaultStateName, isTerminal, STATE_NAMES, State, type StateType } from '@drover/schemas';
 
 /** The parts of a run the rules read. */
 export interface RunSnapshot {

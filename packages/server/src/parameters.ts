@@ -63,7 +63,7 @@ export function assertParameterSchema(deploymentName: string, schema: Record<str
 }
 
 /** Every way `parameters` breaks `schema`, as `path: message` issues (empty when valid). */
-export function parameterIssues(schema: Record<string, unknown>, parameters: Record<string, unknown>): Issue[] {
+function parameterIssues(schema: Record<string, unknown>, parameters: Record<string, unknown>): Issue[] {
   const validate = compile(schema);
   if (validate(parameters)) return [];
   return (validate.errors ?? []).map((error) => {

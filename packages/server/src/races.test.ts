@@ -2,7 +2,7 @@
 // run, and pool, queue and deployment limits hold however the claims interleave.
 import type { FlowRun, StateType } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
-import { type TestServer, withServer } from './testHarness.js';
+import { type TestServer, withApiServer } from './testHarness.js';
 
 type Api = TestServer['api'];
 
@@ -70,7 +70,7 @@ async function complete(api: Api, id: string): Promise<void> {
 
 describe('concurrent claims', () => {
   it('hands each of 2,000 due runs to exactly one of 8 concurrent workers', { timeout: 60_000 }, async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'busy', type: 'process' });
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'many', workPoolName: 'busy' });
@@ -99,10 +99,12 @@ describe('concurrent claims', () => {
   });
 
   it('makes one run from 50 concurrent creates with the same idempotency key', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'once', parameters: { day: 'mon' } });
       const answers = await Promise.all(
-        Array.from({ length: 50 }, () => server.client({ batch: false }).flowRuns.create.mutate({ deployment: 'etl/once', idempotencyKey: 'nightly-2026-03-01' })),
+        Array.from({ length: 50 }, () =>
+          server.client({ batch: false }).flowRuns.create.mutate({ deployment: 'etl/once', idempotencyKey: 'nightly-2026-03-01' }),
+        ),
       );
       const ids = new Set(answers.map((r) => r.id));
       expect(ids.size).toBe(1);
@@ -115,7 +117,7 @@ describe('concurrent claims', () => {
 
 describe('concurrency limits under concurrent claims', () => {
   it('never exceeds a pool limit, and a freed slot is claimable again', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'small', type: 'process', concurrencyLimit: 3 });
       const { deployment } = await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'small' });
@@ -139,8 +141,8 @@ describe('concurrency limits under concurrent claims', () => {
     });
   });
 
-  it('never exceeds a queue limit, while the pool\'s other queues are served in full', async () => {
-    await withServer(async (server) => {
+  it("never exceeds a queue limit, while the pool's other queues are served in full", async () => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'mixed', type: 'process' });
       await api.workQueues.create.mutate({ workPoolName: 'mixed', name: 'gpu', concurrencyLimit: 2 });
@@ -165,7 +167,7 @@ describe('concurrency limits under concurrent claims', () => {
   });
 
   it('leaves runs past an ENQUEUE deployment limit SCHEDULED, and gives them the freed slots', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'p', type: 'process' });
       const { deployment } = await api.deployments.upsert.mutate({ flowName: 'etl', name: 'queued', workPoolName: 'p', concurrencyLimit: 2 });
@@ -187,7 +189,7 @@ describe('concurrency limits under concurrent claims', () => {
   });
 
   it('cancels runs past a CANCEL_NEW deployment limit, and claims new ones once a slot is free', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'p', type: 'process' });
       const { deployment } = await api.deployments.upsert.mutate({
@@ -219,10 +221,16 @@ describe('concurrency limits under concurrent claims', () => {
 
 describe('waiters on a run', () => {
   it('wake when a claim cancels the run at a CANCEL_NEW deployment limit', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'p', type: 'process' });
-      await api.deployments.upsert.mutate({ flowName: 'etl', name: 'one', workPoolName: 'p', concurrencyLimit: 1, concurrencyOptions: { collisionStrategy: 'CANCEL_NEW' } });
+      await api.deployments.upsert.mutate({
+        flowName: 'etl',
+        name: 'one',
+        workPoolName: 'p',
+        concurrencyLimit: 1,
+        concurrencyOptions: { collisionStrategy: 'CANCEL_NEW' },
+      });
       const [first, second] = await createRuns(api, 'etl/one', 2);
       const started = performance.now();
       const waiting = server.client({ batch: false }).flowRuns.wait.query({ id: second as string, timeoutMs: 5000 });
@@ -237,7 +245,7 @@ describe('waiters on a run', () => {
 
 describe('which runs a claim returns', () => {
   it('serves queues in priority order, skips paused queues and gives nothing from a paused pool', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'prio', type: 'process' });
       await api.workQueues.create.mutate({ workPoolName: 'prio', name: 'low' });
@@ -273,7 +281,7 @@ describe('which runs a claim returns', () => {
   });
 
   it('takes only runs due by scheduledBefore, oldest first, and only from the named queues', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'p', type: 'process' });
       await api.workQueues.create.mutate({ workPoolName: 'p', name: 'other' });
@@ -284,7 +292,8 @@ describe('which runs a claim returns', () => {
       const later = await api.flowRuns.create.mutate({ deployment: 'etl/a', scheduledTime: '2999-01-01T00:00:00Z' });
       const elsewhere = await api.flowRuns.create.mutate({ deployment: 'etl/b', scheduledTime: '2000-01-01T00:00:00Z' });
 
-      const claim = (workQueueNames?: string[]) => api.workPools.claimRuns.mutate({ workPoolName: 'p', workQueueNames, workerName: 'w', scheduledBefore: dueBy() });
+      const claim = (workQueueNames?: string[]) =>
+        api.workPools.claimRuns.mutate({ workPoolName: 'p', workQueueNames, workerName: 'w', scheduledBefore: dueBy() });
       expect((await claim(['default'])).map((r) => r.id)).toEqual([sooner.id, soon.id]);
       expect((await claim(['default'])).map((r) => r.id)).toEqual([]);
       expect((await claim()).map((r) => r.id)).toEqual([elsewhere.id]);
@@ -295,12 +304,14 @@ describe('which runs a claim returns', () => {
 
 describe('long-poll claims', () => {
   it('answers a waiting claim as soon as a run is created in its pool', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'idle', type: 'process' });
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'idle' });
       const started = performance.now();
-      const waiting = server.client({ batch: false }).workPools.claimRuns.mutate({ workPoolName: 'idle', workerName: 'w', scheduledBefore: dueBy(), waitMs: 5000 });
+      const waiting = server
+        .client({ batch: false })
+        .workPools.claimRuns.mutate({ workPoolName: 'idle', workerName: 'w', scheduledBefore: dueBy(), waitMs: 5000 });
       await new Promise((resolve) => setTimeout(resolve, 100));
       const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
       const claimed = await waiting;
@@ -312,7 +323,7 @@ describe('long-poll claims', () => {
   });
 
   it('is woken by a run created while it looks (in the same group commit), for workers and runners alike', { timeout: 10_000 }, async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api, store } = server;
       await api.workPools.create.mutate({ name: 'idle', type: 'process' });
       const { deployment } = await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'idle' });
@@ -329,13 +340,15 @@ describe('long-poll claims', () => {
   });
 
   it('is not woken by a run in another pool, and answers empty when the wait is over', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'idle', type: 'process' });
       await api.workPools.create.mutate({ name: 'busy', type: 'process' });
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'busy', workPoolName: 'busy' });
       const started = performance.now();
-      const waiting = server.client({ batch: false }).workPools.claimRuns.mutate({ workPoolName: 'idle', workerName: 'w', scheduledBefore: dueBy(), waitMs: 600 });
+      const waiting = server
+        .client({ batch: false })
+        .workPools.claimRuns.mutate({ workPoolName: 'idle', workerName: 'w', scheduledBefore: dueBy(), waitMs: 600 });
       await api.flowRuns.create.mutate({ deployment: 'etl/busy' });
       expect(await waiting).toEqual([]);
       expect(performance.now() - started).toBeGreaterThanOrEqual(550);
@@ -343,7 +356,7 @@ describe('long-poll claims', () => {
   });
 
   it('wakes one waiting claimer per new run, not every claimer of the pool; nor a claimer of another queue', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'pool', type: 'process' });
       await api.workQueues.create.mutate({ workPoolName: 'pool', name: 'other' });
@@ -354,7 +367,10 @@ describe('long-poll claims', () => {
       const claim = (workQueueNames?: string[]) =>
         client.workPools.claimRuns
           .mutate({ workPoolName: 'pool', workerName: 'w', scheduledBefore: dueBy(), waitMs: 30_000, workQueueNames }, { signal: hangUp.signal })
-          .then((runs) => answered.push(runs.map((r) => r.id)), () => answered.push(['hung up']));
+          .then(
+            (runs) => answered.push(runs.map((r) => r.id)),
+            () => answered.push(['hung up']),
+          );
       const waiting = [...Array.from({ length: 50 }, () => claim()), claim(['other'])];
       // Every claim is waiting once its empty look is done: a run of another pool's queue wakes none.
       while (server.store.events.listenerCount('runsAvailable') < 51) await new Promise((r) => setTimeout(r, 10));

@@ -6,6 +6,7 @@
  * calls per run.
  */
 import {
+  BaseJobTemplate,
   ClaimDeploymentRunsInput,
   type ClaimedFlowRun,
   ClaimRunsInput,
@@ -17,39 +18,45 @@ import {
   DeploymentScheduleCreate,
   DeploymentScheduleUpdate,
   DeploymentUpdate,
+  DeploymentUpserted,
   defaultBaseJobTemplate,
   Flow,
   FlowCreate,
   FlowRun,
   FlowRunCreate,
+  FlowRunDeleted,
   FlowRunFilter,
   Id,
+  LogBatch,
   LogQuery,
   LogRecord,
+  type LogsAppended,
   OrchestrationResult,
   Page,
+  PoolWorker,
   RunHeartbeat,
   type RunHeartbeatResult,
   SchedulePreview,
   SchedulePreviewInput,
+  ServerHealth,
+  ServerVersion,
   SetInfrastructureInput,
   SetStateInput,
   State,
-  BaseJobTemplate,
-  Worker,
   WorkerHeartbeat,
   WorkPool,
   WorkPoolCreate,
+  WorkPoolDeleted,
   WorkPoolName,
   WorkPoolType,
   WorkPoolUpdate,
   WorkQueue,
   WorkQueueCreate,
+  WorkQueueDeleted,
   WorkQueueRef,
   WorkQueueUpdate,
 } from '@drover/schemas';
 import { z } from 'zod';
-import { LogBatch } from './store/logs.js';
 import { procedure, router } from './trpc.js';
 import { VERSION } from './version.js';
 
@@ -58,34 +65,58 @@ const poolRef = z.strictObject({ name: WorkPoolName });
 const runRef = z.strictObject({ id: Id });
 
 export const appRouter = router({
-  health: procedure.output(z.object({ status: z.literal('ok') })).query(() => ({ status: 'ok' as const })),
-  version: procedure.output(z.object({ version: z.string() })).query(() => ({ version: VERSION })),
+  health: procedure.output(ServerHealth).query(() => ({ status: 'ok' as const })),
+  version: procedure.output(ServerVersion).query(() => ({ version: VERSION })),
 
   flows: router({
-    createOrRead: procedure.input(FlowCreate).output(Flow).mutation(({ ctx, input }) => ctx.store.flows.createOrRead(input)),
-    read: procedure.input(z.strictObject({ flow: z.string().min(1).max(200) })).output(Flow).query(({ ctx, input }) => ctx.store.flows.read(input.flow)),
-    list: procedure.input(Page.default({ limit: 100, offset: 0 })).output(z.array(Flow)).query(({ ctx, input }) => ctx.store.flows.list(input)),
+    createOrRead: procedure
+      .input(FlowCreate)
+      .output(Flow)
+      .mutation(({ ctx, input }) => ctx.store.flows.createOrRead(input)),
+    read: procedure
+      .input(z.strictObject({ flow: z.string().min(1).max(200) }))
+      .output(Flow)
+      .query(({ ctx, input }) => ctx.store.flows.read(input.flow)),
+    list: procedure
+      .input(Page.default({ limit: 100, offset: 0 }))
+      .output(z.array(Flow))
+      .query(({ ctx, input }) => ctx.store.flows.list(input)),
   }),
 
   deployments: router({
     upsert: procedure
       .input(DeploymentCreate)
-      .output(z.object({ deployment: Deployment, created: z.boolean() }))
+      .output(DeploymentUpserted)
       .mutation(({ ctx, input }) => ctx.store.deployments.upsert(input)),
     /** Several deployments (a project's) in one transaction: all are saved, or none is. */
     upsertMany: procedure
       .input(z.strictObject({ deployments: z.array(DeploymentCreate).min(1).max(1000) }))
-      .output(z.array(z.object({ deployment: Deployment, created: z.boolean() })))
+      .output(z.array(DeploymentUpserted))
       .mutation(({ ctx, input }) => ctx.store.deployments.upsertMany(input.deployments)),
-    read: procedure.input(ref).output(Deployment).query(({ ctx, input }) => ctx.store.deployments.read(input.deployment)),
-    list: procedure.input(DeploymentFilter.prefault({})).output(z.array(Deployment)).query(({ ctx, input }) => ctx.store.deployments.list(input)),
+    read: procedure
+      .input(ref)
+      .output(Deployment)
+      .query(({ ctx, input }) => ctx.store.deployments.read(input.deployment)),
+    list: procedure
+      .input(DeploymentFilter.prefault({}))
+      .output(z.array(Deployment))
+      .query(({ ctx, input }) => ctx.store.deployments.list(input)),
     update: procedure
       .input(ref.extend({ changes: DeploymentUpdate }))
       .output(Deployment)
       .mutation(({ ctx, input }) => ctx.store.deployments.update(input.deployment, input.changes)),
-    delete: procedure.input(ref).output(DeploymentDeleted).mutation(({ ctx, input }) => ctx.store.deployments.delete(input.deployment)),
-    pause: procedure.input(ref).output(Deployment).mutation(({ ctx, input }) => ctx.store.deployments.setPaused(input.deployment, true)),
-    resume: procedure.input(ref).output(Deployment).mutation(({ ctx, input }) => ctx.store.deployments.setPaused(input.deployment, false)),
+    delete: procedure
+      .input(ref)
+      .output(DeploymentDeleted)
+      .mutation(({ ctx, input }) => ctx.store.deployments.delete(input.deployment)),
+    pause: procedure
+      .input(ref)
+      .output(Deployment)
+      .mutation(({ ctx, input }) => ctx.store.deployments.setPaused(input.deployment, true)),
+    resume: procedure
+      .input(ref)
+      .output(Deployment)
+      .mutation(({ ctx, input }) => ctx.store.deployments.setPaused(input.deployment, false)),
     addSchedule: procedure
       .input(ref.extend({ schedule: DeploymentScheduleCreate }))
       .output(Deployment)
@@ -99,7 +130,9 @@ export const appRouter = router({
       .output(Deployment)
       .mutation(({ ctx, input }) => ctx.store.deployments.removeSchedule(input.deployment, input.scheduleId)),
     /** For runners (`serve()`): claim the due runs of these deployments. */
-    claimRuns: procedure.input(ClaimDeploymentRunsInput).mutation(({ ctx, input, signal }): Promise<ClaimedFlowRun[]> => ctx.store.deployments.claimRuns(input, signal)),
+    claimRuns: procedure
+      .input(ClaimDeploymentRunsInput)
+      .mutation(({ ctx, input, signal }): Promise<ClaimedFlowRun[]> => ctx.store.deployments.claimRuns(input, signal)),
     schedulePreview: procedure
       .input(SchedulePreviewInput)
       .output(SchedulePreview)
@@ -108,15 +141,27 @@ export const appRouter = router({
 
   flowRuns: router({
     create: procedure.input(FlowRunCreate).mutation(({ ctx, input }): Promise<FlowRun> => ctx.store.flowRuns.create(input)),
-    read: procedure.input(runRef).output(FlowRun).query(({ ctx, input }) => ctx.store.flowRuns.read(input.id)),
-    list: procedure.input(FlowRunFilter.prefault({})).output(z.array(FlowRun)).query(({ ctx, input }) => ctx.store.flowRuns.list(input)),
-    history: procedure.input(runRef).output(z.array(State)).query(({ ctx, input }) => ctx.store.flowRuns.history(input.id)),
+    read: procedure
+      .input(runRef)
+      .output(FlowRun)
+      .query(({ ctx, input }) => ctx.store.flowRuns.read(input.id)),
+    list: procedure
+      .input(FlowRunFilter.prefault({}))
+      .output(z.array(FlowRun))
+      .query(({ ctx, input }) => ctx.store.flowRuns.list(input)),
+    history: procedure
+      .input(runRef)
+      .output(z.array(State))
+      .query(({ ctx, input }) => ctx.store.flowRuns.history(input.id)),
     setState: procedure.input(SetStateInput).mutation(({ ctx, input }): Promise<OrchestrationResult> => ctx.store.flowRuns.setState(input)),
     cancel: procedure
       .input(runRef.extend({ message: z.string().min(1).max(10_000).optional() }))
       .output(OrchestrationResult)
       .mutation(({ ctx, input }) => ctx.store.flowRuns.cancel(input.id, input.message)),
-    delete: procedure.input(runRef).output(z.object({ id: Id })).mutation(({ ctx, input }) => ctx.store.flowRuns.delete(input.id)),
+    delete: procedure
+      .input(runRef)
+      .output(FlowRunDeleted)
+      .mutation(({ ctx, input }) => ctx.store.flowRuns.delete(input.id)),
     setInfrastructure: procedure
       .input(SetInfrastructureInput)
       .output(FlowRun)
@@ -127,21 +172,39 @@ export const appRouter = router({
       .input(runRef.extend({ timeoutMs: z.number().int().min(0).max(60_000).default(30_000) }))
       .output(FlowRun)
       .query(({ ctx, input }) => ctx.store.flowRuns.wait(input.id, input.timeoutMs)),
-    appendLogs: procedure.input(LogBatch).mutation(({ ctx, input }): Promise<{ appended: number }> => ctx.store.flowRuns.appendLogs(input)),
-    logs: procedure.input(LogQuery).output(z.array(LogRecord)).query(({ ctx, input }) => ctx.store.flowRuns.logs(input)),
+    appendLogs: procedure.input(LogBatch).mutation(({ ctx, input }): Promise<LogsAppended> => ctx.store.flowRuns.appendLogs(input)),
+    logs: procedure
+      .input(LogQuery)
+      .output(z.array(LogRecord))
+      .query(({ ctx, input }) => ctx.store.flowRuns.logs(input)),
   }),
 
   workPools: router({
-    create: procedure.input(WorkPoolCreate).output(WorkPool).mutation(({ ctx, input }) => ctx.store.workPools.create(input)),
-    read: procedure.input(poolRef).output(WorkPool).query(({ ctx, input }) => ctx.store.workPools.read(input.name)),
+    create: procedure
+      .input(WorkPoolCreate)
+      .output(WorkPool)
+      .mutation(({ ctx, input }) => ctx.store.workPools.create(input)),
+    read: procedure
+      .input(poolRef)
+      .output(WorkPool)
+      .query(({ ctx, input }) => ctx.store.workPools.read(input.name)),
     list: procedure.output(z.array(WorkPool)).query(({ ctx }) => ctx.store.workPools.list()),
     update: procedure
       .input(poolRef.extend({ changes: WorkPoolUpdate }))
       .output(WorkPool)
       .mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, input.changes)),
-    pause: procedure.input(poolRef).output(WorkPool).mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, { isPaused: true })),
-    resume: procedure.input(poolRef).output(WorkPool).mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, { isPaused: false })),
-    delete: procedure.input(poolRef).output(z.object({ name: z.string() })).mutation(({ ctx, input }) => ctx.store.workPools.delete(input.name)),
+    pause: procedure
+      .input(poolRef)
+      .output(WorkPool)
+      .mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, { isPaused: true })),
+    resume: procedure
+      .input(poolRef)
+      .output(WorkPool)
+      .mutation(({ ctx, input }) => ctx.store.workPools.update(input.name, { isPaused: false })),
+    delete: procedure
+      .input(poolRef)
+      .output(WorkPoolDeleted)
+      .mutation(({ ctx, input }) => ctx.store.workPools.delete(input.name)),
     defaultBaseJobTemplate: procedure
       .input(z.strictObject({ type: WorkPoolType }))
       .output(BaseJobTemplate)
@@ -150,22 +213,37 @@ export const appRouter = router({
   }),
 
   workQueues: router({
-    create: procedure.input(WorkQueueCreate).output(WorkQueue).mutation(({ ctx, input }) => ctx.store.workQueues.create(input)),
-    read: procedure.input(WorkQueueRef).output(WorkQueue).query(({ ctx, input }) => ctx.store.workQueues.read(input)),
-    list: procedure.input(z.strictObject({ workPoolName: WorkPoolName })).output(z.array(WorkQueue)).query(({ ctx, input }) => ctx.store.workQueues.list(input.workPoolName)),
+    create: procedure
+      .input(WorkQueueCreate)
+      .output(WorkQueue)
+      .mutation(({ ctx, input }) => ctx.store.workQueues.create(input)),
+    read: procedure
+      .input(WorkQueueRef)
+      .output(WorkQueue)
+      .query(({ ctx, input }) => ctx.store.workQueues.read(input)),
+    list: procedure
+      .input(z.strictObject({ workPoolName: WorkPoolName }))
+      .output(z.array(WorkQueue))
+      .query(({ ctx, input }) => ctx.store.workQueues.list(input.workPoolName)),
     update: procedure
       .input(WorkQueueRef.extend({ changes: WorkQueueUpdate }))
       .output(WorkQueue)
       .mutation(({ ctx, input }) => ctx.store.workQueues.update(input, input.changes)),
     delete: procedure
       .input(WorkQueueRef)
-      .output(z.object({ workPoolName: z.string(), name: z.string() }))
+      .output(WorkQueueDeleted)
       .mutation(({ ctx, input }) => ctx.store.workQueues.delete(input)),
   }),
 
   workers: router({
-    heartbeat: procedure.input(WorkerHeartbeat).output(Worker).mutation(({ ctx, input }) => ctx.store.workers.heartbeat(input)),
-    list: procedure.input(z.strictObject({ workPoolName: WorkPoolName })).output(z.array(Worker)).query(({ ctx, input }) => ctx.store.workers.list(input.workPoolName)),
+    heartbeat: procedure
+      .input(WorkerHeartbeat)
+      .output(PoolWorker)
+      .mutation(({ ctx, input }) => ctx.store.workers.heartbeat(input)),
+    list: procedure
+      .input(z.strictObject({ workPoolName: WorkPoolName }))
+      .output(z.array(PoolWorker))
+      .query(({ ctx, input }) => ctx.store.workers.list(input.workPoolName)),
   }),
 });
 

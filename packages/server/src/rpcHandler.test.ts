@@ -2,7 +2,7 @@
 // sends (wrong methods, mixed batches, oversize bodies, hang-ups) gets tRPC's own answers.
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { snapshot, type TestServer, withServer } from './testHarness.js';
+import { snapshot, type TestServer, withApiServer } from './testHarness.js';
 
 interface Reply {
   readonly status: number;
@@ -26,7 +26,7 @@ const codes = (answer: unknown) => {
 
 describe('the HTTP protocol', () => {
   it('answers a query by GET and a mutation by POST, each alone and in batches', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       expect(await send(server, 'version')).toMatchObject({ status: 200, body: { result: { data: { version: expect.any(String) } } } });
       const created = await send(server, 'workPools.create', { body: JSON.stringify({ name: 'p', type: 'process' }) });
       expect(created).toMatchObject({ status: 200, body: { result: { data: { name: 'p', type: 'process' } } } });
@@ -38,7 +38,7 @@ describe('the HTTP protocol', () => {
   });
 
   it('answers a batch whose calls partly fail with 207, each call with its own answer, and keeps what succeeded', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'daily' });
       const body = JSON.stringify({ 0: { deployment: 'etl/daily' }, 1: { deployment: 'etl/nope' }, 2: { deployment: 'etl/daily', tags: ['b'] } });
       const reply = await send(server, 'flowRuns.create,flowRuns.create,flowRuns.create?batch=1', { body });
@@ -52,7 +52,7 @@ describe('the HTTP protocol', () => {
   });
 
   it('refuses, writing nothing, what the protocol does not allow', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       await server.api.workPools.create.mutate({ name: 'p', type: 'process' });
       const before = snapshot(server);
       const pool = JSON.stringify({ name: 'q', type: 'process' });
@@ -61,7 +61,8 @@ describe('the HTTP protocol', () => {
       expect([byGet.status, byGet.headers.allow, codes(byGet.body).code]).toEqual([405, 'POST', 'METHOD_NOT_SUPPORTED']);
       expect(codes(byGet.body)).toMatchObject({
         droverCode: 'VALIDATION_ERROR',
-        message: 'Unsupported GET-request to mutation procedure at path "workPools.create": send queries with GET and mutations with POST, as tRPC\'s httpLink does',
+        message:
+          'Unsupported GET-request to mutation procedure at path "workPools.create": send queries with GET and mutations with POST, as tRPC\'s httpLink does',
       });
 
       const queryByPost = await send(server, 'workPools.list', { body: '{}' });
@@ -76,7 +77,12 @@ describe('the HTTP protocol', () => {
       const form = await send(server, 'workPools.create', { body: 'name=q', contentType: 'application/x-www-form-urlencoded' });
       expect([form.status, codes(form.body)]).toEqual([
         415,
-        { code: 'UNSUPPORTED_MEDIA_TYPE', droverCode: 'VALIDATION_ERROR', httpStatus: 415, message: 'Unsupported content-type "application/x-www-form-urlencoded"' },
+        {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          droverCode: 'VALIDATION_ERROR',
+          httpStatus: 415,
+          message: 'Unsupported content-type "application/x-www-form-urlencoded"',
+        },
       ]);
 
       const notAnObject = await send(server, 'workPools.create?batch=1', { body: JSON.stringify([JSON.parse(pool)]) });
@@ -94,7 +100,7 @@ describe('the HTTP protocol', () => {
   });
 
   it('ends a long-poll claim when its caller hangs up, handing it nothing', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       await server.api.workPools.create.mutate({ name: 'p', type: 'process' });
       await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'daily', workPoolName: 'p' });
       const scheduledBefore = new Date(Date.now() + 60_000).toISOString();

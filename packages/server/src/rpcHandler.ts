@@ -34,7 +34,7 @@ export const BODY_TIMEOUT_MS = 30_000;
  * Deepest nesting of arrays and objects accepted in an input. Far above what any Drover input
  * needs, and far below what recursion over a parsed value (zod, canonical JSON) can take.
  */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** An answer up to this long is sent as one string; a longer one is written piece by piece. */
 const ONE_STRING_LIMIT = 32 * 1024 * 1024;
@@ -68,6 +68,12 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
     writePieces(res, first.value, pieces);
   };
 
+  /** Closes the connection once the answer is out: a body left unread must not keep the socket busy. */
+  const closeOnceAnswered = (req: IncomingMessage, res: ServerResponse) => {
+    res.shouldKeepAlive = false;
+    res.once('finish', () => req.socket.destroySoon());
+  };
+
   /** An error of the request as a whole, before any call ran: one error object, as tRPC answers it. */
   const refuse = (res: ServerResponse, error: TRPCError) => send(res, { error: shape(error, 'unknown', undefined, undefined, undefined) }, [error]);
 
@@ -76,8 +82,7 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
    * answer is out: an unread body must not be read into memory, nor left to keep the socket busy.
    */
   const refuseAndClose = (req: IncomingMessage, res: ServerResponse, error: TRPCError) => {
-    res.shouldKeepAlive = false;
-    res.once('finish', () => req.socket.destroySoon());
+    closeOnceAnswered(req, res);
     refuse(res, error);
   };
 
@@ -111,9 +116,15 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
     try {
       ctx = options.createContext(req);
     } catch (cause) {
+      // Each call fails with the context's error, named by its path, as tRPC's adapters answer it.
       const error = getTRPCErrorFromUnknown(cause);
-      if (method === 'GET') refuse(res, error);
-      else refuseAndClose(req, res, error);
+      const answers = calls.map((call) => ({ error: shape(error, call.procedure?._def.type ?? 'unknown', call.path, undefined, undefined) }));
+      if (method !== 'GET') closeOnceAnswered(req, res);
+      send(
+        res,
+        batch ? answers : (answers[0] as Answer),
+        answers.map(() => error),
+      );
       return;
     }
 
@@ -126,7 +137,11 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
     } else {
       if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
         const given = req.headers['content-type'];
-        refuseAndClose(req, res, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: given ? `Unsupported content-type "${given}"` : 'Missing content-type header' }));
+        refuseAndClose(
+          req,
+          res,
+          new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: given ? `Unsupported content-type "${given}"` : 'Missing content-type header' }),
+        );
         return;
       }
       const body = await readBody(req, maxBodyBytes, bodyTimeoutMs);
@@ -134,7 +149,10 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
         refuseAndClose(
           req,
           res,
-          new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `Request body larger than the limit of ${maxBodyBytes} bytes: send large data by reference (a URL or file path)` }),
+          new TRPCError({
+            code: 'PAYLOAD_TOO_LARGE',
+            message: `Request body larger than the limit of ${maxBodyBytes} bytes: send large data by reference (a URL or file path)`,
+          }),
         );
         return;
       }
@@ -161,7 +179,10 @@ export function createRpcHandler<TRouter extends AnyRouter>(options: RpcHandlerO
           const expected = METHOD_OF[procedure._def.type];
           if (method !== expected) {
             headers.allow = expected;
-            throw new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `Unsupported ${method}-request to ${procedure._def.type} procedure at path "${path}"` });
+            throw new TRPCError({
+              code: 'METHOD_NOT_SUPPORTED',
+              message: `Unsupported ${method}-request to ${procedure._def.type} procedure at path "${path}"`,
+            });
           }
           const data = await procedure({ path, type: procedure._def.type, ctx, getRawInput: async () => input, signal: hangUp.signal, batchIndex: index });
           return { result: { data } };
@@ -216,7 +237,8 @@ function nestingExceeds(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // a backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // a backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ValidationError } from '@drover/schemas';
 import { type Logger, pino } from 'pino';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
@@ -8,12 +9,14 @@ import { openSqlite, type SqliteHandle } from './db/sqlite.js';
 import { ServerEvents } from './events.js';
 import { createHttpServer, listen } from './http.js';
 import { Services, type ServicesSettings } from './services/services.js';
-import { DEFAULT_STORE_SETTINGS, type StoreSettings } from './store/context.js';
 import { SqliteStore } from './store/store.js';
+import { DEFAULT_STORE_SETTINGS, type StoreSettings } from './store/storeContext.js';
 
 export interface DroverServerOptions {
-  /** The SQLite file (created when absent). */
+  /** The SQLite file (created when absent, with its folder). */
   readonly databaseFile: string;
+  /** Where `databaseFile` came from, which errors name with the fix (default: this option). */
+  readonly databaseSource?: 'DROVER_HOME' | 'DROVER_DATABASE_URL' | 'databaseFile';
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
@@ -43,7 +46,7 @@ export interface DroverServer {
 /** Opens the database (migrating it) and serves the API until `close()`. */
 export async function startServer(options: DroverServerOptions): Promise<DroverServer> {
   const logger = options.logger ?? pino({ level: 'info' });
-  const database = openSqlite(options.databaseFile, { checkpointIntervalMs: options.checkpointIntervalMs });
+  const database = openDatabase(options.databaseFile, options.databaseSource ?? 'databaseFile', options.checkpointIntervalMs);
   const store = new SqliteStore(database.db, options.clock ?? systemClock, new ServerEvents(), { ...DEFAULT_STORE_SETTINGS, ...options.settings });
   const http = createHttpServer({ store, logger, apiKey: options.apiKey, maxConnections: options.maxConnections });
   const services = new Services({ store, logger }, options.services);
@@ -68,11 +71,12 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   return { url, host, port: address.port, store, services, close, [Symbol.asyncDispose]: close };
 }
 
-/** Starts the server a configuration (`loadServerConfig`) describes, creating the database's folder. */
+/** Starts the server a configuration (`loadServerConfig`) describes. */
 export function startConfiguredServer(config: ServerConfig, logger: Logger): Promise<DroverServer> {
-  mkdirSync(dirname(config.databaseFile), { recursive: true });
   return startServer({
     databaseFile: config.databaseFile,
+    // loadServerConfig puts the database in the home folder unless DROVER_DATABASE_URL names another file.
+    databaseSource: config.databaseFile === join(config.home, 'drover.db') ? 'DROVER_HOME' : 'DROVER_DATABASE_URL',
     host: config.host,
     port: config.port,
     apiKey: config.apiKey,
@@ -80,6 +84,41 @@ export function startConfiguredServer(config: ServerConfig, logger: Logger): Pro
     logger,
     services: { enabled: config.services, ...config.serviceSettings },
   });
+}
+
+type DatabaseSource = NonNullable<DroverServerOptions['databaseSource']>;
+
+const DATABASE_SOURCES: Record<DatabaseSource, { readonly name: string; readonly fix: string }> = {
+  DROVER_HOME: { name: 'DROVER_HOME', fix: 'set DROVER_HOME (default ~/.drover) to such a folder, or DROVER_DATABASE_URL to a file in one' },
+  DROVER_DATABASE_URL: { name: 'DROVER_DATABASE_URL', fix: 'set DROVER_DATABASE_URL to a file in such a folder, or unset it to use $DROVER_HOME/drover.db' },
+  databaseFile: { name: 'the databaseFile option', fix: 'pass a databaseFile in such a folder' },
+};
+
+/**
+ * Opens the database, creating its folder first, as Prefect creates its home: a new DROVER_HOME
+ * or a DROVER_DATABASE_URL in a new folder just works. A folder that cannot be created or a file
+ * that cannot be opened (a file in the way, no permission) is reported with the path, where it
+ * came from and what to change, instead of better-sqlite3's bare "directory does not exist".
+ */
+function openDatabase(file: string, source: DatabaseSource, checkpointIntervalMs: number | undefined): SqliteHandle {
+  const refuse = (reason: string, cause: unknown) =>
+    new ValidationError(
+      'VALIDATION_ERROR',
+      `Cannot open the database ${file} (from ${DATABASE_SOURCES[source].name}): ${reason}; expected a folder this user can create and write: ${DATABASE_SOURCES[source].fix}`,
+      { file, source },
+      { cause },
+    );
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+  } catch (error) {
+    throw refuse(`its folder ${dirname(file)} cannot be created (${(error as Error).message})`, error);
+  }
+  try {
+    return openSqlite(file, { checkpointIntervalMs });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_CANTOPEN') throw refuse((error as Error).message, error);
+    throw error;
+  }
 }
 
 /** True for an address only this machine can reach (127.0.0.0/8, ::1, IPv4-mapped loopback). */

@@ -1,7 +1,7 @@
 // The SQLite file as an operator meets it: created in WAL with foreign keys, migrated in place,
 // refused when a newer Drover wrote it, and keeping every committed run through a crash.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GroupCommit, migrationsFolder, openSqlite } from './db/sqlite.js';
 import { type DroverServer, startServer } from './server.js';
-import { createFlowRun, listFlowRuns } from './store/flowRuns.js';
 import { upsertDeployment } from './store/deployments.js';
-import { withServer } from './testHarness.js';
+import { createFlowRun, listFlowRuns } from './store/flowRuns.js';
+import { withApiServer } from './testHarness.js';
 
 /** A fresh temp folder, removed after `run`. */
 async function withFolder<T>(run: (folder: string) => Promise<T>): Promise<T> {
@@ -56,7 +56,7 @@ const newestKnownMigration = () => {
 
 describe('the database file', () => {
   it('is created in WAL mode with foreign keys enforced', async () => {
-    await withServer(async (server) => {
+    await withApiServer(async (server) => {
       expect(existsSync(server.databaseFile)).toBe(true);
       const sqlite = server.store.db.$client;
       expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -69,9 +69,9 @@ describe('the database file', () => {
         other.close();
       }
       // The server's connection refuses a dangling reference...
-      expect(() => sqlite.prepare("INSERT INTO flow_run_states (flow_run_id, type, name, timestamp) VALUES ('nope', 'SCHEDULED', 'Scheduled', 'x')").run()).toThrow(
-        'FOREIGN KEY constraint failed',
-      );
+      expect(() =>
+        sqlite.prepare("INSERT INTO flow_run_states (flow_run_id, type, name, timestamp) VALUES ('nope', 'SCHEDULED', 'Scheduled', 'x')").run(),
+      ).toThrow('FOREIGN KEY constraint failed');
       // ...and cascades: deleting a run deletes its states and logs.
       await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
       const run = await server.api.flowRuns.create.mutate({ deployment: 'etl/a' });
@@ -86,7 +86,9 @@ describe('the database file', () => {
     await withFolder(async (folder) => {
       const file = join(folder, 'drover.db');
       const first = openSqlite(file, { checkpointIntervalMs: 0 });
-      first.db.$client.prepare("INSERT INTO flows (id, name, tags, created) VALUES ('0190c0de-0000-7000-8000-000000000001', 'etl', '[]', '2026-01-01T00:00:00.000Z')").run();
+      first.db.$client
+        .prepare("INSERT INTO flows (id, name, tags, created) VALUES ('0190c0de-0000-7000-8000-000000000001', 'etl', '[]', '2026-01-01T00:00:00.000Z')")
+        .run();
       await first.close();
 
       const second = openSqlite(file, { checkpointIntervalMs: 0 });
@@ -99,6 +101,18 @@ describe('the database file', () => {
         await second.close();
       }
     });
+  });
+
+  it('leaves no empty database behind when a start on a new file fails', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-failed-start-'));
+    try {
+      const file = join(dir, 'drover.db');
+      mkdirSync(`${file}-wal`); // WAL mode cannot create its file: the open fails after the database file was made
+      expect(() => openSqlite(file, { checkpointIntervalMs: 0 })).toThrow();
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a database migrated by a newer Drover, naming the file, and leaves it as it was', async () => {
@@ -239,7 +253,7 @@ describe('group commit', () => {
 
 describe('starting the server', () => {
   it('rejects a port already in use with ADDRESS_IN_USE', async () => {
-    await withServer(async (running) => {
+    await withApiServer(async (running) => {
       await withFolder(async (folder) => {
         const error = await failure(() => startServer({ databaseFile: join(folder, 'drover.db'), port: running.port, logger: pino({ level: 'silent' }) }));
         expect([error.code, error.message, error.details]).toEqual([

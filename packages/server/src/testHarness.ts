@@ -4,8 +4,8 @@ import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trp
 import type { Clock } from './clock.js';
 import type { AppRouter } from './router.js';
 import type { DroverServer } from './server.js';
+import type { StoreSettings } from './store/storeContext.js';
 import { withTemporaryServer } from './temporaryServer.js';
-import type { StoreSettings } from './store/context.js';
 
 export interface TestServer extends DroverServer {
   readonly api: TRPCClient<AppRouter>;
@@ -14,7 +14,7 @@ export interface TestServer extends DroverServer {
   readonly databaseFile: string;
 }
 
-export async function withServer<T>(
+export async function withApiServer<T>(
   run: (server: TestServer) => Promise<T>,
   options: { clock?: Clock; apiKey?: string; settings?: Partial<StoreSettings> } = {},
 ): Promise<T> {

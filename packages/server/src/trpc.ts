@@ -3,50 +3,38 @@
  * to an HTTP status, and the code, the message and the zod issues travel in the error's data so
  * the client can rebuild the same error on its side.
  */
-import { describeIssues, type ErrorCode, isDroverError, toIssues } from '@drover/schemas';
+import { assertNever, describeIssues, ERROR_TABLE, type ErrorCode, isDroverError, toIssues } from '@drover/schemas';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import type { Store } from './store/store.js';
 
+/** @public The context of every call: exported because the router's type names it. */
 export interface RequestContext {
   readonly store: Store;
 }
 
 type TrpcCode = TRPCError['code'];
 
-/** The transport code of every domain code; the switch is exhaustive so a new code must be placed. */
+/** The transport code of every domain code, by its family (ERROR_TABLE in @drover/schemas). */
 export function trpcCodeOf(code: ErrorCode): TrpcCode {
-  switch (code) {
-    case 'VALIDATION_ERROR':
-    case 'PARAMETERS_INVALID':
+  const family = ERROR_TABLE[code];
+  switch (family) {
+    case 'validation':
       return 'BAD_REQUEST';
-    case 'UNAUTHORIZED':
+    case 'unauthorized':
       return 'UNAUTHORIZED';
-    case 'FLOW_NOT_FOUND':
-    case 'DEPLOYMENT_NOT_FOUND':
-    case 'SCHEDULE_NOT_FOUND':
-    case 'FLOW_RUN_NOT_FOUND':
-    case 'WORK_POOL_NOT_FOUND':
-    case 'WORK_QUEUE_NOT_FOUND':
+    case 'notFound':
       return 'NOT_FOUND';
-    case 'NAME_CONFLICT':
-    case 'IDEMPOTENCY_CONFLICT':
-    case 'INVALID_STATE_TRANSITION':
-    case 'CLAIM_LOST':
+    case 'conflict':
       return 'CONFLICT';
-    case 'DATABASE_TOO_NEW':
-    case 'ADDRESS_IN_USE':
-    case 'SERVER_UNREACHABLE':
-    case 'FLOW_RUN_TIMEOUT':
-    case 'FLOW_LOAD_ERROR':
-    case 'DOCKER_UNAVAILABLE':
-    case 'FILE_EXISTS':
-    case 'JOB_VARIABLES_INVALID':
-    case 'INFRASTRUCTURE_ERROR':
-    case 'INTERNAL':
+    case 'unavailable':
+    case 'run':
+    case 'internal':
       return 'INTERNAL_SERVER_ERROR';
+    default:
+      return assertNever(family);
   }
 }
 

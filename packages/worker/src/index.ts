@@ -21,4 +21,4 @@ export { containerName, DockerLauncher, dockerRunArgs } from './launchers/docker
 export { jobManifest, KubernetesLauncher } from './launchers/kubernetes.js';
 export type { Job, JobExit, JobSpec, Launcher, StopOutcome } from './launchers/launcher.js';
 export { ENGINE_ENTRY, ProcessLauncher } from './launchers/process.js';
-export { Worker, type WorkerEvents, type WorkerOptions } from './worker.js';
+export { WORKER_DEFAULTS, Worker, type WorkerEvents, type WorkerOptions } from './worker.js';

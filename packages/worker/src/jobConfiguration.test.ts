@@ -43,13 +43,20 @@ describe('renderTemplate', () => {
 
 describe('buildJobConfiguration', () => {
   it('renders the process template from defaults, deployment and run variables', () => {
-    const config = buildJobConfiguration(defaultBaseJobTemplate('process'), { env: { A: 'deployment' }, workingDir: '/srv/app' }, { env: { B: 'run' } }, 'run x');
+    const config = buildJobConfiguration(
+      defaultBaseJobTemplate('process'),
+      { env: { A: 'deployment' }, workingDir: '/srv/app' },
+      { env: { B: 'run' } },
+      'run x',
+    );
     // Variables without a value (command, name) leave their keys out, as in Prefect.
     expect(config).toEqual({ env: { A: 'deployment', B: 'run' }, labels: {}, streamOutput: true, workingDir: '/srv/app' });
   });
 
   it('lists every unknown or ill-typed variable, naming where they came from', () => {
-    expect(() => buildJobConfiguration(defaultBaseJobTemplate('docker'), { imageName: 'x', autoRemove: 'no' }, { networks: 'host' }, 'run r of a/b in pool "p"')).toThrow(
+    expect(() =>
+      buildJobConfiguration(defaultBaseJobTemplate('docker'), { imageName: 'x', autoRemove: 'no' }, { networks: 'host' }, 'run r of a/b in pool "p"'),
+    ).toThrow(
       expect.objectContaining({
         code: 'JOB_VARIABLES_INVALID',
         message:

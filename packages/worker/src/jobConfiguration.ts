@@ -66,9 +66,9 @@ const isObject = (value: unknown): value is Values => typeof value === 'object' 
 /** The defaults the variables schema declares (as own keys whatever their names, for `refusePrototypeKeys` to see). */
 export function variableDefaults(template: BaseJobTemplate): Values {
   return Object.fromEntries(
-    Object.entries(template.variables.properties).filter(
-      ([, schema]) => Object.hasOwn(schema, 'default') && schema.default !== null && schema.default !== undefined,
-    ).map(([name, schema]) => [name, schema.default]),
+    Object.entries(template.variables.properties)
+      .filter(([, schema]) => Object.hasOwn(schema, 'default') && schema.default !== null && schema.default !== undefined)
+      .map(([name, schema]) => [name, schema.default]),
   );
 }
 

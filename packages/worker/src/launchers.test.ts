@@ -184,7 +184,7 @@ esac`,
 
 describe('kubernetes', () => {
   const SECRET = 'drover-run-secret-x';
-  it('renders the exact batch/v1 Job manifest, with the secrets as references to the run\'s Secret', () => {
+  it("renders the exact batch/v1 Job manifest, with the secrets as references to the run's Secret", () => {
     const manifest = jobManifest(spec('kubernetes', { image: 'acme/flows:1.2', namespace: 'flows', env: { MODE: 'prod' }, finishedJobTtl: 600 }), SECRET);
     expect(manifest).toEqual({
       apiVersion: 'batch/v1',
@@ -342,7 +342,7 @@ esac`,
     );
   });
 
-  it('stops by infrastructure id only a job that carries the run\'s label', async () => {
+  it("stops by infrastructure id only a job that carries the run's label", async () => {
     // Deletes select by name and label at once: kubectl answers nothing when the job lacks the label.
     fake('kubectl', `echo "$@" >> ${bin}/calls; case "$*" in *"metadata.name=mine "*) echo job.batch/mine ;; esac`);
     const launcher = new KubernetesLauncher(10);
@@ -350,7 +350,10 @@ esac`,
       outcome: 'absent',
       reason: `no Kubernetes job flows/stranger carries the label drover.io/flow-run-id=${run.id}`,
     });
-    expect(await launcher.stopById('kubernetes:flows/--all', run.id, 2000)).toEqual({ outcome: 'absent', reason: 'it is not kubernetes:<namespace>/<job name>' });
+    expect(await launcher.stopById('kubernetes:flows/--all', run.id, 2000)).toEqual({
+      outcome: 'absent',
+      reason: 'it is not kubernetes:<namespace>/<job name>',
+    });
     expect(await launcher.stopById('docker:mine', run.id, 2000)).toEqual({ outcome: 'skipped' });
     expect(await launcher.stopById('kubernetes:flows/mine', run.id, 2000)).toEqual({ outcome: 'stopped' });
     expect(readFileSync(join(bin, 'calls'), 'utf8').trim().split('\n')).toEqual([
@@ -393,7 +396,9 @@ describe('process', () => {
     });
     expect(alive(pid)).toBe(true);
     // The secrets reach the job through its environment, never its command line (which ps shows).
-    expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toEqual(expect.arrayContaining([`DROVER_API_KEY=${API_KEY}`, `DROVER_CLAIM_TOKEN=${CLAIM_TOKEN}`]));
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toEqual(
+      expect.arrayContaining([`DROVER_API_KEY=${API_KEY}`, `DROVER_CLAIM_TOKEN=${CLAIM_TOKEN}`]),
+    );
     expect(leaks(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))).toBe(false);
     expect(await launcher.stopById(job.infrastructureId, run.id, 1000)).toEqual({ outcome: 'stopped' });
     expect(await job.exited).toEqual({ code: null, signal: 'SIGTERM' });

@@ -7,7 +7,8 @@ import { Worker, type WorkerOptions } from './worker.js';
 
 export const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
-export function withServer<T>(run: (server: DroverServer, client: DroverClient) => Promise<T>): Promise<T> {
+/** A real server over a fresh SQLite file, and an SDK client for it, for `run`; both gone afterwards. */
+export function withSdkServer<T>(run: (server: DroverServer, client: DroverClient) => Promise<T>): Promise<T> {
   return withTemporaryServer((server) => run(server, new DroverClient({ apiUrl: server.url, apiKey: '' })));
 }
 
@@ -25,9 +26,10 @@ export function fixtureDeployment(name: string, exportName: string, extra: Parti
 
 /** Runs a worker while `body` runs, then stops it. */
 export async function working<T>(client: DroverClient, options: Partial<WorkerOptions>, body: (worker: Worker) => Promise<T>): Promise<T> {
-  const worker = new Worker({ workPoolName: 'local', type: 'process', client, pollIntervalSeconds: 5, runCheckSeconds: 0.2, print: () => {}, ...options });
+  const worker = new Worker({ workPoolName: 'local', type: 'process', client, pollWaitSeconds: 5, runHeartbeatSeconds: 0.2, print: () => {}, ...options });
   const stopped = worker.start();
-  await Promise.race([worker.ready, stopped]);
+  stopped.catch(() => {}); // a failed start rejects `ready` below, with the same error
+  await worker.ready;
   try {
     return await body(worker);
   } finally {

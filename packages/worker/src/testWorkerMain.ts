@@ -5,8 +5,8 @@ const worker = new Worker({
   workPoolName: 'local',
   name: process.env.WORKER_NAME,
   limit: process.env.WORKER_LIMIT ? Number(process.env.WORKER_LIMIT) : undefined,
-  pollIntervalSeconds: 5,
-  runCheckSeconds: 0.2,
+  pollWaitSeconds: 5,
+  runHeartbeatSeconds: 0.2,
   shutdownGraceSeconds: Number(process.env.SHUTDOWN_GRACE ?? 30),
 });
 process.once('SIGTERM', () => void worker.stop());

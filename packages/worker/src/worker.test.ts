@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DroverClient } from '@drover/client';
 import type { ClaimedFlowRun, FlowRun } from '@drover/schemas';
+import { type DroverServer, startServer } from '@drover/server';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { allFinal, fixtureDeployment, packageDir, withServer, working } from './testHelpers.js';
+import { allFinal, fixtureDeployment, packageDir, withSdkServer, working } from './testHelpers.js';
+import { Worker } from './worker.js';
 
 /**
  * A job command that ignores SIGTERM (exec: its pid is the shell's) and would run for a minute.
@@ -45,8 +49,20 @@ function alive(pid: number): boolean {
 }
 
 describe('Worker on a process pool', () => {
+  it('rejects ready (and start) with the reason when it cannot start, and ends stopped', async () => {
+    await withSdkServer(async (_server, client) => {
+      const worker = new Worker({ workPoolName: 'missing', client, print: () => {} });
+      const started = worker.start();
+      const reason = 'Work pool "missing" not found';
+      await expect(worker.ready).rejects.toMatchObject({ code: 'WORK_POOL_NOT_FOUND' });
+      await expect(started).rejects.toThrow(reason);
+      expect(worker.state).toBe('stopped');
+      await worker.stop();
+    });
+  });
+
   it('creates its pool when missing, runs a deployment to COMPLETED with its logs, and stores where the job ran', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       const lines: string[] = [];
       await working(client, { print: (l) => lines.push(l) }, async (worker) => {
         await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
@@ -69,7 +85,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('marks a job killed with SIGKILL CRASHED at once, with the exit and the last output', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(fixtureDeployment('die', 'suicide'));
         const [final] = await allFinal(client, [await client.flowRuns.create({ deployment: 'suicide/die' })]);
@@ -82,7 +98,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('stops the job of a run cancelled through the server, which ends CANCELLED', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(fixtureDeployment('long', 'sleepy'));
         const run = await client.flowRuns.create({ deployment: 'sleepy/long', parameters: { ms: 60_000 } });
@@ -96,7 +112,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('kills a job that ignores SIGTERM once the stop grace period is over; the run ends CANCELLED', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
         const ready = readyFile();
         await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
@@ -114,7 +130,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('ends a job at once when its flow is done, even if the flow left a timer running', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async (worker) => {
         await client.deployments.upsert(fixtureDeployment('leaky', 'leaky'));
         const launched = once(worker, 'launched');
@@ -130,7 +146,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('gives the job its claim token in its environment, never on its command line', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
         const ready = readyFile();
         await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
@@ -148,7 +164,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('stops the job of a run no longer its own, and writes nothing more to the run', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, { stopGraceSeconds: 0.5 }, async (worker) => {
         const ready = readyFile();
         await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
@@ -172,7 +188,7 @@ describe('Worker on a process pool', () => {
   it('refuses a job variable that reaches the shared prototype; the worker stays clean and later runs run their own command', async () => {
     const marker = join(mkdtempSync(join(tmpdir(), 'drover-pwned-')), 'pwned');
     try {
-      await withServer(async (_server, client) => {
+      await withSdkServer(async (_server, client) => {
         await working(client, {}, async () => {
           await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
           await client.deployments.upsert(fixtureDeployment('other', 'quick'));
@@ -198,7 +214,7 @@ describe('Worker on a process pool', () => {
   }, 30_000);
 
   it('fails a run whose working directory does not exist, saying so and how to fix it', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(fixtureDeployment('nowhere', 'quick', { jobVariables: { workingDir: '/nonexistent/drover-project' } }));
         const run = await client.flowRuns.create({ deployment: 'quick/nowhere' });
@@ -211,7 +227,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('fails a run whose job variables the pool does not know, naming them', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(fixtureDeployment('bad', 'quick', { jobVariables: { colour: 'red', streamOutput: 'yes' } }));
         const run = await client.flowRuns.create({ deployment: 'quick/bad' });
@@ -225,7 +241,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('serves queues in priority order and skips a paused queue', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       await client.workQueues.create({ workPoolName: 'local', name: 'urgent', priority: 1 });
       await client.workQueues.create({ workPoolName: 'local', name: 'held', isPaused: true });
@@ -244,7 +260,7 @@ describe('Worker on a process pool', () => {
   });
 
   it('never holds more than its limit, nor the pool, queue or deployment limits, over 200 runs', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process', concurrencyLimit: 6 });
       // Each limit can bind on its own: two queues of 5 could hold 10, the pool caps them at 6; the
       // workers' 4 + 4 could hold 8; the capped deployment never holds more than its 3.
@@ -305,7 +321,7 @@ describe('Worker on a process pool', () => {
 
 describe('worker processes', () => {
   it('two workers on one pool never run the same run', async () => {
-    await withServer(async (server, client) => {
+    await withSdkServer(async (server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
       const start = (name: string) => {
@@ -341,7 +357,7 @@ describe('worker processes', () => {
   }, 60_000);
 
   it('a worker started after another died stops the job of a run cancelled meanwhile, by its infrastructure id', async () => {
-    await withServer(async (server, client) => {
+    await withSdkServer(async (server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       const ready = readyFile();
       await client.deployments.upsert(fixtureDeployment('deaf', 'quick', { jobVariables: { command: ignoresSigterm(ready.path) } }));
@@ -370,8 +386,8 @@ describe('worker processes', () => {
     });
   }, 60_000);
 
-  it('never stops a process its run did not launch, whatever the run\'s infrastructure id says; the run still ends CANCELLED', async () => {
-    await withServer(async (_server, client) => {
+  it("never stops a process its run did not launch, whatever the run's infrastructure id says; the run still ends CANCELLED", async () => {
+    await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
       const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
@@ -381,7 +397,11 @@ describe('worker processes', () => {
         // The id names the stranger exactly (pid, start time, boot): only its environment tells it is no job of the run.
         const forged = `process:${hostname()}:${pid}:${startTime(pid)}:${bootId}`;
         const run = await client.flowRuns.create({ deployment: 'quick/hello' });
-        const [claimed] = await client.workPools.claimRuns({ workPoolName: 'local', workerName: 'intruder', scheduledBefore: new Date(Date.now() + 10_000).toISOString() });
+        const [claimed] = await client.workPools.claimRuns({
+          workPoolName: 'local',
+          workerName: 'intruder',
+          scheduledBefore: new Date(Date.now() + 10_000).toISOString(),
+        });
         await client.flowRuns.setInfrastructure({ id: run.id, infrastructureId: forged, claimToken: (claimed as ClaimedFlowRun).claimToken });
         expect((await client.flowRuns.cancel(run.id)).state.type).toBe('CANCELLING');
         await working(client, { name: 'w2', stopGraceSeconds: 0.5 }, async () => {
@@ -399,7 +419,7 @@ describe('worker processes', () => {
   }, 60_000);
 
   it('on SIGTERM lets a running job finish within the grace period, and reports one that does not as CRASHED', async () => {
-    await withServer(async (server, client) => {
+    await withSdkServer(async (server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
       await client.deployments.upsert(fixtureDeployment('long', 'sleepy'));
       const child = spawn(process.execPath, [`${packageDir}/dist/testWorkerMain.js`], {
@@ -413,7 +433,56 @@ describe('worker processes', () => {
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);
       expect((await client.flowRuns.read(short.id)).state.type).toBe('COMPLETED');
-      expect((await client.flowRuns.read(long.id)).state).toMatchObject({ type: 'CRASHED', message: 'Worker w1 shut down before the job finished (grace period 1 s)' });
+      expect((await client.flowRuns.read(long.id)).state).toMatchObject({
+        type: 'CRASHED',
+        message: 'Worker w1 shut down before the job finished (grace period 1 s)',
+      });
     });
+  }, 60_000);
+});
+
+describe('Worker when its server goes away', () => {
+  it('retries polling after short, growing, jittered waits, comes back soon after the server does, and starts over after a success', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'drover-restart-'));
+    const serve = (port: number) =>
+      startServer({ databaseFile: join(home, 'drover.db'), port, logger: pino({ level: 'silent' }), checkpointIntervalMs: 0, services: { enabled: [] } });
+    let server: DroverServer = await serve(0);
+    const { port } = server;
+    const client = new DroverClient({ apiUrl: server.url, apiKey: '' });
+    const lines: string[] = [];
+    /** The waits the worker announced, in seconds, from line `from` on. */
+    const waits = (from = 0) =>
+      lines.slice(from).flatMap((line) => /could not poll \(.*\); retrying in (\d+(?:\.\d)?) s$/.exec(line)?.slice(1).map(Number) ?? []);
+    const untilWaits = async (count: number, from = 0) => {
+      while (waits(from).length < count) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      await working(client, { print: (line) => lines.push(line), pollWaitSeconds: 1 }, async (worker) => {
+        await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+        await server.close();
+        // Four failed polls: the worker now waits at most 250 ms × 2^3 before its fifth.
+        await untilWaits(4);
+        server = await serve(port);
+        const back = Date.now();
+        const launched = once(worker, 'launched');
+        const run = await client.flowRuns.create({ deployment: 'quick/hello' });
+        await launched;
+        expect(Date.now() - back).toBeLessThan(4000);
+        expect((await allFinal(client, [run]))[0]?.state.type).toBe('COMPLETED');
+        // Each wait is a draw up to its attempt's ceiling (shown rounded to 0.1 s), not a fixed 5 s.
+        const ceilings = [0.25, 0.5, 1, 2, 4, 5];
+        for (const [attempt, wait] of waits().entries()) expect(wait).toBeLessThanOrEqual((ceilings[attempt] ?? 5) + 0.05);
+
+        // The polls since succeeded: the next outage starts again from the shortest waits.
+        const seen = lines.length;
+        await server.close();
+        await untilWaits(1, seen);
+        expect(waits(seen)[0]).toBeLessThanOrEqual(0.3);
+        server = await serve(port);
+      });
+    } finally {
+      await server.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { type DroverClient, getClient, LogShipper, parseMarkedLine } from '@drover/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, type DroverClient, getClient, LogShipper, parseMarkedLine, type ServiceState } from '@drover/client';
 import { assertNever, type ClaimedFlowRun, type FlowRun, isDroverError, isTerminal, type State, type WorkPool, type WorkPoolType } from '@drover/schemas';
 import { buildJobConfiguration } from './jobConfiguration.js';
 import { DockerLauncher } from './launchers/docker.js';
@@ -10,33 +11,63 @@ import { ProcessLauncher } from './launchers/process.js';
 
 export interface WorkerOptions {
   readonly workPoolName: string;
-  /** Queues to take runs from (all of the pool's when absent). */
+  /** Queues to take runs from (all of the pool's when absent or empty). */
   readonly workQueues?: readonly string[];
   /** Default `hostname-pid`. */
   readonly name?: string;
-  /** At most this many jobs at once (unlimited when absent). */
+  /** At most this many jobs at once (default unlimited). */
   readonly limit?: number;
-  /** Longest wait of one poll; a run created for the pool, or one entering the prefetch window, wakes it at once. */
-  readonly pollIntervalSeconds?: number;
-  /** Claim runs due this far ahead, and launch each at its time. */
+  /** Longest wait of one poll, at most 60 (default 15); a run created for the pool, or one entering the prefetch window, wakes it at once. */
+  readonly pollWaitSeconds?: number;
+  /** Claim runs due this far ahead, and launch each at its time (default 10). */
   readonly prefetchSeconds?: number;
-  /** How often the worker reports itself alive (3 missed beats: OFFLINE). */
-  readonly heartbeatIntervalSeconds?: number;
-  /** How often held runs heartbeat and cancellation requests are checked. */
-  readonly runCheckSeconds?: number;
+  /** How often the worker reports itself alive (default 30; 3 missed beats: OFFLINE). */
+  readonly heartbeatSeconds?: number;
+  /** How often the runs it holds heartbeat, and cancellation requests are checked (default 5). */
+  readonly runHeartbeatSeconds?: number;
   /** The pool's type; the pool is created with this type's default template when it does not exist. */
   readonly type?: WorkPoolType;
-  /** On stop, running jobs get this long to finish before they are stopped and reported CRASHED. */
+  /** On stop, running jobs get this long to finish before they are stopped and reported CRASHED (default 30). */
   readonly shutdownGraceSeconds?: number;
-  /** A stopped job gets this long between SIGTERM (or the platform's stop) and SIGKILL. */
+  /** A stopped job gets this long between SIGTERM (or the platform's stop) and SIGKILL (default 10). */
   readonly stopGraceSeconds?: number;
-  /** Launch a job this long before its run is due, so the engine has started when the time comes. */
+  /** Launch a job this long before its run is due, so the engine has started when the time comes (default 1,000). */
   readonly launchLeadMs?: number;
+  /** Default: `getClient()`, from DROVER_API_URL / DROVER_API_KEY or the profile. */
   readonly client?: DroverClient;
   /** Launchers by pool type (the built-in ones by default). */
   readonly launchers?: Partial<Record<WorkPoolType, Launcher>>;
   /** Where the worker's own messages and its jobs' output go (default stdout). */
   readonly print?: (line: string) => void;
+}
+
+/** Every option with its default filled in: what the worker runs with, resolved once. */
+type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'type' | 'launchers'>> & Pick<WorkerOptions, 'type' | 'launchers'>;
+
+/** The defaults of `WorkerOptions`, documented beside each option. */
+export const WORKER_DEFAULTS = {
+  workQueues: [],
+  limit: Number.POSITIVE_INFINITY,
+  pollWaitSeconds: 15,
+  prefetchSeconds: 10,
+  heartbeatSeconds: 30,
+  runHeartbeatSeconds: 5,
+  shutdownGraceSeconds: 30,
+  stopGraceSeconds: 10,
+  launchLeadMs: 1000,
+} as const;
+
+function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
+  const set = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as WorkerOptions;
+  return {
+    ...WORKER_DEFAULTS,
+    name: `${hostname()}-${process.pid}`,
+    client: set.client ?? getClient(),
+    print: (line: string) => process.stdout.write(`${line}\n`),
+    ...set,
+    // A poll longer than the server's longest long-poll would only be cut short.
+    pollWaitSeconds: Math.min(60, set.pollWaitSeconds ?? WORKER_DEFAULTS.pollWaitSeconds),
+  };
 }
 
 interface Held {
@@ -70,8 +101,9 @@ export type WorkerEvents = {
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly name: string;
-  readonly #options: WorkerOptions;
+  readonly #options: ResolvedWorkerOptions;
   readonly #client: DroverClient;
+  #state: ServiceState = 'idle';
   readonly #held = new Map<string, Held>();
   readonly #stop = new AbortController();
   #pool: WorkPool | undefined;
@@ -79,18 +111,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #timers: NodeJS.Timeout[] = [];
   #slotFreed: () => void = () => {};
   #stopped: Promise<void> | undefined;
-  #started = false;
   #markReady: () => void = () => {};
-  /** Resolves once the worker has its pool, has said it is alive, and is polling. */
-  readonly ready: Promise<void> = new Promise((resolve) => {
+  #failReady: (error: unknown) => void = () => {};
+  /** Resolves once the worker has its pool, has said it is alive, and is polling; rejects when it cannot start. */
+  readonly ready: Promise<void> = new Promise((resolve, reject) => {
     this.#markReady = resolve;
+    this.#failReady = reject;
   });
 
   constructor(options: WorkerOptions) {
     super();
-    this.#options = options;
-    this.#client = options.client ?? getClient();
-    this.name = options.name ?? `${hostname()}-${process.pid}`;
+    this.#options = resolveWorkerOptions(options);
+    this.#client = this.#options.client;
+    this.name = this.#options.name;
+    // Callers that only await start() must not see an unhandled rejection of `ready`.
+    this.ready.catch(() => {});
+  }
+
+  get state(): ServiceState {
+    return this.#state;
   }
 
   /** How many runs the worker holds (waiting for their time or running). */
@@ -99,26 +138,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #print(line: string): void {
-    (this.#options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
+    this.#options.print(line);
   }
 
   /** Runs the worker until `stop()`; resolves once it has stopped. */
   async start(): Promise<void> {
-    if (this.#started) throw new Error(`Worker ${this.name} was already started`);
-    this.#started = true;
-    const pool = await this.#ensurePool();
+    if (this.#state !== 'idle') throw new Error(`Worker ${this.name} was already started`);
+    this.#state = 'starting';
+    let pool: WorkPool;
+    try {
+      pool = await this.#ensurePool();
+      this.#launcher = this.#launcherFor(pool.type);
+      await this.#beat();
+    } catch (error) {
+      this.#state = 'stopped';
+      this.#failReady(error);
+      this.emit('stopped');
+      throw error;
+    }
     this.#pool = pool;
-    this.#launcher = this.#launcherFor(pool.type);
-    await this.#beat();
     const every = (seconds: number, fn: () => Promise<void>) =>
       this.#timers.push(setInterval(() => void fn().catch((e: unknown) => this.#print(`Worker ${this.name}: ${(e as Error).message}`)), seconds * 1000));
-    every(this.#options.heartbeatIntervalSeconds ?? 30, () => this.#beat());
-    every(this.#options.runCheckSeconds ?? 5, () => this.#checkRuns());
-    const queues = this.#options.workQueues?.length ? this.#options.workQueues.join(', ') : 'all queues';
-    this.#print(`Worker ${this.name} started on ${pool.type} pool "${pool.name}" (${queues}${this.#options.limit ? `, limit ${this.#options.limit}` : ''})`);
+    every(this.#options.heartbeatSeconds, () => this.#beat());
+    every(this.#options.runHeartbeatSeconds, () => this.#checkRuns());
+    const queues = this.#options.workQueues.length ? this.#options.workQueues.join(', ') : 'all queues';
+    const limit = Number.isFinite(this.#options.limit) ? `, limit ${this.#options.limit}` : '';
+    this.#print(`Worker ${this.name} started on ${pool.type} pool "${pool.name}" (${queues}${limit})`);
+    this.#state = 'running';
     this.#markReady();
     await this.#poll();
+    this.#state = 'stopping';
     await this.#shutdown();
+    this.#state = 'stopped';
   }
 
   /** Stops claiming, lets running jobs finish within the grace period, and reports the rest. Resolves when stopped. */
@@ -126,7 +177,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#stop.abort();
     this.#slotFreed();
     this.#stopped ??= new Promise((resolve) => this.once('stopped', resolve));
-    return this.#started ? this.#stopped : Promise.resolve();
+    return this.#state === 'idle' || this.#state === 'stopped' ? Promise.resolve() : this.#stopped;
   }
 
   async #ensurePool(): Promise<WorkPool> {
@@ -164,13 +215,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#client.workers.heartbeat({
       workPoolName: this.#options.workPoolName,
       name: this.name,
-      heartbeatIntervalSeconds: this.#options.heartbeatIntervalSeconds ?? 30,
+      heartbeatIntervalSeconds: this.#options.heartbeatSeconds,
     });
     await this.#stopOrphanedCancellations();
   }
 
   async #poll(): Promise<void> {
-    const limit = this.#options.limit ?? Number.POSITIVE_INFINITY;
+    const limit = this.#options.limit;
+    let failures = 0; // polls failed in a row: the backoff's attempt
     while (!this.#stop.signal.aborted) {
       const free = limit - this.#held.size;
       if (free <= 0) {
@@ -184,20 +236,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
         runs = await this.#client.workPools.claimRuns(
           {
             workPoolName: this.#options.workPoolName,
-            workQueueNames: this.#options.workQueues?.length ? [...this.#options.workQueues] : undefined,
+            workQueueNames: this.#options.workQueues.length ? [...this.#options.workQueues] : undefined,
             workerName: this.name,
-            scheduledBefore: new Date(Date.now() + (this.#options.prefetchSeconds ?? 10) * 1000).toISOString(),
+            scheduledBefore: new Date(Date.now() + this.#options.prefetchSeconds * 1000).toISOString(),
             limit: Math.min(free, 1000),
-            waitMs: Math.min(60, this.#options.pollIntervalSeconds ?? 15) * 1000,
+            waitMs: this.#options.pollWaitSeconds * 1000,
           },
           this.#stop.signal,
         );
       } catch (error) {
         if (this.#stop.signal.aborted) break; // stop() hung up the long-poll; the server hands out nothing then
-        this.#print(`Worker ${this.name} could not poll (${(error as Error).message}); retrying in 5 s`);
-        await new Promise((resolve) => setTimeout(resolve, 5000));
+        const delayMs = backoffDelayMs(failures++);
+        this.#print(`Worker ${this.name} could not poll (${(error as Error).message}); retrying in ${(delayMs / 1000).toFixed(1)} s`);
+        await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => {}); // stop() ends the wait
         continue;
       }
+      failures = 0;
       for (const run of runs) this.#hold(run);
     }
   }
@@ -211,7 +265,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const held: Held = { run, done, finish };
     this.#held.set(run.id, held);
     const due = run.nextScheduledStartTime ? Date.parse(run.nextScheduledStartTime) : Date.now();
-    const delay = Math.max(0, due - Date.now() - (this.#options.launchLeadMs ?? 1000));
+    const delay = Math.max(0, due - Date.now() - this.#options.launchLeadMs);
     held.timer = setTimeout(() => {
       held.timer = undefined;
       void this.#launch(held);
@@ -290,8 +344,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#print(`Run ${run.name}: ${message}`);
       logs.add('error', message);
       await logs.flush();
-      state = (await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message }, claimToken: run.claimToken }).catch(() => undefined))
-        ?.state;
+      state = (
+        await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message }, claimToken: run.claimToken }).catch(() => undefined)
+      )?.state;
     } finally {
       this.#release(held, state ?? run.state);
     }
@@ -362,7 +417,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
           if (stop.reason) this.#print(`Run ${run.name}: cannot stop its job yet, ${stop.reason}`);
           continue;
         case 'stopped':
-          await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'CANCELLED', message: `Cancelled: worker ${this.name} stopped its job ${run.infrastructureId}` } });
+          await this.#client.flowRuns.setState({
+            flowRunId: run.id,
+            state: { type: 'CANCELLED', message: `Cancelled: worker ${this.name} stopped its job ${run.infrastructureId}` },
+          });
           continue;
         case 'absent': {
           const message = `Cancelled: worker ${this.name} did not stop ${run.infrastructureId}: ${stop.reason}`;
@@ -377,7 +435,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #stopGraceMs(): number {
-    return (this.#options.stopGraceSeconds ?? 10) * 1000;
+    return this.#options.stopGraceSeconds * 1000;
   }
 
   async #shutdown(): Promise<void> {
@@ -395,7 +453,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const running = [...this.#held.values()];
     if (running.length > 0) {
-      const graceSeconds = this.#options.shutdownGraceSeconds ?? 30;
+      const graceSeconds = this.#options.shutdownGraceSeconds;
       this.#print(`Worker ${this.name} stopping: waiting up to ${graceSeconds} s for ${running.length} running job(s)`);
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((resolve) => {

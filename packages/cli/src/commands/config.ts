@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULT_API_URL, Profile, type ProfileKey, profilePath, readProfile } from '@drover/client';
 import type { Command } from 'commander';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { UsageError } from '../errors.js';
 
 const KEYS = Object.keys(Profile.shape) as ProfileKey[];
@@ -18,7 +18,7 @@ function profileKey(value: string): ProfileKey {
 }
 
 /** `****wxyz`: enough to tell keys apart, not enough to use one. */
-export function maskKey(key: string): string {
+function maskKey(key: string): string {
   return key.length > 8 ? `****${key.slice(-4)}` : '****';
 }
 

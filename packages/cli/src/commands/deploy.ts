@@ -10,18 +10,10 @@ import { buildAndPushImage } from '@drover/client';
 import { type BuildStep, DeploymentImage, DeploymentName, Tag, WorkPoolName, WorkQueueName } from '@drover/schemas';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { type DeployFlags, type DeployPlan, type PlannedDeployment, planDeploy } from '../deployPlan.js';
 import { UsageError } from '../errors.js';
-import {
-  intervalFlag,
-  jsonObjectFlag,
-  keyValueFlag,
-  type ScheduleFlags,
-  scheduleFromFlags,
-  schemaFlag,
-  schemaListFlag,
-} from '../flags.js';
+import { intervalFlag, jsonObjectFlag, keyValueFlag, type ScheduleFlags, scheduleFromFlags, schemaFlag, schemaListFlag } from '../flags.js';
 import { describeSchedule, formatTime, inlineJson } from '../format.js';
 
 interface DeployOptions extends ScheduleFlags {
@@ -47,7 +39,7 @@ function entrypointArg(value: string): string {
 }
 
 /** One line describing a build or push step. */
-export function describeStep(step: BuildStep): string {
+function describeStep(step: BuildStep): string {
   if ('docker_build' in step) return `docker build ${step.docker_build.tag ? `${step.docker_build.image}:${step.docker_build.tag}` : step.docker_build.image}`;
   if ('docker_push' in step) return `docker push ${step.docker_push.tag ? `${step.docker_push.image}:${step.docker_push.tag}` : step.docker_push.image}`;
   return `run_shell_script: ${step.run_shell_script.script}`;
@@ -107,8 +99,12 @@ async function printPlan(ctx: Context, plan: DeployPlan, now: Date): Promise<voi
     const { input } = d;
     out.line();
     if (!d.existing) out.line(`${out.paint('green', 'Would create')} deployment ${out.paint('bold', d.fullName)} (from ${d.source})`);
-    else if (d.changes.length === 0) out.line(`${out.paint('dim', 'No changes to')} deployment ${out.paint('bold', d.fullName)} (${d.existing.id}, from ${d.source})`);
-    else out.line(`${out.paint('yellow', 'Would update')} deployment ${out.paint('bold', d.fullName)} (${d.existing.id}, from ${d.source}): ${d.changes.map((c) => c.field).join(', ')}`);
+    else if (d.changes.length === 0)
+      out.line(`${out.paint('dim', 'No changes to')} deployment ${out.paint('bold', d.fullName)} (${d.existing.id}, from ${d.source})`);
+    else
+      out.line(
+        `${out.paint('yellow', 'Would update')} deployment ${out.paint('bold', d.fullName)} (${d.existing.id}, from ${d.source}): ${d.changes.map((c) => c.field).join(', ')}`,
+      );
     for (const change of d.changes) {
       if (change.field === 'schedules' || change.field === 'parameterSchema' || change.field === 'pullSteps') out.line(`  ~ ${change.field} changed`);
       else out.line(`  ~ ${change.field}: ${inlineJson(change.from)} → ${inlineJson(change.to)}`);
@@ -151,15 +147,17 @@ async function deploy(ctx: Context, entrypoint: string | undefined, options: Dep
       return ctx.out.json({
         dryRun: true,
         steps: [...plan.build, ...plan.push],
-        deployments: await Promise.all(plan.deployments.map(async (d) => ({
-          name: d.fullName,
-          action: d.existing ? 'update' : 'create',
-          id: d.existing?.id ?? null,
-          changes: d.changes.map((c) => c.field),
-          schedules: await nextRuns(d, now),
-          warnings: d.warnings,
-          input: d.input,
-        }))),
+        deployments: await Promise.all(
+          plan.deployments.map(async (d) => ({
+            name: d.fullName,
+            action: d.existing ? 'update' : 'create',
+            id: d.existing?.id ?? null,
+            changes: d.changes.map((c) => c.field),
+            schedules: await nextRuns(d, now),
+            warnings: d.warnings,
+            input: d.input,
+          })),
+        ),
       });
     }
     return printPlan(ctx, plan, now);

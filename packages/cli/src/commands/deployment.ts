@@ -6,18 +6,9 @@
 import { type Deployment, DroverError, type FlowRun, Tag, WorkQueueName } from '@drover/schemas';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { closestKey } from '../explainIssues.js';
-import {
-  deploymentArg,
-  durationFlag,
-  intFlag,
-  isoFlag,
-  jsonObjectFlag,
-  keyValueFlag,
-  schemaFlag,
-  schemaListFlag,
-} from '../flags.js';
+import { deploymentArg, durationFlag, intFlag, isoFlag, jsonObjectFlag, keyValueFlag, schemaFlag, schemaListFlag } from '../flags.js';
 import { describeSchedule, formatTime, inlineJson, stateLabel } from '../format.js';
 import { followRun } from '../watch.js';
 import { registerDeploymentSchedule } from './deploymentSchedule.js';
@@ -46,7 +37,7 @@ function describeParameterSchema(schema: Deployment['parameterSchema']): string 
 }
 
 /** Refuses parameter names the deployment's flow does not have, before a run is created. */
-export function checkParameterNames(deployment: Deployment, parameters: Record<string, unknown>): void {
+function checkParameterNames(deployment: Deployment, parameters: Record<string, unknown>): void {
   const schema = deployment.parameterSchema;
   const properties = schema?.properties;
   if (!schema || typeof properties !== 'object' || properties === null || schema.additionalProperties === true) return;
@@ -99,7 +90,8 @@ async function runDeploymentCommand(ctx: Context, name: string, options: RunOpti
     out.line(`Follow it with: drover flow-run logs ${run.id} --follow`);
     return;
   }
-  if (!options.json) out.line(`Created flow run ${out.paint('bold', run.name)} (${run.id}) of ${fullName(deployment)}, scheduled for ${formatTime(run.expectedStartTime)}`);
+  if (!options.json)
+    out.line(`Created flow run ${out.paint('bold', run.name)} (${run.id}) of ${fullName(deployment)}, scheduled for ${formatTime(run.expectedStartTime)}`);
   const final: FlowRun = await followRun(ctx, run, { states: true, timeoutSeconds: options.timeout, quiet: options.json });
   ctx.exitCode = final.state.type === 'COMPLETED' ? 0 : 1;
   if (options.json) return out.json(final);
@@ -112,7 +104,10 @@ async function runDeploymentCommand(ctx: Context, name: string, options: RunOpti
 }
 
 export function registerDeployment(program: Command, ctx: Context): void {
-  const deployment = program.command('deployment').alias('deployments').description('List, inspect, run, pause and delete deployments, and manage their schedules');
+  const deployment = program
+    .command('deployment')
+    .alias('deployments')
+    .description('List, inspect, run, pause and delete deployments, and manage their schedules');
   examples(deployment, 'drover deployment ls', 'drover deployment run hello/example --param name=ada --watch', 'drover deployment pause etl/nightly');
 
   examples(
@@ -210,7 +205,9 @@ export function registerDeployment(program: Command, ctx: Context): void {
       .action(async (name: string, options: { json?: boolean }) => {
         const deleted = await ctx.client().deployments.delete(name);
         if (options.json) return ctx.out.json(deleted);
-        ctx.out.line(`Deleted deployment ${deleted.name} (${deleted.id}) and ${deleted.deletedScheduledRuns} scheduled run${deleted.deletedScheduledRuns === 1 ? '' : 's'}`);
+        ctx.out.line(
+          `Deleted deployment ${deleted.name} (${deleted.id}) and ${deleted.deletedScheduledRuns} scheduled run${deleted.deletedScheduledRuns === 1 ? '' : 's'}`,
+        );
       }),
     'drover deployment delete hello/example',
   );
@@ -222,14 +219,20 @@ export function registerDeployment(program: Command, ctx: Context): void {
     examples(
       deployment
         .command(verb)
-        .description(paused ? 'Pause a deployment: its schedules create no runs, and its runs scheduled but not started are removed' : 'Resume a paused deployment: its schedules create runs again')
+        .description(
+          paused
+            ? 'Pause a deployment: its schedules create no runs, and its runs scheduled but not started are removed'
+            : 'Resume a paused deployment: its schedules create runs again',
+        )
         .argument('<name>', 'flow-name/deployment-name, or the id', deploymentArg)
         .option('--json', 'print the deployment as JSON')
         .action(async (name: string, options: { json?: boolean }) => {
           const client = ctx.client();
           const d = paused ? await client.deployments.pause(name) : await client.deployments.resume(name);
           if (options.json) return ctx.out.json(d);
-          ctx.out.line(paused ? `Paused deployment ${fullName(d)}: resume it with \`drover deployment resume ${fullName(d)}\`` : `Resumed deployment ${fullName(d)}`);
+          ctx.out.line(
+            paused ? `Paused deployment ${fullName(d)}: resume it with \`drover deployment resume ${fullName(d)}\`` : `Resumed deployment ${fullName(d)}`,
+          );
         }),
       `drover deployment ${verb} hello/example`,
     );

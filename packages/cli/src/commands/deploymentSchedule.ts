@@ -4,9 +4,9 @@
  */
 import { type Deployment, type DeploymentSchedule, DroverError, ScheduleSlug } from '@drover/schemas';
 import { type Command, Option } from 'commander';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { UsageError } from '../errors.js';
-import { deploymentArg, intFlag, intervalFlag, keyValueFlag, type ScheduleFlags, scheduleFromFlags, schemaFlag } from '../flags.js';
+import { deploymentArg, intervalFlag, intFlag, keyValueFlag, type ScheduleFlags, scheduleFromFlags, schemaFlag } from '../flags.js';
 import { describeSchedule, formatTime } from '../format.js';
 
 const fullName = (d: Deployment) => `${d.flowName}/${d.name}`;
@@ -47,7 +47,13 @@ export function registerDeploymentSchedule(deployment: Command, ctx: Context): v
         const next = new Map(preview.map((p) => [p.scheduleId, p.times[0]]));
         ctx.out.table(
           ['ID', 'SCHEDULE', 'SLUG', 'ACTIVE', 'NEXT RUN'],
-          d.schedules.map((s) => [s.id, describeSchedule(s.schedule), s.slug ?? '-', s.active ? 'yes' : ctx.out.paint('yellow', 'no'), d.paused || !s.active ? '-' : formatTime(next.get(s.id))]),
+          d.schedules.map((s) => [
+            s.id,
+            describeSchedule(s.schedule),
+            s.slug ?? '-',
+            s.active ? 'yes' : ctx.out.paint('yellow', 'no'),
+            d.paused || !s.active ? '-' : formatTime(next.get(s.id)),
+          ]),
           `Deployment ${fullName(d)} has no schedules. Add one with \`drover deployment schedule add ${fullName(d)} --cron "0 9 * * *"\`.`,
         );
       }),

@@ -1,7 +1,7 @@
 /** `drover flow-run ls|inspect|logs|cancel|delete`: runs, their states and their logs. */
 import { type FlowRun, isTerminal, type LogRecord, type StateType } from '@drover/schemas';
 import type { Command } from 'commander';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { deploymentArg, intFlag, runIdArg, stateFlag } from '../flags.js';
 import { formatTime, inlineJson, runDeploymentName, runDuration, stateLabel } from '../format.js';
 import { followRun, logLine, stateLine } from '../watch.js';
@@ -57,7 +57,14 @@ export function registerFlowRun(program: Command, ctx: Context): void {
         const { out } = ctx;
         out.table(
           ['ID', 'NAME', 'DEPLOYMENT', 'STATE', 'EXPECTED START', 'DURATION'],
-          runs.map((r: FlowRun) => [r.id, out.paint('bold', r.name), runDeploymentName(r), stateLabel(out, r.state), formatTime(r.expectedStartTime), runDuration(r)]),
+          runs.map((r: FlowRun) => [
+            r.id,
+            out.paint('bold', r.name),
+            runDeploymentName(r),
+            stateLabel(out, r.state),
+            formatTime(r.expectedStartTime),
+            runDuration(r),
+          ]),
           'No flow runs match.',
         );
       }),

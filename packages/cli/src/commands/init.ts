@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { initializeProject, RECIPES, type Recipe } from '@drover/client';
 import { type Command, Option } from 'commander';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { fieldFlag } from '../flags.js';
 
 interface InitOptions {
@@ -17,7 +17,9 @@ export function registerInit(program: Command, ctx: Context): void {
       .command('init')
       .description('Start a Drover project in this folder: drover.yaml, .droverignore and an example flow. Writes nothing if any of them exists')
       .option('--name <name>', "the project's name (default: this folder's name)")
-      .addOption(new Option('--recipe <recipe>', 'how workers get the code: local folder, git clone, docker or kubernetes image').choices(RECIPES).default('local'))
+      .addOption(
+        new Option('--recipe <recipe>', 'how workers get the code: local folder, git clone, docker or kubernetes image').choices(RECIPES).default('local'),
+      )
       .option('--field <key=value>', 'a recipe field, repeatable: repository, branch (git); image, tag (docker, kubernetes)', fieldFlag('--field'))
       .action((options: InitOptions) => {
         const { files, project } = initializeProject({ directory: ctx.io.cwd, name: options.name, recipe: options.recipe, fields: options.field });

@@ -4,9 +4,9 @@
  * server up, and which version is it.
  */
 import type { DroverClient } from '@drover/client';
-import { isDroverError } from '@drover/schemas';
+import { isDroverError, type ServerVersion } from '@drover/schemas';
 import type { Command } from 'commander';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { durationFlag, intFlag } from '../flags.js';
 
 interface StartOptions {
@@ -43,7 +43,7 @@ async function start(ctx: Context, options: StartOptions): Promise<void> {
   ctx.err.line(`Drover server stopped${typeof ctx.signal.reason === 'string' ? ` (${ctx.signal.reason})` : ''}.`);
 }
 
-async function probe(client: DroverClient): Promise<{ version: string }> {
+async function probe(client: DroverClient): Promise<ServerVersion> {
   const [, version] = await Promise.all([client.health(), client.version()]);
   return version;
 }
@@ -51,7 +51,7 @@ async function probe(client: DroverClient): Promise<{ version: string }> {
 async function status(ctx: Context, options: { json?: boolean; wait?: boolean; timeout: number }): Promise<void> {
   const client = ctx.client();
   const deadline = Date.now() + options.timeout * 1000;
-  let version: { version: string };
+  let version: ServerVersion;
   for (;;) {
     try {
       version = await probe(client);

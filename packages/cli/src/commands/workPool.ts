@@ -1,35 +1,48 @@
 /** `drover work-pool create|ls|inspect|update|pause|resume|delete|get-default-base-job-template`. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BaseJobTemplate, defaultBaseJobTemplate, DroverError, type WorkPool, WorkPoolName, WorkPoolType } from '@drover/schemas';
+import { BaseJobTemplate, DroverError, defaultBaseJobTemplate, type WorkPool, WorkPoolName, WorkPoolType } from '@drover/schemas';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { UsageError } from '../errors.js';
 import { explainIssues } from '../explainIssues.js';
 import { limitFlag, limitValue, schemaArg, schemaFlag } from '../flags.js';
 import { formatTime } from '../format.js';
-import { shownPath } from '../projectFile.js';
 import type { Output } from '../output.js';
+import { shownPath } from '../projectFile.js';
 
 /** Reads and checks a base job template file (JSON), naming the file and key of each problem. */
-export function readTemplate(file: string, cwd: string): BaseJobTemplate {
+function readTemplate(file: string, cwd: string): BaseJobTemplate {
   const path = resolve(cwd, file);
   const shown = shownPath(path, cwd);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`Cannot read --base-job-template ${shown}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new UsageError(
+      `Cannot read --base-job-template ${shown}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new DroverError('VALIDATION_ERROR', `${shown}: not valid JSON (${(error as Error).message}); get a starting point with \`drover work-pool get-default-base-job-template --type process\``, { file: path });
+    throw new DroverError(
+      'VALIDATION_ERROR',
+      `${shown}: not valid JSON (${(error as Error).message}); get a starting point with \`drover work-pool get-default-base-job-template --type process\``,
+      { file: path },
+    );
   }
   const result = BaseJobTemplate.safeParse(json);
-  if (!result.success) throw new DroverError('VALIDATION_ERROR', explainIssues(result.error, BaseJobTemplate, json).map((line) => `${shown}: ${line}`).join('\n'), { file: path });
+  if (!result.success)
+    throw new DroverError(
+      'VALIDATION_ERROR',
+      explainIssues(result.error, BaseJobTemplate, json)
+        .map((line) => `${shown}: ${line}`)
+        .join('\n'),
+      { file: path },
+    );
   return result.data;
 }
 
@@ -90,7 +103,13 @@ export function registerWorkPool(program: Command, ctx: Context): void {
         const { out } = ctx;
         out.table(
           ['NAME', 'TYPE', 'STATUS', 'CONCURRENCY', 'DESCRIPTION'],
-          pools.map((p) => [out.paint('bold', p.name), p.type, statusLabel(out, p), p.concurrencyLimit === null ? 'unlimited' : String(p.concurrencyLimit), p.description ?? '-']),
+          pools.map((p) => [
+            out.paint('bold', p.name),
+            p.type,
+            statusLabel(out, p),
+            p.concurrencyLimit === null ? 'unlimited' : String(p.concurrencyLimit),
+            p.description ?? '-',
+          ]),
           'No work pools. Create one with `drover work-pool create NAME --type process`.',
         );
       }),
@@ -121,7 +140,13 @@ export function registerWorkPool(program: Command, ctx: Context): void {
         out.line();
         out.table(
           ['QUEUE', 'PRIORITY', 'STATUS', 'CONCURRENCY', 'LAST POLLED'],
-          queues.map((q) => [q.name + (q.id === p.defaultQueueId ? ' (default)' : ''), String(q.priority), q.isPaused ? out.paint('yellow', 'paused') : 'ready', q.concurrencyLimit === null ? 'unlimited' : String(q.concurrencyLimit), formatTime(q.lastPolled)]),
+          queues.map((q) => [
+            q.name + (q.id === p.defaultQueueId ? ' (default)' : ''),
+            String(q.priority),
+            q.isPaused ? out.paint('yellow', 'paused') : 'ready',
+            q.concurrencyLimit === null ? 'unlimited' : String(q.concurrencyLimit),
+            formatTime(q.lastPolled),
+          ]),
         );
         out.line();
         out.table(
@@ -171,7 +196,12 @@ export function registerWorkPool(program: Command, ctx: Context): void {
         .option('--json', 'print the result as JSON')
         .action(async (name: string, options: { json?: boolean }) => {
           const client = ctx.client();
-          const result = verb === 'pause' ? await client.workPools.pause(name) : verb === 'resume' ? await client.workPools.resume(name) : await client.workPools.delete(name);
+          const result =
+            verb === 'pause'
+              ? await client.workPools.pause(name)
+              : verb === 'resume'
+                ? await client.workPools.resume(name)
+                : await client.workPools.delete(name);
           if (options.json) return ctx.out.json(result);
           ctx.out.line(`${verb === 'pause' ? 'Paused' : verb === 'resume' ? 'Resumed' : 'Deleted'} work pool ${result.name}`);
         }),

@@ -1,8 +1,8 @@
 /** `drover work-queue create|ls|inspect|update|pause|resume|delete`: the queues inside a work pool. */
-import { type WorkQueue, WorkPoolName, WorkQueueName } from '@drover/schemas';
+import { WorkPoolName, type WorkQueue, WorkQueueName } from '@drover/schemas';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { UsageError } from '../errors.js';
 import { intFlag, limitFlag, limitValue, schemaArg, schemaFlag } from '../flags.js';
 import { formatTime } from '../format.js';
@@ -119,7 +119,10 @@ export function registerWorkQueue(program: Command, ctx: Context): void {
         }
         const updated = await ctx
           .client()
-          .workQueues.update({ workPoolName: options.pool, name }, { priority: options.priority, concurrencyLimit: limitValue(options.concurrencyLimit), description: options.description });
+          .workQueues.update(
+            { workPoolName: options.pool, name },
+            { priority: options.priority, concurrencyLimit: limitValue(options.concurrencyLimit), description: options.description },
+          );
         if (options.json) return ctx.out.json(updated);
         ctx.out.line(`Updated work queue ${updated.name} in pool ${updated.workPoolName}`);
       }),

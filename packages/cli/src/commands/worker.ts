@@ -1,7 +1,7 @@
 /** `drover worker start`: a worker for a pool in this process, until Ctrl+C (SIGINT) or SIGTERM. */
-import { WorkPoolName, WorkPoolType, WorkQueueName, WorkerName } from '@drover/schemas';
+import { WorkerName, WorkPoolName, WorkPoolType, WorkQueueName } from '@drover/schemas';
 import { type Command, Option } from 'commander';
-import { type Context, examples } from '../context.js';
+import { type Context, examples } from '../cliContext.js';
 import { intFlag, schemaFlag, schemaListFlag } from '../flags.js';
 
 interface StartOptions {
@@ -51,7 +51,9 @@ export function registerWorker(program: Command, ctx: Context): void {
       .option('-q, --queue <queue>', "a queue to take runs from, repeatable (default: all of the pool's)", schemaListFlag('--queue', WorkQueueName))
       .option('-l, --limit <n>', 'at most this many runs at once', intFlag('--limit', 1, 10_000))
       .option('-n, --name <name>', 'the worker name (default: hostname-pid)', schemaFlag('--name', WorkerName))
-      .addOption(new Option('-t, --type <type>', 'the pool type: checked against the pool, or used to create it when it does not exist').choices(WorkPoolType.options))
+      .addOption(
+        new Option('-t, --type <type>', 'the pool type: checked against the pool, or used to create it when it does not exist').choices(WorkPoolType.options),
+      )
       .option('--prefetch-seconds <s>', 'claim runs due this far ahead and launch each at its time', intFlag('--prefetch-seconds', 0, 3600))
       .action((options: StartOptions) => start(ctx, options)),
     'drover worker start --pool local',

@@ -1,4 +1,4 @@
-// A flow that deploy() tests deploy: its entrypoint is computed by importing this file.
+// A flow that deploy() tests deploy: its entrypoint is read from this file's source.
 import { z } from 'zod';
 import { flow } from '../flow.js';
 

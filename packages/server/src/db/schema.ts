@@ -154,6 +154,12 @@ export const flowRuns = sqliteTable(
     claimHash: text('claim_hash'),
     infrastructureId: text('infrastructure_id'),
     lastHeartbeat: text('last_heartbeat'),
+    /**
+     * The W3C `traceparent` of the span that triggered the run (set only when the trigger or the
+     * server traces with OpenTelemetry): workers and jobs parent their spans to it, so a run's
+     * claim, job and flow, and the child runs it starts, share one trace.
+     */
+    traceContext: text('trace_context'),
     result: text('result', { mode: 'json' }),
     created: created(),
     updated: text('updated').notNull(),

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker as Thread } from 'node:worker_threads';
 import { DroverError } from '@drover/schemas';
 import Database from 'better-sqlite3';
 import { type Placeholder, sql } from 'drizzle-orm';
@@ -38,6 +38,7 @@ export interface OpenSqliteOptions {
  * - `busy_timeout` lets that thread and other processes (the CLI) wait for the write lock.
  */
 export function openSqlite(file: string, options: OpenSqliteOptions = {}): SqliteHandle {
+  const created = file !== ':memory:' && !existsSync(file);
   const sqlite = new Database(file);
   try {
     sqlite.pragma('journal_mode = WAL');
@@ -61,6 +62,16 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     };
   } catch (error) {
     sqlite.close();
+    // A start that failed leaves no empty database behind to be mistaken for a real one next time.
+    if (created) {
+      for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+        try {
+          rmSync(path, { force: true });
+        } catch {
+          // Best effort: the error to report is the one that stopped the start, not this one.
+        }
+      }
+    }
     throw error;
   }
 }
@@ -109,26 +120,26 @@ setInterval(() => {
 }, workerData.intervalMs);
 `;
 
-function startCheckpointer(sqlite: Database.Database, file: string, intervalMs: number, restartPages: number): Worker | undefined {
+function startCheckpointer(sqlite: Database.Database, file: string, intervalMs: number, restartPages: number): Thread | undefined {
   if (intervalMs <= 0 || file === ':memory:') return undefined;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(CHECKPOINT_THREAD, {
+  const thread = new Thread(CHECKPOINT_THREAD, {
     eval: true,
     workerData: { driver, file, intervalMs, restartPages },
   });
-  worker.on('message', () => {
+  thread.on('message', () => {
     try {
       sqlite.pragma('wal_checkpoint(PASSIVE)');
     } catch {
       // Busy or closing: the thread asks again on its next pass.
     }
   });
-  worker.unref();
-  return worker;
+  thread.unref();
+  return thread;
 }
 
 /** A transaction handle; every store helper that may run inside one takes an `Executor`. */
-export type SqliteTx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0];
+type SqliteTx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0];
 export type Executor = SqliteDb | SqliteTx;
 
 /**

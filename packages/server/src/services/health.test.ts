@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock.js';
-import { withServer } from '../testHarness.js';
+import { withApiServer } from '../testHarness.js';
 
 const T0 = '2026-06-01T00:00:00.000Z';
 
 describe('LateRuns', () => {
   it('marks a run Late 15 s after its time, leaving it SCHEDULED', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
         const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
@@ -25,11 +25,15 @@ describe('LateRuns', () => {
   it.each([
     ['all', null, []],
     ['none', null, ['02:00', '03:00', '04:00'].map((h) => `${h}|missed: ${6 - Number(h.slice(1, 2))} h late, schedule catchup=none`)],
-    ['latest', null, ['02:00', '03:00'].map((h) => `${h}|missed: ${6 - Number(h.slice(1, 2))} h late, schedule catchup=latest (a newer missed run replaces it)`)],
+    [
+      'latest',
+      null,
+      ['02:00', '03:00'].map((h) => `${h}|missed: ${6 - Number(h.slice(1, 2))} h late, schedule catchup=latest (a newer missed run replaces it)`),
+    ],
     ['all', 10_800, ['02:00|missed: 4 h late, schedule maxLateSeconds=10800']],
   ] as const)('after an outage, catchup=%s maxLateSeconds=%s cancels %j', async (catchup, maxLateSeconds, expected) => {
     const clock = new FakeClock('2026-06-01T01:30:00Z');
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'hourly', schedules: [{ schedule: { cron: '0 * * * *' }, catchup, maxLateSeconds }] });
         await services.scheduler.pass(); // 02:00, 03:00, 04:00
@@ -49,7 +53,7 @@ describe('LateRuns', () => {
 describe('RunHealth', () => {
   it('crashes a run whose heartbeats stopped, naming the worker, and frees its slot at once', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'one', workPoolName: 'pool', concurrencyLimit: 1 });
@@ -77,7 +81,7 @@ describe('RunHealth', () => {
 
   it('offers again a PENDING run whose worker died before launching its job', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
@@ -99,7 +103,7 @@ describe('RunHealth', () => {
 
   it('retries a crashed run through any worker when its flow has retries', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
@@ -108,7 +112,11 @@ describe('RunHealth', () => {
         await api.flowRuns.setState.mutate({ flowRunId: run.id, state: { type: 'RUNNING', retries: 1, retryDelaySeconds: 10 } });
         clock.advance(95_000);
         await services.runHealth.pass();
-        expect((await api.flowRuns.read.query({ id: run.id })).state).toMatchObject({ type: 'SCHEDULED', name: 'AwaitingRetry', scheduledTime: '2026-06-01T00:01:45.000Z' });
+        expect((await api.flowRuns.read.query({ id: run.id })).state).toMatchObject({
+          type: 'SCHEDULED',
+          name: 'AwaitingRetry',
+          scheduledTime: '2026-06-01T00:01:45.000Z',
+        });
         clock.advance(10_000);
         const again = await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w2', scheduledBefore: clock.now().toISOString() });
         expect(again.map((r) => [r.id, r.workerName])).toEqual([[run.id, 'w2']]);
@@ -119,14 +127,16 @@ describe('RunHealth', () => {
 
   it('cancels a CANCELLING run that no worker confirmed within 30 s, and frees its slot', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool', concurrencyLimit: 1 });
         const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
         const waiting = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
         const claim = () => api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w2', scheduledBefore: clock.now().toISOString() });
-        expect((await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w1', scheduledBefore: T0, limit: 1 })).map((r) => r.id)).toEqual([run.id]);
+        expect((await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w1', scheduledBefore: T0, limit: 1 })).map((r) => r.id)).toEqual([
+          run.id,
+        ]);
         await api.flowRuns.setState.mutate({ flowRunId: run.id, state: { type: 'RUNNING' } });
         expect((await api.flowRuns.cancel.mutate({ id: run.id })).state.type).toBe('CANCELLING');
         expect(await claim()).toEqual([]); // the CANCELLING run still holds the slot
@@ -150,7 +160,7 @@ describe('RunHealth', () => {
 describe('WorkerHealth', () => {
   it('turns a worker OFFLINE after 3 missed heartbeats and its pool NOT_READY', async () => {
     const clock = new FakeClock(T0);
-    await withServer(
+    await withApiServer(
       async ({ api, services }) => {
         await api.workPools.create.mutate({ name: 'pool', type: 'process' });
         await api.workers.heartbeat.mutate({ workPoolName: 'pool', name: 'w1', heartbeatIntervalSeconds: 10 });

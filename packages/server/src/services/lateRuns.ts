@@ -6,7 +6,7 @@ export interface LateRunsSettings {
   readonly lateAfterMs: number;
 }
 
-export const DEFAULT_LATE_RUNS_SETTINGS: LateRunsSettings = { intervalMs: 5_000, lateAfterMs: 15_000 };
+const DEFAULT_LATE_RUNS_SETTINGS: LateRunsSettings = { intervalMs: 5_000, lateAfterMs: 15_000 };
 
 /**
  * Marks overdue runs Late, then cancels the missed runs their schedule's catch-up policy says not

@@ -8,7 +8,7 @@ export interface RunHealthSettings {
   readonly cancellationGraceMs: number;
 }
 
-export const DEFAULT_RUN_HEALTH_SETTINGS: RunHealthSettings = { intervalMs: 10_000, heartbeatTimeoutMs: 90_000, cancellationGraceMs: 30_000 };
+const DEFAULT_RUN_HEALTH_SETTINGS: RunHealthSettings = { intervalMs: 10_000, heartbeatTimeoutMs: 90_000, cancellationGraceMs: 30_000 };
 
 /**
  * Finds runs whose jobs died with nobody left to say so: silent runs become CRASHED (and retry

@@ -3,7 +3,7 @@ import { getDates } from '@drover/scheduling';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock.js';
-import { snapshot, type TestServer, withServer } from '../testHarness.js';
+import { snapshot, type TestServer, withApiServer } from '../testHarness.js';
 import { Scheduler } from './scheduler.js';
 
 const silent = pino({ level: 'silent' });
@@ -21,7 +21,7 @@ describe('Scheduler', () => {
     ['rrule', { rrule: 'FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=0', timezone: 'America/New_York' }],
   ])('keeps 09:00 New York across spring-forward for a %s schedule', async (_kind, schedule) => {
     const clock = new FakeClock('2026-03-06T20:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'daily', schedules: [{ schedule }] });
         expect(await server.services.scheduler.pass()).toEqual({ deployments: 1, inserted: 3, full: true });
@@ -36,7 +36,7 @@ describe('Scheduler', () => {
     ['rrule', { rrule: 'FREQ=DAILY;BYHOUR=1;BYMINUTE=30', timezone: 'America/New_York' }],
   ])('fires the repeated 01:30 once on fall-back for a %s schedule', async (_kind, schedule) => {
     const clock = new FakeClock('2026-10-31T12:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'night', schedules: [{ schedule }] });
         await server.services.scheduler.pass();
@@ -48,12 +48,15 @@ describe('Scheduler', () => {
 
   it('keeps at least 3 runs and 1 hour ahead, at most maxScheduledRuns', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         await server.api.deployments.upsert.mutate({
           flowName: 'etl',
           name: 'often',
-          schedules: [{ schedule: { interval: 60 }, slug: 'minutely' }, { schedule: { cron: '*/5 * * * *' }, slug: 'five', maxScheduledRuns: 4 }],
+          schedules: [
+            { schedule: { interval: 60 }, slug: 'minutely' },
+            { schedule: { cron: '*/5 * * * *' }, slug: 'five', maxScheduledRuns: 4 },
+          ],
         });
         await server.services.scheduler.pass();
         const runs = await server.api.flowRuns.list.query({ page: { limit: 1000, offset: 0 } });
@@ -74,7 +77,7 @@ describe('Scheduler', () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
       return seed / 2 ** 31;
     };
-    await withServer(
+    await withApiServer(
       async (server) => {
         const schedules = [
           { schedule: { cron: '*/7 * * * *', timezone: 'America/New_York' } },
@@ -108,7 +111,7 @@ describe('Scheduler', () => {
 
   it('changes nothing on a redeploy with the same schedules', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         const spec = { flowName: 'etl', name: 'a', schedules: [{ schedule: { cron: '0 * * * *' } }, { schedule: { interval: 3600 }, slug: 'hourly' }] };
         await server.api.deployments.upsert.mutate(spec);
@@ -126,9 +129,15 @@ describe('Scheduler', () => {
 
   it('remakes future auto-runs when a redeploy changes the parameters or tags they copied', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
-        const spec = { flowName: 'etl', name: 'a', parameters: { mode: 'old' }, tags: ['v1'], schedules: [{ schedule: { cron: '*/20 * * * *' }, slug: 'twenty' }] };
+        const spec = {
+          flowName: 'etl',
+          name: 'a',
+          parameters: { mode: 'old' },
+          tags: ['v1'],
+          schedules: [{ schedule: { cron: '*/20 * * * *' }, slug: 'twenty' }],
+        };
         await server.api.deployments.upsert.mutate(spec);
         await server.services.scheduler.pass();
         clock.advance(30 * 60_000); // 00:00 and 00:20 are now overdue: they keep what they were made with
@@ -150,9 +159,10 @@ describe('Scheduler', () => {
 
   it('gives the event loop back between pages of deployments', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
-        for (let i = 0; i < 5; i++) await server.api.deployments.upsert.mutate({ flowName: 'etl', name: `d${i}`, schedules: [{ schedule: { cron: '0 * * * *' } }] });
+        for (let i = 0; i < 5; i++)
+          await server.api.deployments.upsert.mutate({ flowName: 'etl', name: `d${i}`, schedules: [{ schedule: { cron: '0 * * * *' } }] });
         const scheduler = new Scheduler({ store: server.store, logger: silent }, { batchSize: 2 });
         // Queued before the pass starts: it runs before the pass ends only if the pass yields to
         // the event loop; a pass that held the loop throughout would resolve first.
@@ -169,7 +179,7 @@ describe('Scheduler', () => {
 
   it('replaces only future auto-runs when a schedule changes, keeping manual and Late runs', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         const { deployment } = await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', schedules: [{ schedule: { cron: '*/20 * * * *' } }] });
         await server.services.scheduler.pass();
@@ -198,7 +208,7 @@ describe('Scheduler', () => {
 
   it('deletes future runs when a deployment is paused and makes them again on resume', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', schedules: [{ schedule: { cron: '0 * * * *' } }] });
         await server.services.scheduler.pass();
@@ -216,7 +226,7 @@ describe('Scheduler', () => {
 
   it('schedules a changed deployment within a second, without waiting for the next full pass', async () => {
     const clock = new FakeClock('2026-05-01T00:00:00Z');
-    await withServer(
+    await withApiServer(
       async (server) => {
         const scheduler = new Scheduler({ store: server.store, logger: silent }, { intervalMs: 3_600_000 });
         const first = once(scheduler, 'pass');

@@ -21,7 +21,7 @@ export interface SchedulerSettings {
   readonly batchSize: number;
 }
 
-export const DEFAULT_SCHEDULER_SETTINGS: SchedulerSettings = {
+const DEFAULT_SCHEDULER_SETTINGS: SchedulerSettings = {
   intervalMs: 60_000,
   changeDelayMs: 200,
   minRuns: 3,
@@ -73,7 +73,11 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
     const changed = [...this.#changed];
     this.#changed.clear();
     if (changed.length > 0 && now.getTime() - this.#lastFullPass < this.settings.intervalMs) {
-      return { deployments: changed.length, inserted: await this.#schedule(await this.store.scheduling.scheduledDeployments({ ids: changed }), now), full: false };
+      return {
+        deployments: changed.length,
+        inserted: await this.#schedule(await this.store.scheduling.scheduledDeployments({ ids: changed }), now),
+        full: false,
+      };
     }
     this.#lastFullPass = now.getTime();
     let afterId = '';
@@ -96,7 +100,10 @@ export class Scheduler extends PeriodicService<SchedulerPass> {
   /** Inserts the runs these deployments' schedules lack; one transaction per page. */
   async #schedule(page: readonly ScheduledDeployment[], now: Date): Promise<number> {
     const { minRuns, minTimeMs, maxTimeMs } = this.settings;
-    const ahead = await this.store.scheduling.futureAutoRuns(page.flatMap((d) => d.schedules.map((s) => s.id)), now);
+    const ahead = await this.store.scheduling.futureAutoRuns(
+      page.flatMap((d) => d.schedules.map((s) => s.id)),
+      now,
+    );
     const runs: AutoRun[] = [];
     for (const deployment of page) {
       for (const schedule of deployment.schedules) {

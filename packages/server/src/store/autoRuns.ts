@@ -1,9 +1,9 @@
 /** The scheduler's reads and writes: active schedules in pages, and its runs, inserted once. */
-import { and, asc, eq, getTableColumns, gt, type SQL, sql } from 'drizzle-orm';
-import { deploymentSchedules, deployments, flowRuns, flowRunStates } from '../db/schema.js';
+import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
+import { deploymentSchedules, deployments, flowRunStates, flowRuns } from '../db/schema.js';
 import { placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
-import { channelsOf, newRunRow } from './flowRuns.js';
+import { channelsOf, NEW_RUN_COLUMNS, newRunRow } from './flowRuns.js';
 import { inJsonArray } from './sqlDialect.js';
 
 /** An active schedule, as the scheduler needs it. */
@@ -25,18 +25,19 @@ export interface ScheduledDeployment {
   readonly schedules: readonly ActiveSchedule[];
 }
 
-type RunRow = typeof flowRuns.$inferSelect;
-
-/** The columns an auto-run insert writes: all but `result`, which starts NULL (see `placeholders`). */
-const AUTO_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRow)[]).filter((key) => key !== 'result') as Exclude<keyof RunRow, 'result'>[];
-
 /** Unpaused deployments matching `where` that have active schedules, in id order, at most `limit`. */
 function deploymentsWithSchedules(db: SqliteDb, where: SQL) {
   const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${eq(deploymentSchedules.active, true)})`;
   // Only what scheduled runs copy: mapping every column (JSON schemas, pull steps...) of 10,000
   // deployments was most of a steady pass.
   return db
-    .select({ id: deployments.id, flowId: deployments.flowId, workQueueId: deployments.workQueueId, parameters: deployments.parameters, tags: deployments.tags })
+    .select({
+      id: deployments.id,
+      flowId: deployments.flowId,
+      workQueueId: deployments.workQueueId,
+      parameters: deployments.parameters,
+      tags: deployments.tags,
+    })
     .from(deployments)
     .where(and(where, hasActive, eq(deployments.paused, false)))
     .orderBy(asc(deployments.id))
@@ -74,11 +75,14 @@ const statements = preparedStatements((db: SqliteDb) => ({
   // SQLite compiles a 500-row one (15,000 parameters) for every chunk.
   insertRun: db
     .insert(flowRuns)
-    .values(placeholders(AUTO_RUN_COLUMNS))
+    .values(placeholders(NEW_RUN_COLUMNS))
     .onConflictDoNothing()
     .returning({ id: flowRuns.id, time: flowRuns.nextScheduledStartTime, workQueueId: flowRuns.workQueueId, deploymentId: flowRuns.deploymentId })
     .prepare(),
-  insertState: db.insert(flowRunStates).values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime'])).prepare(),
+  insertState: db
+    .insert(flowRunStates)
+    .values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime']))
+    .prepare(),
 }));
 
 /**
@@ -121,7 +125,7 @@ export interface AutoRun {
  * The key that makes a scheduled run unique: a second insert for the same deployment, schedule
  * and instant is ignored, however often or by however many schedulers it is attempted.
  */
-export function autoRunKey(deploymentId: string, scheduleKey: string, time: Date): string {
+function autoRunKey(deploymentId: string, scheduleKey: string, time: Date): string {
   return `${autoRunKeyPrefix(deploymentId, scheduleKey)}${time.toISOString()}`;
 }
 

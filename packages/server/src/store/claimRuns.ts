@@ -1,11 +1,11 @@
 import { ClaimDeploymentRunsInput, type ClaimedFlowRun, ClaimRunsInput, DroverError } from '@drover/schemas';
 import { and, asc, count, eq, gt, lte, min, or, type SQL, sql } from 'drizzle-orm';
-import { deploymentChannel, queueChannel, type Wake } from '../events.js';
 import { flowRuns, workPools, workQueues } from '../db/schema.js';
 import { preparedStatements, type SqliteDb } from '../db/sqlite.js';
-import { inJsonArray } from './sqlDialect.js';
-import type { StoreContext } from './context.js';
+import { deploymentChannel, queueChannel, type Wake } from '../events.js';
 import { activeRunsOfDeployment, claimedRuns, deploymentRow, holdsSlotSql, newClaim, transition } from './flowRuns.js';
+import { inJsonArray } from './sqlDialect.js';
+import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
 type Claim = ReturnType<typeof ClaimRunsInput.parse>;
@@ -45,8 +45,17 @@ function dueRuns(db: SqliteDb, where: SQL) {
 
 /** The statements of a claim, prepared once per database (see `preparedStatements`). */
 const statements = preparedStatements((db: SqliteDb) => ({
-  poolByName: db.select().from(workPools).where(eq(workPools.name, sql.placeholder('name'))).prepare(),
-  queuesOfPool: db.select().from(workQueues).where(eq(workQueues.workPoolId, sql.placeholder('poolId'))).orderBy(asc(workQueues.priority)).prepare(),
+  poolByName: db
+    .select()
+    .from(workPools)
+    .where(eq(workPools.name, sql.placeholder('name')))
+    .prepare(),
+  queuesOfPool: db
+    .select()
+    .from(workQueues)
+    .where(eq(workQueues.workPoolId, sql.placeholder('poolId')))
+    .orderBy(asc(workQueues.priority))
+    .prepare(),
   markPolled: db
     .update(workQueues)
     .set({ lastPolled: sql`${sql.placeholder('now')}` })
@@ -91,7 +100,9 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal
     const untilDue = nextDue === null ? Number.POSITIVE_INFINITY : Math.max(0, Date.parse(nextDue) - before);
     // A claim of some queues only wakes for runs offered on those queues (and for pool-wide changes);
     // a claim of the whole pool, for any of the pool's runs.
-    const channels = first.queueIds ? { budgeted: first.queueIds.map(queueChannel), broadcast: [first.workPoolId] } : { budgeted: [first.workPoolId], broadcast: [] };
+    const channels = first.queueIds
+      ? { budgeted: first.queueIds.map(queueChannel), broadcast: [first.workPoolId] }
+      : { budgeted: [first.workPoolId], broadcast: [] };
     await watch.wait(channels, Math.min(claim.waitMs, untilDue), signal);
     // A worker that hung up would never launch what it was given.
     if (signal?.aborted) return [];
@@ -141,7 +152,8 @@ function watchRuns(ctx: StoreContext): { wait(channels: WaitChannels, waitMs: nu
   let waiting: { channels: WaitChannels; wake: () => void } | undefined;
   const onRuns = (channel: string, wake: Wake) => {
     if (waiting === undefined) announced.add(channel);
-    else if (wake.remaining === Number.POSITIVE_INFINITY && (waiting.channels.budgeted.includes(channel) || waiting.channels.broadcast.includes(channel))) waiting.wake();
+    else if (wake.remaining === Number.POSITIVE_INFINITY && (waiting.channels.budgeted.includes(channel) || waiting.channels.broadcast.includes(channel)))
+      waiting.wake();
     else if (wake.remaining > 0 && waiting.channels.budgeted.includes(channel)) {
       wake.remaining--;
       waiting.wake();
@@ -176,10 +188,14 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: Claim
     const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
     const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
     if (unknown !== undefined) {
-      throw new DroverError('WORK_QUEUE_NOT_FOUND', `Work queue "${unknown}" not found in pool "${pool.name}" (its queues: ${allQueues.map((q) => q.name).join(', ')})`, {
-        workPoolName: pool.name,
-        workQueueName: unknown,
-      });
+      throw new DroverError(
+        'WORK_QUEUE_NOT_FOUND',
+        `Work queue "${unknown}" not found in pool "${pool.name}" (its queues: ${allQueues.map((q) => q.name).join(', ')})`,
+        {
+          workPoolName: pool.name,
+          workQueueName: unknown,
+        },
+      );
     }
     if (queues.length > 0) statements(db).markPolled.run({ now: now.toISOString(), ids: JSON.stringify(queues.map((q) => q.id)) });
     const queueIds = claim.workQueueNames ? queues.map((q) => q.id) : null;
@@ -187,7 +203,12 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: Claim
 
     // Counting the active runs reads every one of them, so it is done only when a limit needs it.
     const limited = pool.concurrencyLimit !== null || queues.some((q) => q.concurrencyLimit !== null);
-    const active = limited ? activeByQueue(db, allQueues.map((q) => q.id)) : new Map<string, number>();
+    const active = limited
+      ? activeByQueue(
+          db,
+          allQueues.map((q) => q.id),
+        )
+      : new Map<string, number>();
     const poolActive = [...active.values()].reduce((a, b) => a + b, 0);
     let remaining = Math.min(claim.limit, pool.concurrencyLimit === null ? Number.POSITIVE_INFINITY : pool.concurrencyLimit - poolActive);
     const limits = new Map<string, DeploymentLimit>();

@@ -7,6 +7,7 @@ import {
   DeploymentScheduleCreate,
   DeploymentScheduleUpdate,
   DeploymentUpdate,
+  type DeploymentUpserted,
   DroverError,
   splitDeploymentName,
 } from '@drover/schemas';
@@ -16,11 +17,11 @@ import { deploymentSchedules, deployments, flows, workPools, workQueues } from '
 import type { Executor } from '../db/sqlite.js';
 import { uuidv7 } from '../ids.js';
 import { assertParameterSchema } from '../parameters.js';
-import type { StoreContext } from './context.js';
-import { deleteFutureAutoRuns, rekeyAutoRuns } from './scheduledRuns.js';
-import { toDeployment } from './rows.js';
-import { jsonArrayContainsAll } from './sqlDialect.js';
 import { ensureFlow } from './flows.js';
+import { toDeployment } from './rows.js';
+import { deleteFutureAutoRuns, rekeyAutoRuns } from './scheduledRuns.js';
+import { jsonArrayContainsAll } from './sqlDialect.js';
+import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
 type DeploymentRow = typeof deployments.$inferSelect;
@@ -178,25 +179,24 @@ export function loadDeployment(db: Executor, row: DeploymentRow): Deployment {
     .leftJoin(workPools, eq(workPools.id, workQueues.workPoolId))
     .where(eq(flows.id, row.flowId))
     .get();
-  const schedules = db
-    .select()
-    .from(deploymentSchedules)
-    .where(eq(deploymentSchedules.deploymentId, row.id))
-    .orderBy(asc(deploymentSchedules.position))
-    .all();
-  return toDeployment(row, { flowName: names?.flowName ?? '', workQueueName: names?.workQueueName ?? null, workPoolName: names?.workPoolName ?? null }, schedules);
+  const schedules = db.select().from(deploymentSchedules).where(eq(deploymentSchedules.deploymentId, row.id)).orderBy(asc(deploymentSchedules.position)).all();
+  return toDeployment(
+    row,
+    { flowName: names?.flowName ?? '', workQueueName: names?.workQueueName ?? null, workPoolName: names?.workPoolName ?? null },
+    schedules,
+  );
 }
 
 /** Creates the deployment `flowName/name`, or updates it in place when it exists. */
-export async function upsertDeployment(ctx: StoreContext, input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }> {
-  return (await upsertDeployments(ctx, [input]))[0] as { deployment: Deployment; created: boolean };
+export async function upsertDeployment(ctx: StoreContext, input: DeploymentCreate): Promise<DeploymentUpserted> {
+  return (await upsertDeployments(ctx, [input]))[0] as DeploymentUpserted;
 }
 
 /**
  * Creates or updates every deployment in one transaction: all of them are saved, or (when one is
  * refused) none is, so a project's deploy never leaves half of its deployments behind.
  */
-export async function upsertDeployments(ctx: StoreContext, inputs: readonly DeploymentCreate[]): Promise<{ deployment: Deployment; created: boolean }[]> {
+export async function upsertDeployments(ctx: StoreContext, inputs: readonly DeploymentCreate[]): Promise<DeploymentUpserted[]> {
   const specs = inputs.map((input) => DeploymentCreate.parse(input));
   const now = ctx.clock.now();
   const results = ctx.db.transaction((tx) => specs.map((spec) => saveDeployment(tx, spec, now)));
@@ -204,7 +204,7 @@ export async function upsertDeployments(ctx: StoreContext, inputs: readonly Depl
   return results;
 }
 
-function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.parse>, now: Date): { deployment: Deployment; created: boolean } {
+function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.parse>, now: Date): DeploymentUpserted {
   assertParameterSchema(`${spec.flowName}/${spec.name}`, spec.parameterSchema);
   const iso = now.toISOString();
   const flow = ensureFlow(tx, spec.flowName, now);
@@ -270,7 +270,11 @@ export async function listDeployments(ctx: StoreContext, input: DeploymentFilter
     ? ctx.db.select().from(deploymentSchedules).where(inArray(deploymentSchedules.deploymentId, ids)).orderBy(asc(deploymentSchedules.position)).all()
     : [];
   return rows.map((r) =>
-    toDeployment(r.d, { flowName: r.flowName, workQueueName: r.workQueueName, workPoolName: r.workPoolName }, schedules.filter((s) => s.deploymentId === r.d.id)),
+    toDeployment(
+      r.d,
+      { flowName: r.flowName, workQueueName: r.workQueueName, workPoolName: r.workPoolName },
+      schedules.filter((s) => s.deploymentId === r.d.id),
+    ),
   );
 }
 

@@ -5,6 +5,7 @@ import {
   DroverError,
   type FlowRun,
   FlowRunCreate,
+  type FlowRunDeleted,
   FlowRunFilter,
   isTerminal,
   type OrchestrationResult,
@@ -12,24 +13,24 @@ import {
   type RunHeartbeatResult,
   SetInfrastructureInput,
   SetStateInput,
-  splitDeploymentName,
   type State,
   type StateType,
+  splitDeploymentName,
 } from '@drover/schemas';
 import { and, asc, count, desc, eq, getTableColumns, gte, inArray, lte, or, type SQL, sql } from 'drizzle-orm';
 import { alias, type SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import { canonicalJson } from '../canonicalJson.js';
-import { deployments, flowRuns, flowRunStates, flows, workPools, workQueues } from '../db/schema.js';
+import { deployments, flowRunStates, flowRuns, flows, workPools, workQueues } from '../db/schema.js';
 import { type Executor, placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
-import { inJsonArray } from './sqlDialect.js';
+import { deploymentChannel, queueChannel } from '../events.js';
 import { runName, uuidv7 } from '../ids.js';
 import { type DeploymentSlots, holdsSlot, type NewState, orchestrate, type Proposal } from '../orchestration.js';
 import { assertParameters } from '../parameters.js';
-import { deploymentChannel, queueChannel } from '../events.js';
-import type { StoreContext } from './context.js';
+import { runTraceContext } from '../tracing.js';
 import { requireDeployment } from './deployments.js';
 import { type FlowRunRow, toFlowRun, toState } from './rows.js';
-import { jsonArrayContainsAll } from './sqlDialect.js';
+import { inJsonArray, jsonArrayContainsAll } from './sqlDialect.js';
+import type { StoreContext } from './storeContext.js';
 
 type RunRow = typeof flowRuns.$inferSelect;
 type RunNames = { flowName: string; workQueueName: string | null; workPoolId: string | null; workPoolName: string | null };
@@ -54,25 +55,47 @@ function selectRuns(db: Executor) {
 }
 
 type SelectedRun = { run: RunRow; flowName: string; deploymentName: string | null; workQueueName: string | null; workPoolName: string | null };
-const flatten = (r: SelectedRun): FlowRunRow => ({ ...r.run, flowName: r.flowName, deploymentName: r.deploymentName, workQueueName: r.workQueueName, workPoolName: r.workPoolName });
+const flatten = (r: SelectedRun): FlowRunRow => ({
+  ...r.run,
+  flowName: r.flowName,
+  deploymentName: r.deploymentName,
+  workQueueName: r.workQueueName,
+  workPoolName: r.workPoolName,
+});
 
-/** The columns a create writes: all but `result`, which starts NULL (see `placeholders`). */
-const CREATED_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRow)[]).filter((key) => key !== 'result') as Exclude<keyof RunRow, 'result'>[];
+/** The columns a new run's insert writes: all but `result`, which starts NULL (see `placeholders`). */
+export const NEW_RUN_COLUMNS = (Object.keys(getTableColumns(flowRuns)) as (keyof RunRow)[]).filter((key) => key !== 'result') as Exclude<
+  keyof RunRow,
+  'result'
+>[];
 
 /**
  * Runs that hold a concurrency slot: PENDING, RUNNING or CANCELLING, and those waiting in their
  * engine's process for a retry (AwaitingRetry in process), whose job is still alive and will run
  * again without asking for a slot. Every limit (pool, queue, deployment) counts these.
  */
-export const holdsSlotSql = or(inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES]), and(eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, true))) as SQL;
+export const holdsSlotSql = or(
+  inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES]),
+  and(eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, true)),
+) as SQL;
 
 /** The statements of the hot paths (create, state changes, claims), prepared once per database. */
 const statements = preparedStatements((db: SqliteDb) => ({
   runsByIds: selectRuns(db).where(inJsonArray(flowRuns.id, 'ids')).prepare(),
   /** One run: the common case (a create, a read) without json_each's cost. */
-  runByIdWithNames: selectRuns(db).where(eq(flowRuns.id, sql.placeholder('id'))).prepare(),
-  runById: db.select().from(flowRuns).where(eq(flowRuns.id, sql.placeholder('id'))).prepare(),
-  deploymentById: db.select().from(deployments).where(eq(deployments.id, sql.placeholder('id'))).prepare(),
+  runByIdWithNames: selectRuns(db)
+    .where(eq(flowRuns.id, sql.placeholder('id')))
+    .prepare(),
+  runById: db
+    .select()
+    .from(flowRuns)
+    .where(eq(flowRuns.id, sql.placeholder('id')))
+    .prepare(),
+  deploymentById: db
+    .select()
+    .from(deployments)
+    .where(eq(deployments.id, sql.placeholder('id')))
+    .prepare(),
   deploymentByName: db
     .select({ d: deployments })
     .from(deployments)
@@ -90,7 +113,11 @@ const statements = preparedStatements((db: SqliteDb) => ({
     .where(and(eq(flowRuns.deploymentId, sql.placeholder('id')), holdsSlotSql))
     .prepare(),
   poolsOfQueues: db.select({ queue: workQueues.id, pool: workQueues.workPoolId }).from(workQueues).where(inJsonArray(workQueues.id, 'ids')).prepare(),
-  poolOfQueue: db.select({ id: workQueues.workPoolId }).from(workQueues).where(eq(workQueues.id, sql.placeholder('id'))).prepare(),
+  poolOfQueue: db
+    .select({ id: workQueues.workPoolId })
+    .from(workQueues)
+    .where(eq(workQueues.id, sql.placeholder('id')))
+    .prepare(),
   namesOfRun: db
     .select({ flowName: flows.name, workQueueName: workQueues.name, workPoolId: workPools.id, workPoolName: workPools.name })
     .from(flows)
@@ -98,14 +125,17 @@ const statements = preparedStatements((db: SqliteDb) => ({
     .leftJoin(workPools, eq(workPools.id, workQueues.workPoolId))
     .where(eq(flows.id, sql.placeholder('flowId')))
     .prepare(),
-  insertRun: db.insert(flowRuns).values(placeholders(CREATED_RUN_COLUMNS)).prepare(),
-  insertState: db.insert(flowRunStates).values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime'])).prepare(),
+  insertRun: db.insert(flowRuns).values(placeholders(NEW_RUN_COLUMNS)).prepare(),
+  insertState: db
+    .insert(flowRunStates)
+    .values(placeholders(['flowRunId', 'type', 'name', 'timestamp', 'message', 'scheduledTime']))
+    .prepare(),
   /** `UPDATE flow_runs` by id, one statement per set of columns written (a handful: see `updateRun`). */
   runUpdates: new Map<string, { run(values: Record<string, unknown>): unknown }>(),
 }));
 
 /** The runs with these ids, in this order (ids not found are left out). */
-export function loadRuns(db: SqliteDb, ids: readonly string[]): FlowRun[] {
+function loadRuns(db: SqliteDb, ids: readonly string[]): FlowRun[] {
   if (ids.length === 0) return [];
   if (ids.length === 1) {
     const row = statements(db).runByIdWithNames.get({ id: ids[0] });
@@ -117,7 +147,7 @@ export function loadRuns(db: SqliteDb, ids: readonly string[]): FlowRun[] {
 }
 
 /** The run row; `db` is the root database, also inside its transactions (see `preparedStatements`). */
-export function requireRun(db: SqliteDb, id: string): RunRow {
+function requireRun(db: SqliteDb, id: string): RunRow {
   const row = statements(db).runById.get({ id });
   if (!row) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
   return row;
@@ -171,7 +201,7 @@ export interface StateExtras {
  * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
  * Returns the run's state as written.
  */
-export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): State {
+function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): State {
   const iso = now.toISOString();
   const entering = state.type !== run.stateType;
   const set: Partial<RunRow> = {
@@ -190,7 +220,7 @@ export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date
     set.lastHeartbeat = iso;
   }
   if (state.type === 'PENDING') set.lastHeartbeat = iso;
-  if (FINAL_STATES.has(state.type)) set.endTime = iso;
+  if (isTerminal(state.type)) set.endTime = iso;
   else if (run.endTime !== null) set.endTime = null;
   if (extras.workerName !== undefined) set.workerName = extras.workerName;
   if (extras.claimHash !== undefined) {
@@ -203,11 +233,22 @@ export function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date
   if (extras.retryDelaySeconds !== undefined) set.retryDelaySeconds = extras.retryDelaySeconds;
   if (extras.result !== undefined) set.result = extras.result;
   updateRun(db, run.id, set);
-  statements(db).insertState.run({ flowRunId: run.id, type: state.type, name: state.name, timestamp: iso, message: state.message, scheduledTime: state.scheduledTime });
-  return toState({ stateType: state.type, stateName: state.name, stateTimestamp: iso, stateMessage: state.message, nextScheduledStartTime: set.nextScheduledStartTime ?? null });
+  statements(db).insertState.run({
+    flowRunId: run.id,
+    type: state.type,
+    name: state.name,
+    timestamp: iso,
+    message: state.message,
+    scheduledTime: state.scheduledTime,
+  });
+  return toState({
+    stateType: state.type,
+    stateName: state.name,
+    stateTimestamp: iso,
+    stateMessage: state.message,
+    nextScheduledStartTime: set.nextScheduledStartTime ?? null,
+  });
 }
-
-const FINAL_STATES = new Set<StateType>(['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED']);
 
 /**
  * Runs orchestration for one proposal on `run` and writes the outcome. Callers run it inside a
@@ -227,13 +268,23 @@ export function transition(
   if (options.deploymentSlots === undefined && takesSlot && run.deploymentId) {
     const deployment = deploymentRow(ctx.db, run.deploymentId);
     if (deployment?.concurrencyLimit != null) {
-      deploymentSlots = { limit: deployment.concurrencyLimit, active: activeRunsOfDeployment(ctx.db, deployment.id), collisionStrategy: deployment.collisionStrategy };
+      deploymentSlots = {
+        limit: deployment.concurrencyLimit,
+        active: activeRunsOfDeployment(ctx.db, deployment.id),
+        collisionStrategy: deployment.collisionStrategy,
+      };
     }
   }
   const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds });
   switch (decision.status) {
     case 'ACCEPT':
-      return { status: 'ACCEPT', reason: null, delaySeconds: null, state: writeState(ctx.db, run, decision.state, now, options.extras), written: decision.state };
+      return {
+        status: 'ACCEPT',
+        reason: null,
+        delaySeconds: null,
+        state: writeState(ctx.db, run, decision.state, now, options.extras),
+        written: decision.state,
+      };
     case 'REJECT':
       return {
         status: 'REJECT',
@@ -308,6 +359,7 @@ export function newRunRow(fields: NewRunFields, scheduledTime: string, now: stri
     claimHash: null,
     infrastructureId: null,
     lastHeartbeat: null,
+    traceContext: null,
     created: now,
     updated: now,
   };
@@ -373,6 +425,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
       scheduledTime,
       iso,
     );
+    row.traceContext = runTraceContext(spec.traceContext, { id, deploymentId: deployment.id, name: row.name });
     statements(db).insertRun.run(row);
     statements(db).insertState.run({ flowRunId: id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime });
     // The answer is built from what was written, with the names beside it, not read back.
@@ -380,7 +433,14 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
     const channels = new Map([[deploymentChannel(deployment.id), 1]]);
     if (names.workPoolId) channels.set(names.workPoolId, 1);
     if (workQueueId) channels.set(queueChannel(workQueueId), 1);
-    const run = toFlowRun({ ...row, result: null, flowName: names.flowName, deploymentName: deployment.name, workQueueName: names.workQueueName, workPoolName: names.workPoolName });
+    const run = toFlowRun({
+      ...row,
+      result: null,
+      flowName: names.flowName,
+      deploymentName: deployment.name,
+      workQueueName: names.workQueueName,
+      workPoolName: names.workPoolName,
+    });
     return { run, channels };
   });
   announceRunsAvailable(ctx, channels);
@@ -390,12 +450,18 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
 function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$inferSelect, name: string, fullName: () => string): string {
   const poolId = poolOfQueue(db, deployment.workQueueId);
   const queue = poolId
-    ? db.select({ id: workQueues.id }).from(workQueues).where(and(eq(workQueues.workPoolId, poolId), eq(workQueues.name, name))).get()
+    ? db
+        .select({ id: workQueues.id })
+        .from(workQueues)
+        .where(and(eq(workQueues.workPoolId, poolId), eq(workQueues.name, name)))
+        .get()
     : undefined;
   if (queue) return queue.id;
   throw new DroverError(
     'WORK_QUEUE_NOT_FOUND',
-    poolId ? `Work queue "${name}" not found in the work pool of deployment "${fullName()}"` : `Deployment "${fullName()}" has no work pool, so it has no queue "${name}"`,
+    poolId
+      ? `Work queue "${name}" not found in the work pool of deployment "${fullName()}"`
+      : `Deployment "${fullName()}" has no work pool, so it has no queue "${name}"`,
     { workQueueName: name },
   );
 }
@@ -417,7 +483,8 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
   if (filter.tags?.length) where.push(jsonArrayContainsAll(flowRuns.tags, filter.tags));
   if (filter.expectedStartAfter !== undefined) where.push(gte(flowRuns.expectedStartTime, new Date(filter.expectedStartAfter).toISOString()));
   if (filter.expectedStartBefore !== undefined) where.push(lte(flowRuns.expectedStartTime, new Date(filter.expectedStartBefore).toISOString()));
-  const order = filter.sort === 'EXPECTED_START_DESC' ? [desc(flowRuns.expectedStartTime), desc(flowRuns.id)] : [asc(flowRuns.expectedStartTime), asc(flowRuns.id)];
+  const order =
+    filter.sort === 'EXPECTED_START_DESC' ? [desc(flowRuns.expectedStartTime), desc(flowRuns.id)] : [asc(flowRuns.expectedStartTime), asc(flowRuns.id)];
   return selectRuns(ctx.db)
     .where(and(...where))
     .orderBy(...order)
@@ -428,7 +495,7 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
 }
 
 /** The stored form of a claim token: a token is a secret, so the database keeps only its hash. */
-export function claimHashOf(token: string): string {
+function claimHashOf(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
@@ -476,7 +543,10 @@ export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): 
     const run = requireRun(ctx.db, flowRunId);
     const lost = claimToken === undefined ? null : claimLost(run, claimToken);
     if (lost !== null) {
-      return { result: { status: 'ABORT' as const, reason: lost, delaySeconds: null, state: toState(run), written: null }, channels: new Map<string, number>() };
+      return {
+        result: { status: 'ABORT' as const, reason: lost, delaySeconds: null, state: toState(run), written: null },
+        channels: new Map<string, number>(),
+      };
     }
     const again = claimToken === undefined ? null : repeatedProposal(run, state.type);
     if (again !== null) return { result: { ...again, delaySeconds: null, state: toState(run), written: null }, channels: new Map<string, number>() };
@@ -509,7 +579,12 @@ export async function heartbeatFlowRuns(ctx: StoreContext, input: RunHeartbeat):
     const rows = ctx.db
       .select({ id: flowRuns.id, stateType: flowRuns.stateType, retryInProcess: flowRuns.retryInProcess, claimHash: flowRuns.claimHash })
       .from(flowRuns)
-      .where(inArray(flowRuns.id, runs.map((r) => r.id)))
+      .where(
+        inArray(
+          flowRuns.id,
+          runs.map((r) => r.id),
+        ),
+      )
       .all();
     const byId = new Map(rows.map((row) => [row.id, row]));
     const alive: string[] = [];
@@ -558,7 +633,7 @@ export async function readStateHistory(ctx: StoreContext, flowRunId: string) {
 }
 
 /** Deletes a run with its history and logs. */
-export async function deleteFlowRun(ctx: StoreContext, flowRunId: string): Promise<{ id: string }> {
+export async function deleteFlowRun(ctx: StoreContext, flowRunId: string): Promise<FlowRunDeleted> {
   requireRun(ctx.db, flowRunId);
   ctx.db.delete(flowRuns).where(eq(flowRuns.id, flowRunId)).run();
   return { id: flowRunId };

@@ -3,14 +3,18 @@ import { asc, eq } from 'drizzle-orm';
 import { flows } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { uuidv7 } from '../ids.js';
-import type { StoreContext } from './context.js';
 import { toFlow } from './rows.js';
+import type { StoreContext } from './storeContext.js';
 
 /** The flow with this name, created when new. */
 export function ensureFlow(db: Executor, name: string, now: Date, tags: string[] = []): typeof flows.$inferSelect {
   const existing = db.select().from(flows).where(eq(flows.name, name)).get();
   if (existing) return existing;
-  return db.insert(flows).values({ id: uuidv7(now.getTime()), name, tags, created: now.toISOString() }).returning().get();
+  return db
+    .insert(flows)
+    .values({ id: uuidv7(now.getTime()), name, tags, created: now.toISOString() })
+    .returning()
+    .get();
 }
 
 export async function createOrReadFlow(ctx: StoreContext, input: FlowCreate): Promise<Flow> {
@@ -19,9 +23,12 @@ export async function createOrReadFlow(ctx: StoreContext, input: FlowCreate): Pr
   return toFlow(ctx.db.transaction((tx) => ensureFlow(tx, flow.name, now, flow.tags)));
 }
 
+/**
+ * The flow with this id, else with this name: a name may look like an id (`deadbeef-etl`, even a
+ * whole UUID), so the shape of the text decides nothing.
+ */
 export async function readFlow(ctx: StoreContext, idOrName: string): Promise<Flow> {
-  const column = /^[0-9a-f]{8}-/.test(idOrName) ? flows.id : flows.name;
-  const row = ctx.db.select().from(flows).where(eq(column, idOrName)).get();
+  const row = ctx.db.select().from(flows).where(eq(flows.id, idOrName)).get() ?? ctx.db.select().from(flows).where(eq(flows.name, idOrName)).get();
   if (!row) throw new DroverError('FLOW_NOT_FOUND', `Flow "${idOrName}" not found`, { flow: idOrName });
   return toFlow(row);
 }

@@ -1,20 +1,25 @@
-import { DroverError, LogCreate, LogQuery, type LogRecord } from '@drover/schemas';
+import { DroverError, LogBatch, LogQuery, type LogRecord, type LogsAppended } from '@drover/schemas';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
-import { z } from 'zod';
 import { flowRuns, logs } from '../db/schema.js';
-import type { StoreContext } from './context.js';
-
-export const LogBatch = z.array(LogCreate).min(1).max(1000);
+import type { StoreContext } from './storeContext.js';
 
 /** Appends a batch of log lines (all or none); every run they name must exist. */
-export async function appendLogs(ctx: StoreContext, input: z.input<typeof LogBatch>): Promise<{ appended: number }> {
+export async function appendLogs(ctx: StoreContext, input: LogBatch): Promise<LogsAppended> {
   const batch = LogBatch.parse(input);
   const runIds = [...new Set(batch.map((line) => line.flowRunId))];
   await ctx.commits.run(() => {
-    const found = new Set(ctx.db.select({ id: flowRuns.id }).from(flowRuns).where(inArray(flowRuns.id, runIds)).all().map((r) => r.id));
+    const found = new Set(
+      ctx.db
+        .select({ id: flowRuns.id })
+        .from(flowRuns)
+        .where(inArray(flowRuns.id, runIds))
+        .all()
+        .map((r) => r.id),
+    );
     const missing = runIds.find((id) => !found.has(id));
     if (missing) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
-    ctx.db.insert(logs)
+    ctx.db
+      .insert(logs)
       .values(batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() })))
       .run();
   });

@@ -2,18 +2,7 @@
  * Row → schema mappers. The `satisfies` clauses tie each mapper to its table row and its schema:
  * a column or field added on one side and not the other fails the typecheck.
  */
-import type {
-  Deployment,
-  DeploymentSchedule,
-  Flow,
-  FlowRun,
-  Schedule,
-  State,
-  Worker,
-  WorkPool,
-  WorkPoolStatus,
-  WorkQueue,
-} from '@drover/schemas';
+import type { Deployment, DeploymentSchedule, Flow, FlowRun, PoolWorker, Schedule, State, WorkPool, WorkPoolStatus, WorkQueue } from '@drover/schemas';
 import type { deploymentSchedules, deployments, flowRuns, flows, workers, workPools, workQueues } from '../db/schema.js';
 
 type Row<T extends { $inferSelect: unknown }> = T['$inferSelect'];
@@ -22,7 +11,7 @@ export function toFlow(row: Row<typeof flows>): Flow {
   return { id: row.id, name: row.name, tags: row.tags, created: row.created } satisfies Flow;
 }
 
-export function toSchedule(row: Row<typeof deploymentSchedules>): DeploymentSchedule {
+function toSchedule(row: Row<typeof deploymentSchedules>): DeploymentSchedule {
   return {
     id: row.id,
     schedule: row.schedule as Schedule,
@@ -41,11 +30,7 @@ export interface DeploymentNames {
   readonly workQueueName: string | null;
 }
 
-export function toDeployment(
-  row: Row<typeof deployments>,
-  names: DeploymentNames,
-  schedules: readonly Row<typeof deploymentSchedules>[],
-): Deployment {
+export function toDeployment(row: Row<typeof deployments>, names: DeploymentNames, schedules: readonly Row<typeof deploymentSchedules>[]): Deployment {
   return {
     id: row.id,
     name: row.name,
@@ -120,6 +105,8 @@ export function toFlowRun(row: FlowRunRow): FlowRun {
     infrastructureId: row.infrastructureId,
     lastHeartbeat: row.lastHeartbeat,
     result: (row.result ?? null) as FlowRun['result'],
+    // Only when traced, so the runs of a server that does not trace read exactly as before.
+    ...(row.traceContext ? { traceContext: row.traceContext } : {}),
     created: row.created,
     updated: row.updated,
   } satisfies FlowRun;
@@ -157,7 +144,7 @@ export function toWorkQueue(row: Row<typeof workQueues>, workPoolName: string): 
 }
 
 /** A worker is ONLINE until it misses `missedHeartbeats` beats in a row. */
-export function toWorker(row: Row<typeof workers>, workPoolName: string, now: Date, missedHeartbeats: number): Worker {
+export function toPoolWorker(row: Row<typeof workers>, workPoolName: string, now: Date, missedHeartbeats: number): PoolWorker {
   return {
     id: row.id,
     name: row.name,
@@ -166,7 +153,7 @@ export function toWorker(row: Row<typeof workers>, workPoolName: string, now: Da
     lastHeartbeat: row.lastHeartbeat,
     heartbeatIntervalSeconds: row.heartbeatIntervalSeconds,
     created: row.created,
-  } satisfies Worker;
+  } satisfies PoolWorker;
 }
 
 export function isOnline(row: Pick<Row<typeof workers>, 'lastHeartbeat' | 'heartbeatIntervalSeconds'>, now: Date, missedHeartbeats: number): boolean {

@@ -5,13 +5,13 @@
  */
 import { and, eq, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
 import { deploymentSchedules, flowRuns } from '../db/schema.js';
-import type { StoreContext } from './context.js';
 import { announceRunsAvailable, channelsOf, transition } from './flowRuns.js';
+import type { StoreContext } from './storeContext.js';
 
 type RunRow = typeof flowRuns.$inferSelect;
 
 /** `95 s`, `12 min`, `2 h`: how late or how long, as a person would say it. */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);
   if (seconds < 120) return `${seconds} s`;
   if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
@@ -44,7 +44,12 @@ export function markLateRuns(ctx: StoreContext, lateAfterMs: number): string[] {
     .select()
     .from(flowRuns)
     .where(
-      and(eq(flowRuns.stateType, 'SCHEDULED'), ne(flowRuns.stateName, 'Late'), eq(flowRuns.retryInProcess, false), lt(flowRuns.nextScheduledStartTime, threshold)),
+      and(
+        eq(flowRuns.stateType, 'SCHEDULED'),
+        ne(flowRuns.stateName, 'Late'),
+        eq(flowRuns.retryInProcess, false),
+        lt(flowRuns.nextScheduledStartTime, threshold),
+      ),
     )
     .all();
   return changeRuns(ctx, runs, (run) => ({ type: 'SCHEDULED', name: 'Late', scheduledTime: run.nextScheduledStartTime ?? undefined }));
@@ -117,7 +122,12 @@ export function crashSilentRuns(ctx: StoreContext, timeoutMs: number, listeningS
   return changeRuns(ctx, runs, (run) => {
     const silence = `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}"`;
     if (run.stateType === 'SCHEDULED') {
-      return { type: 'SCHEDULED', name: run.stateName, scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} while it waited to retry: offered again` };
+      return {
+        type: 'SCHEDULED',
+        name: run.stateName,
+        scheduledTime: run.nextScheduledStartTime ?? undefined,
+        message: `${silence} while it waited to retry: offered again`,
+      };
     }
     if (run.stateType === 'PENDING' && run.infrastructureId === null) {
       return { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} before it launched the job: offered again` };

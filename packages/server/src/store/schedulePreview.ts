@@ -1,7 +1,7 @@
-import { type SchedulePreview, SchedulePreviewInput } from '@drover/schemas';
 import { getDates } from '@drover/scheduling';
-import type { StoreContext } from './context.js';
+import { type SchedulePreview, SchedulePreviewInput } from '@drover/schemas';
 import { loadDeployment, requireDeployment } from './deployments.js';
+import type { StoreContext } from './storeContext.js';
 
 /** The next `count` times of each of the deployment's schedules. */
 export async function schedulePreview(ctx: StoreContext, input: SchedulePreviewInput): Promise<SchedulePreview> {

@@ -22,7 +22,12 @@ export function deleteFutureAutoRuns(db: Executor, selection: ScheduledRunSelect
   const where: SQL[] = [
     eq(flowRuns.stateType, 'SCHEDULED'),
     // Never claimed nor started: its history holds SCHEDULED states only.
-    notExists(db.select({ one: sql`1` }).from(flowRunStates).where(and(eq(flowRunStates.flowRunId, flowRuns.id), ne(flowRunStates.type, 'SCHEDULED')))),
+    notExists(
+      db
+        .select({ one: sql`1` })
+        .from(flowRunStates)
+        .where(and(eq(flowRunStates.flowRunId, flowRuns.id), ne(flowRunStates.type, 'SCHEDULED'))),
+    ),
   ];
   if (selection.scheduleIds) {
     if (selection.scheduleIds.length === 0) return 0;
@@ -31,7 +36,10 @@ export function deleteFutureAutoRuns(db: Executor, selection: ScheduledRunSelect
   if (selection.deploymentId) where.push(eq(flowRuns.deploymentId, selection.deploymentId));
   if (!selection.includeManual) where.push(eq(flowRuns.autoScheduled, true));
   if (!selection.includeLate) where.push(gte(flowRuns.nextScheduledStartTime, now.toISOString()));
-  return db.delete(flowRuns).where(and(...where)).run().changes;
+  return db
+    .delete(flowRuns)
+    .where(and(...where))
+    .run().changes;
 }
 
 /**

@@ -16,14 +16,19 @@ import type {
   DeploymentScheduleCreate,
   DeploymentScheduleUpdate,
   DeploymentUpdate,
+  DeploymentUpserted,
   Flow,
   FlowCreate,
   FlowRun,
   FlowRunCreate,
+  FlowRunDeleted,
   FlowRunFilter,
+  LogBatch,
   LogQuery,
   LogRecord,
+  LogsAppended,
   OrchestrationResult,
+  PoolWorker,
   RunHeartbeat,
   RunHeartbeatResult,
   SchedulePreview,
@@ -31,23 +36,22 @@ import type {
   SetInfrastructureInput,
   SetStateInput,
   State,
-  Worker,
   WorkerHeartbeat,
   WorkPool,
   WorkPoolCreate,
+  WorkPoolDeleted,
   WorkPoolUpdate,
   WorkQueue,
   WorkQueueCreate,
+  WorkQueueDeleted,
   WorkQueueRef,
   WorkQueueUpdate,
 } from '@drover/schemas';
-import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { GroupCommit, type SqliteDb } from '../db/sqlite.js';
 import type { ServerEvents } from '../events.js';
 import { type AutoRun, futureAutoRuns, insertAutoRuns, type ScheduledDeployment, scheduledDeployments } from './autoRuns.js';
 import { claimDeploymentRuns, claimRuns } from './claimRuns.js';
-import type { StoreContext, StoreSettings } from './context.js';
 import {
   addSchedule,
   deleteDeployment,
@@ -74,9 +78,10 @@ import {
   waitForFlowRun,
 } from './flowRuns.js';
 import { createOrReadFlow, listFlows, readFlow } from './flows.js';
-import { appendLogs, type LogBatch, readLogs } from './logs.js';
+import { appendLogs, readLogs } from './logs.js';
 import { applyCatchup, crashSilentRuns, expireCancellations, markLateRuns } from './runMaintenance.js';
 import { schedulePreview } from './schedulePreview.js';
+import type { StoreContext, StoreSettings } from './storeContext.js';
 import { heartbeat, listWorkers } from './workers.js';
 import { createWorkPool, deleteWorkPool, listWorkPools, readWorkPool, updateWorkPool } from './workPools.js';
 import { createWorkQueue, deleteWorkQueue, listWorkQueues, readWorkQueue, updateWorkQueue } from './workQueues.js';
@@ -103,9 +108,9 @@ export interface Store {
 
   readonly deployments: {
     /** Creates `flowName/name`, or updates it in place, keeping schedule ids by slug or content. */
-    upsert(input: DeploymentCreate): Promise<{ deployment: Deployment; created: boolean }>;
+    upsert(input: DeploymentCreate): Promise<DeploymentUpserted>;
     /** Upserts every one in one transaction: all are saved, or none is. */
-    upsertMany(inputs: readonly DeploymentCreate[]): Promise<{ deployment: Deployment; created: boolean }[]>;
+    upsertMany(inputs: readonly DeploymentCreate[]): Promise<DeploymentUpserted[]>;
     read(ref: DeploymentRef): Promise<Deployment>;
     list(filter: DeploymentFilter): Promise<Deployment[]>;
     update(ref: DeploymentRef, changes: DeploymentUpdate): Promise<Deployment>;
@@ -128,13 +133,13 @@ export interface Store {
     /** Proposes a state; orchestration accepts, rejects or delays it. */
     setState(input: SetStateInput): Promise<OrchestrationResult>;
     cancel(id: string, message?: string): Promise<OrchestrationResult>;
-    delete(id: string): Promise<{ id: string }>;
+    delete(id: string): Promise<FlowRunDeleted>;
     /** Records where a run's job lives; only the holder of the run's claim may. */
     setInfrastructure(input: SetInfrastructureInput): Promise<FlowRun>;
     heartbeat(input: RunHeartbeat): Promise<RunHeartbeatResult>;
     /** Resolves when the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait(id: string, timeoutMs: number): Promise<FlowRun>;
-    appendLogs(batch: z.input<typeof LogBatch>): Promise<{ appended: number }>;
+    appendLogs(batch: LogBatch): Promise<LogsAppended>;
     logs(query: LogQuery): Promise<LogRecord[]>;
   };
 
@@ -143,7 +148,7 @@ export interface Store {
     read(name: string): Promise<WorkPool>;
     list(): Promise<WorkPool[]>;
     update(name: string, changes: WorkPoolUpdate): Promise<WorkPool>;
-    delete(name: string): Promise<{ name: string }>;
+    delete(name: string): Promise<WorkPoolDeleted>;
     /** Moves due runs to PENDING for a worker, in queue-priority order within every limit. */
     claimRuns(input: ClaimRunsInput, signal?: AbortSignal): Promise<ClaimedFlowRun[]>;
   };
@@ -153,12 +158,12 @@ export interface Store {
     read(ref: WorkQueueRef): Promise<WorkQueue>;
     list(workPoolName: string): Promise<WorkQueue[]>;
     update(ref: WorkQueueRef, changes: WorkQueueUpdate): Promise<WorkQueue>;
-    delete(ref: WorkQueueRef): Promise<{ workPoolName: string; name: string }>;
+    delete(ref: WorkQueueRef): Promise<WorkQueueDeleted>;
   };
 
   readonly workers: {
-    heartbeat(input: WorkerHeartbeat): Promise<Worker>;
-    list(workPoolName: string): Promise<Worker[]>;
+    heartbeat(input: WorkerHeartbeat): Promise<PoolWorker>;
+    list(workPoolName: string): Promise<PoolWorker[]>;
   };
 
   /** The scheduler's reads and writes. */

@@ -1,18 +1,19 @@
 import {
-  defaultBaseJobTemplate,
   DroverError,
+  defaultBaseJobTemplate,
   type WorkPool,
   WorkPoolCreate,
+  type WorkPoolDeleted,
   type WorkPoolStatus,
   type WorkPoolUpdate,
 } from '@drover/schemas';
 import { asc, eq } from 'drizzle-orm';
-import { uuidv7 } from '../ids.js';
 import { workers, workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { WAKE_ALL } from '../events.js';
-import type { StoreContext } from './context.js';
+import { uuidv7 } from '../ids.js';
 import { isOnline, toWorkPool } from './rows.js';
+import type { StoreContext } from './storeContext.js';
 
 type PoolRow = typeof workPools.$inferSelect;
 
@@ -20,8 +21,14 @@ type PoolRow = typeof workPools.$inferSelect;
 export function requirePool(db: Executor, name: string): PoolRow {
   const row = db.select().from(workPools).where(eq(workPools.name, name)).get();
   if (row) return row;
-  const names = db.select({ name: workPools.name }).from(workPools).orderBy(asc(workPools.name)).all().map((p) => p.name);
-  const existing = names.length > 0 ? `existing pools: ${names.join(', ')}` : 'no work pools exist yet; create one with `drover work-pool create NAME --type process`';
+  const names = db
+    .select({ name: workPools.name })
+    .from(workPools)
+    .orderBy(asc(workPools.name))
+    .all()
+    .map((p) => p.name);
+  const existing =
+    names.length > 0 ? `existing pools: ${names.join(', ')}` : 'no work pools exist yet; create one with `drover work-pool create NAME --type process`';
   throw new DroverError('WORK_POOL_NOT_FOUND', `Work pool "${name}" not found (${existing})`, { workPoolName: name, existing: names });
 }
 
@@ -58,7 +65,17 @@ export async function createWorkPool(ctx: StoreContext, input: WorkPoolCreate): 
       .returning()
       .get();
     tx.insert(workQueues)
-      .values({ id: defaultQueueId, workPoolId: id, name: 'default', description: 'The queue runs go to when their deployment names none.', isPaused: false, concurrencyLimit: null, priority: 1, lastPolled: null, created: now })
+      .values({
+        id: defaultQueueId,
+        workPoolId: id,
+        name: 'default',
+        description: 'The queue runs go to when their deployment names none.',
+        isPaused: false,
+        concurrencyLimit: null,
+        priority: 1,
+        lastPolled: null,
+        created: now,
+      })
       .run();
     return inserted;
   });
@@ -95,7 +112,7 @@ export async function updateWorkPool(ctx: StoreContext, name: string, changes: W
 }
 
 /** Deletes the pool and its queues; its runs and deployments keep their history without a queue. */
-export async function deleteWorkPool(ctx: StoreContext, name: string): Promise<{ name: string }> {
+export async function deleteWorkPool(ctx: StoreContext, name: string): Promise<WorkPoolDeleted> {
   const pool = requirePool(ctx.db, name);
   ctx.db.delete(workPools).where(eq(workPools.id, pool.id)).run();
   return { name };

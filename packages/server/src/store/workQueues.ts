@@ -1,17 +1,17 @@
-import { DroverError, type WorkQueue, WorkQueueCreate, type WorkQueueRef, type WorkQueueUpdate } from '@drover/schemas';
+import { DroverError, type WorkQueue, WorkQueueCreate, type WorkQueueDeleted, type WorkQueueRef, type WorkQueueUpdate } from '@drover/schemas';
 import { and, asc, eq } from 'drizzle-orm';
 import { workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { queueChannel, WAKE_ALL } from '../events.js';
 import { uuidv7 } from '../ids.js';
-import type { StoreContext } from './context.js';
 import { toWorkQueue } from './rows.js';
+import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
 type QueueRow = typeof workQueues.$inferSelect;
 
 /** The queue row, or WORK_QUEUE_NOT_FOUND naming the pool's queues. */
-export function requireQueue(db: Executor, workPoolName: string, name: string): QueueRow {
+function requireQueue(db: Executor, workPoolName: string, name: string): QueueRow {
   const pool = requirePool(db, workPoolName);
   const rows = db.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
   const row = rows.find((q) => q.name === name);
@@ -38,12 +38,22 @@ function makeRoom(db: Executor, workPoolId: string, priority: number, exceptId?:
     next++;
   }
   for (const queue of moves.reverse()) {
-    db.update(workQueues).set({ priority: queue.priority + 1 }).where(eq(workQueues.id, queue.id)).run();
+    db.update(workQueues)
+      .set({ priority: queue.priority + 1 })
+      .where(eq(workQueues.id, queue.id))
+      .run();
   }
 }
 
 function lowestFreePriority(db: Executor, workPoolId: string): number {
-  const used = new Set(db.select({ p: workQueues.priority }).from(workQueues).where(eq(workQueues.workPoolId, workPoolId)).all().map((r) => r.p));
+  const used = new Set(
+    db
+      .select({ p: workQueues.priority })
+      .from(workQueues)
+      .where(eq(workQueues.workPoolId, workPoolId))
+      .all()
+      .map((r) => r.p),
+  );
   let priority = 1;
   while (used.has(priority)) priority++;
   return priority;
@@ -53,7 +63,13 @@ export async function createWorkQueue(ctx: StoreContext, input: WorkQueueCreate)
   const queue = WorkQueueCreate.parse(input);
   const row = ctx.db.transaction((tx) => {
     const pool = requirePool(tx, queue.workPoolName);
-    if (tx.select({ id: workQueues.id }).from(workQueues).where(and(eq(workQueues.workPoolId, pool.id), eq(workQueues.name, queue.name))).get()) {
+    if (
+      tx
+        .select({ id: workQueues.id })
+        .from(workQueues)
+        .where(and(eq(workQueues.workPoolId, pool.id), eq(workQueues.name, queue.name)))
+        .get()
+    ) {
       throw new DroverError('NAME_CONFLICT', `Work pool "${pool.name}" already has a queue named "${queue.name}"`, {
         workPoolName: pool.name,
         workQueueName: queue.name,
@@ -107,7 +123,7 @@ export async function updateWorkQueue(ctx: StoreContext, ref: WorkQueueRef, chan
 }
 
 /** Deletes a queue; the pool's default queue cannot be deleted. */
-export async function deleteWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Promise<{ workPoolName: string; name: string }> {
+export async function deleteWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Promise<WorkQueueDeleted> {
   ctx.db.transaction((tx) => {
     const queue = requireQueue(tx, ref.workPoolName, ref.name);
     const pool = tx.select().from(workPools).where(eq(workPools.id, queue.workPoolId)).get();

@@ -1,13 +1,13 @@
-import { type Worker, WorkerHeartbeat } from '@drover/schemas';
+import { type PoolWorker, WorkerHeartbeat } from '@drover/schemas';
 import { and, asc, eq } from 'drizzle-orm';
 import { workers } from '../db/schema.js';
 import { uuidv7 } from '../ids.js';
-import type { StoreContext } from './context.js';
-import { toWorker } from './rows.js';
+import { toPoolWorker } from './rows.js';
+import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
 /** Records a worker's heartbeat, registering the worker on its first. */
-export async function heartbeat(ctx: StoreContext, input: WorkerHeartbeat): Promise<Worker> {
+export async function heartbeat(ctx: StoreContext, input: WorkerHeartbeat): Promise<PoolWorker> {
   const beat = WorkerHeartbeat.parse(input);
   const now = ctx.clock.now();
   const pool = requirePool(ctx.db, beat.workPoolName);
@@ -27,10 +27,10 @@ export async function heartbeat(ctx: StoreContext, input: WorkerHeartbeat): Prom
     })
     .returning()
     .get();
-  return toWorker(row, pool.name, now, ctx.settings.missedHeartbeats);
+  return toPoolWorker(row, pool.name, now, ctx.settings.missedHeartbeats);
 }
 
-export async function listWorkers(ctx: StoreContext, workPoolName: string): Promise<Worker[]> {
+export async function listWorkers(ctx: StoreContext, workPoolName: string): Promise<PoolWorker[]> {
   const pool = requirePool(ctx.db, workPoolName);
   const now = ctx.clock.now();
   return ctx.db
@@ -39,5 +39,5 @@ export async function listWorkers(ctx: StoreContext, workPoolName: string): Prom
     .where(and(eq(workers.workPoolId, pool.id)))
     .orderBy(asc(workers.name))
     .all()
-    .map((row) => toWorker(row, pool.name, now, ctx.settings.missedHeartbeats));
+    .map((row) => toPoolWorker(row, pool.name, now, ctx.settings.missedHeartbeats));
 }

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DroverError } from '@drover/schemas';
 import {
-  CONTAINER_ENGINE_COMMAND,
   commandLineValue,
   configuredCommand,
   describeRun,
@@ -22,6 +21,16 @@ import {
 
 const PREFIX = 'docker:';
 const PULL_POLICY: Record<string, string> = { IfNotPresent: 'missing', Always: 'always', Never: 'never' };
+
+/**
+ * What a container runs when the configuration gives no `command`: the SDK's engine by its path
+ * under `node_modules`, relative to the image's working directory, with the image's `node`. Not
+ * `npx drover-engine`: an image needs neither npm nor a registry to start a run, and nothing is
+ * fetched when the project's node_modules lacks the SDK (node says it cannot find the module).
+ * Images that `deploy()` builds have the project, node_modules included, in their WORKDIR; a
+ * Dockerfile of your own needs the same, or a `command` job variable that starts the engine.
+ */
+export const DOCKER_ENGINE_COMMAND: readonly string[] = ['node', 'node_modules/@drover/client/dist/engineMain.js'];
 
 /** A container name Docker accepts, unique per run. */
 export function containerName(spec: JobSpec): string {
@@ -56,7 +65,7 @@ export function dockerRunArgs(spec: JobSpec, envFile: string): string[] {
     ...(typeof c.memLimit === 'string' && c.memLimit ? [`--memory=${commandLineValue(spec, 'memLimit', c.memLimit, 'a memory limit')}`] : []),
     '--',
     commandLineValue(spec, 'image', image, 'an image reference'),
-    ...(configuredCommand(c) ?? CONTAINER_ENGINE_COMMAND),
+    ...(configuredCommand(c) ?? DOCKER_ENGINE_COMMAND),
   ];
 }
 

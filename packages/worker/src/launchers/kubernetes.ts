@@ -25,7 +25,11 @@ type Manifest = {
 };
 
 /** Labels must be at most 63 characters of [A-Za-z0-9_.-]. */
-const labelValue = (value: string) => value.replaceAll(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+const labelValue = (value: string) =>
+  value
+    .replaceAll(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 
 /**
  * The exact `batch/v1` Job manifest for a job: the pool's rendered `jobManifest`, with the
@@ -60,7 +64,10 @@ export function jobManifest(spec: JobSpec, secretName: string): Manifest & Recor
     ...Object.keys(spec.secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secretName, key: name } } })),
   ];
   const [first, ...others] = containers;
-  manifest.spec.template.spec = { ...template.spec, containers: [{ ...first, env, args: configuredCommand(spec.configuration) ?? CONTAINER_ENGINE_COMMAND }, ...others] };
+  manifest.spec.template.spec = {
+    ...template.spec,
+    containers: [{ ...first, env, args: configuredCommand(spec.configuration) ?? CONTAINER_ENGINE_COMMAND }, ...others],
+  };
   return manifest;
 }
 
@@ -103,7 +110,8 @@ async function deleteJob(namespace: string, job: string, flowRunId: string, grac
     const reason = deleted.code === 'ENOENT' ? 'the kubectl command is not installed' : deleted.stderr.trim().split('\n')[0];
     return { outcome: 'skipped', reason: `cannot delete Kubernetes job ${namespace}/${job}: ${reason}` };
   }
-  if (deleted.stdout.trim() === '') return { outcome: 'absent', reason: `no Kubernetes job ${namespace}/${job} carries the label ${RUN_ID_LABEL}=${flowRunId}` };
+  if (deleted.stdout.trim() === '')
+    return { outcome: 'absent', reason: `no Kubernetes job ${namespace}/${job} carries the label ${RUN_ID_LABEL}=${flowRunId}` };
   return { outcome: 'stopped' };
 }
 
@@ -130,9 +138,17 @@ export class KubernetesLauncher implements Launcher {
     }
     const [job = '', uid = ''] = created.stdout.trim().split(' ');
     if (!DNS_LABEL.test(job) || uid === '') {
-      throw new DroverError('INFRASTRUCTURE_ERROR', `kubectl create answered "${created.stdout.trim()}", not a Job's name and uid; check the worker's kubectl`, {});
+      throw new DroverError(
+        'INFRASTRUCTURE_ERROR',
+        `kubectl create answered "${created.stdout.trim()}", not a Job's name and uid; check the worker's kubectl`,
+        {},
+      );
     }
-    const secret = await runCommand('kubectl', ['create', '--filename=-', '--output=name'], JSON.stringify(secretManifest(spec, secretName, namespace, { name: job, uid })));
+    const secret = await runCommand(
+      'kubectl',
+      ['create', '--filename=-', '--output=name'],
+      JSON.stringify(secretManifest(spec, secretName, namespace, { name: job, uid })),
+    );
     if (secret.code !== 0) {
       await deleteJob(namespace, job, spec.run.id, 0);
       throw new DroverError(
@@ -163,13 +179,25 @@ export class KubernetesLauncher implements Launcher {
       const [succeeded, failed] = status.stdout.trim().split(' ');
       if (Number(succeeded) > 0) return { code: 0, signal: null };
       if (Number(failed) > 0) return { code: 1, signal: null };
-      const pod = await runCommand('kubectl', ['get', 'pods', '--namespace', namespace, '--selector', `job-name=${job}`, '--output', 'jsonpath={.items[0].status.phase}']);
+      const pod = await runCommand('kubectl', [
+        'get',
+        'pods',
+        '--namespace',
+        namespace,
+        '--selector',
+        `job-name=${job}`,
+        '--output',
+        'jsonpath={.items[0].status.phase}',
+      ]);
       if (pod.code === 0 && pod.stdout.trim() !== phase) {
         phase = pod.stdout.trim();
         if (phase) spec.onOutput('stdout', `Pod phase: ${phase}`);
       }
       if ((phase === '' || phase === 'Pending') && performance.now() > startBy) {
-        spec.onOutput('stderr', `The pod of Kubernetes job ${namespace}/${job} did not start within ${timeoutSeconds} s (phase: ${phase || 'none yet'}); deleting the job`);
+        spec.onOutput(
+          'stderr',
+          `The pod of Kubernetes job ${namespace}/${job} did not start within ${timeoutSeconds} s (phase: ${phase || 'none yet'}); deleting the job`,
+        );
         await deleteJob(namespace, job, spec.run.id, 0);
         return { code: 1, signal: null };
       }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { DroverError, type FlowRun } from '@drover/schemas';
 
 /** What a launcher needs to start one run's job. */
@@ -108,19 +109,11 @@ export function configuredCommand(configuration: Record<string, unknown>): strin
   return typeof command === 'string' && command.trim() !== '' ? ['/bin/sh', '-c', command] : undefined;
 }
 
-/** Calls `onLine` for each complete line a stream writes. */
+/** Calls `onOutput` for each line the job writes (readline joins lines split across chunks, and gives the last one without its newline). */
 export function forwardLines(child: ChildProcess, onOutput: JobSpec['onOutput']): void {
   for (const stream of ['stdout', 'stderr'] as const) {
-    let rest = '';
-    child[stream]?.setEncoding('utf8');
-    child[stream]?.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) onOutput(stream, line);
-    });
-    child[stream]?.on('end', () => {
-      if (rest) onOutput(stream, rest);
-    });
+    const input = child[stream];
+    if (input) createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => onOutput(stream, line));
   }
 }
 

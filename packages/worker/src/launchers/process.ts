@@ -55,7 +55,8 @@ function notTheJob(pid: number, expected: { startTime: string; bootId: string })
   const now = readIdentity(pid);
   if (!now || now.zombie) return `process ${pid} is no longer running`;
   if (now.bootId !== expected.bootId) return `the machine has restarted since the job started (boot ${expected.bootId}, now ${now.bootId})`;
-  if (now.startTime !== expected.startTime) return `pid ${pid} is another process now (it started at tick ${now.startTime}, the job at tick ${expected.startTime})`;
+  if (now.startTime !== expected.startTime)
+    return `pid ${pid} is another process now (it started at tick ${now.startTime}, the job at tick ${expected.startTime})`;
   return null;
 }
 

@@ -9,14 +9,16 @@ export const quick = flow({ name: 'quick' }, async (_parameters, ctx) => {
   return 'done';
 });
 
-export const sleepy = flow({ name: 'sleepy', parameters: z.object({ ms: z.number() }) }, ({ ms }, ctx) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(ms), ms);
-    ctx.signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(ctx.signal.reason);
-    });
-  }),
+export const sleepy = flow(
+  { name: 'sleepy', parameters: z.object({ ms: z.number() }) },
+  ({ ms }, ctx) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => resolve(ms), ms);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(ctx.signal.reason);
+      });
+    }),
 );
 
 export const suicide = flow({ name: 'suicide' }, async () => {

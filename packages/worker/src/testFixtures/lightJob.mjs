@@ -3,7 +3,11 @@
 const url = process.env.DROVER_API_URL;
 const flowRunId = process.env.DROVER_FLOW_RUN_ID;
 const setState = async (state) => {
-  const res = await fetch(`${url}/flowRuns.setState`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flowRunId, state }) });
+  const res = await fetch(`${url}/flowRuns.setState`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ flowRunId, state }),
+  });
   if (!res.ok) throw new Error(`setState ${state.type}: ${res.status} ${await res.text()}`);
 };
 await setState({ type: 'RUNNING' });

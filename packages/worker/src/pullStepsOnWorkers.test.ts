@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allFinal, fixtureDeployment, packageDir, withServer, working } from './testHelpers.js';
+import { allFinal, fixtureDeployment, packageDir, withSdkServer, working } from './testHelpers.js';
 
 // A real git repository holding a flow; the job clones it (into this package, so the clone
 // resolves @drover/client like a user's project resolves its dependencies).
@@ -28,7 +28,7 @@ git('branch', 'release', v1); // main is at v2, release stays at v1
 
 describe('pull steps', () => {
   it('clone the repository at a commit and run a script before the flow, with their output in the run logs', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(
           fixtureDeployment('from-git', 'cloned', {
@@ -55,7 +55,7 @@ describe('pull steps', () => {
   });
 
   it('clone a branch', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(
           fixtureDeployment('from-branch', 'cloned', {
@@ -72,7 +72,7 @@ describe('pull steps', () => {
   });
 
   it('fail the run, with the step and its output, when a step fails', async () => {
-    await withServer(async (_server, client) => {
+    await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
         await client.deployments.upsert(
           fixtureDeployment('broken', 'cloned', { entrypoint: 'flows.mjs:cloned', pullSteps: [{ run_shell_script: { script: 'echo no luck >&2; exit 7' } }] }),

@@ -41,11 +41,13 @@ const scopes = new AsyncLocalStorage<Scope>();
 
 /** A logger that writes to `sink`, and to the console when `echo` is true. */
 export function createLogger(sink: LogSink, echo = true): FlowLogger {
-  const write = (level: LogLevel) => (...args: unknown[]) => {
-    const message = format(...args);
-    sink(level, message);
-    if (echo) original[level](message);
-  };
+  const write =
+    (level: LogLevel) =>
+    (...args: unknown[]) => {
+      const message = format(...args);
+      sink(level, message);
+      if (echo) original[level](message);
+    };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
@@ -62,11 +64,13 @@ let patched = false;
 function patchConsole(): void {
   if (patched) return;
   patched = true;
-  const route = (level: LogLevel, print: (...args: unknown[]) => void) => (...args: unknown[]) => {
-    const scope = scopes.getStore();
-    if (!scope?.capture || scope.echo) print(...args);
-    if (scope?.capture) scope.sink(level, format(...args));
-  };
+  const route =
+    (level: LogLevel, print: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      const scope = scopes.getStore();
+      if (!scope?.capture || scope.echo) print(...args);
+      if (scope?.capture) scope.sink(level, format(...args));
+    };
   console.log = route('info', original.log);
   console.info = route('info', original.info);
   console.debug = route('debug', original.debug);

@@ -1,7 +1,7 @@
 /** What every command is given: the io it may touch, its outputs, the API client, the exit code. */
 import type { DroverClient } from '@drover/client';
 import type { Command } from 'commander';
-import type { Env, OutStream, Output } from './output.js';
+import type { Env, Output, OutStream } from './output.js';
 
 /** What the CLI may touch: nothing else from the process is read or written. */
 export interface CliIo {

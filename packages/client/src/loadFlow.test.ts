@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exportNameAt } from './loadFlow.js';
+
+/** `source` with `^` marking where the stack frame of the `flow(…)` call points (the `flow` itself). */
+function exportNameOf(source: string): string | null {
+  const at = source.indexOf('^');
+  const text = source.replace('^', '');
+  const before = text.slice(0, at).split('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'drover-source-'));
+  try {
+    writeFileSync(join(dir, 'flows.ts'), text);
+    return exportNameAt(join(dir, 'flows.ts'), { line: before.length, column: (before.at(-1) as string).length + 1 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('exportNameAt', () => {
+  it.each([
+    ['export const etl = ^flow({ name: "etl" }, fn);', 'etl'],
+    ['export let etl=^flow({ name: "etl" }, fn)', 'etl'],
+    ['export const etl: Flow<typeof P, number> =\n  drover.^flow({ name: "etl" }, fn);', 'etl'],
+    ['let other: number\nexport const etl = ^flow({ name: "etl" }, fn);', 'etl'],
+    ['const pipeline = ^flow({ name: "etl" }, fn);\nexport { other, pipeline as etl };', 'etl'],
+    ['const etl = ^flow({ name: "etl" }, fn);\nexport { etl };', 'etl'],
+    ['const etl = ^flow({ name: "etl" }, fn);\nexport default etl;', 'default'],
+    ['export default ^flow({ name: "etl" }, fn);', 'default'],
+    ['exports.etl = (0, client_1.flow)^({ name: "etl" }, fn);', 'etl'],
+    ['const pipeline = (0, client_1.flow)^({ name: "etl" }, fn);\nexports.etl = pipeline;', 'etl'],
+    ['exports.etl = ^flow({ name: "etl" }, fn);', 'etl'],
+    ['module.exports.etl = ^flow({ name: "etl" }, fn);', 'etl'],
+  ])('%s → %s', (source, expected) => {
+    expect(exportNameOf(source)).toBe(expected);
+  });
+
+  it.each([
+    ['const etl = ^flow({ name: "etl" }, fn);'],
+    ['const etl = ^flow({ name: "etl" }, fn);\nexport { etl as other } from "./elsewhere.js";'],
+    ['export const etl = retried(^flow({ name: "etl" }, fn));'],
+    ['export const flows = { etl: ^flow({ name: "etl" }, fn) };'],
+  ])('finds no export in %s', (source) => {
+    expect(exportNameOf(source)).toBeNull();
+  });
+});
