@@ -8,6 +8,9 @@ function newestSource(dir: string): { file: string; mtimeMs: number } {
   let newest = { file: '', mtimeMs: 0 };
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
+    // Only what tsc compiles into dist/ counts: test files run from source in vitest, and fixtures
+    // (.mjs and the like) are run from src/ by the tests' child processes.
+    if (!entry.isDirectory() && (!entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts'))) continue;
     const found = entry.isDirectory() ? newestSource(path) : { file: path, mtimeMs: statSync(path).mtimeMs };
     if (found.mtimeMs > newest.mtimeMs) newest = found;
   }

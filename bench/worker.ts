@@ -22,12 +22,26 @@
  *   create to the last final state.
  * - chain: `--chain` sequential `runDeployment()` calls of a flow that sleeps 10 ms; total.
  * Peak worker memory: each worker process's VmHWM (/proc) at the end of the phase; the largest.
+ *
+ * Modes (`--modes`, default all): `cold`, every job a new `node` (the warm pool off, as before
+ * warm engines: today's rows, unprefixed); `warm`, the process launcher's default pool of 2 warm
+ * engines; `reuse`, the same with `reuseProcess: true` on the deployments. The memory the warm
+ * pool holds is the sum of its waiting engines' resident sets after the triggered phase.
+ * - docker: the docker pool's triggered (`--triggered` runs, one worker) and burst (`--burst`
+ *   runs, 4 workers × limit 4) rows, each run a container (see `withDockerWorkers`). Needs a
+ *   Docker engine and the base image (`bash scripts/docker.sh`); `--only=docker` runs these alone.
  * Figures are medians over rounds, with the range beside them.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DroverClient, RunnerDeployment, runDeployment } from '@drover/client';
+import { DroverClient, deploy, RunnerDeployment, runDeployment } from '@drover/client';
 import { type FlowRun, isTerminal } from '@drover/schemas';
+import { Worker } from '@drover/worker';
+// Writes a project folder with the SDK in its node_modules, copied from this workspace (the docker tests use it too).
+import { writeDockerProject } from '../packages/worker/src/testFixtures/dockerProject.js';
 import { nap, noop } from './flows/flows.mjs';
 import { arg, benchDir, type Child, forkChild, machineLine, mb, type ServerProcess, sleep, startServerProcess, summarize, Table } from './lib/harness.js';
 
@@ -37,13 +51,20 @@ const SCHEDULED = Number(arg('scheduled') ?? 10);
 const BURST = Number(arg('burst') ?? 100);
 const CHAIN = Number(arg('chain') ?? 40);
 const ONLY = arg('only')?.split(',');
+type Mode = 'cold' | 'warm' | 'reuse';
+const MODES = (arg('modes') ?? 'cold,warm,reuse').split(',') as Mode[];
+/** The mode the phases run in now; rows of the warm modes are prefixed with it. */
+let mode: Mode = 'cold';
+const label = (text: string) => (mode === 'cold' ? text : `${mode === 'warm' ? 'warm' : 'warm + reuseProcess'}: ${text.trimStart()}`);
 const BURST_WORKERS = 4;
 const BURST_LIMIT = 4;
 const POOL = 'bench';
-const COMMAND = `pnpm --filter @drover/bench exec tsx worker.ts --rounds=${ROUNDS} --triggered=${TRIGGERED} --scheduled=${SCHEDULED} --burst=${BURST} --chain=${CHAIN}`;
+const COMMAND = `pnpm --filter @drover/bench exec tsx worker.ts --rounds=${ROUNDS} --triggered=${TRIGGERED} --scheduled=${SCHEDULED} --burst=${BURST} --chain=${CHAIN} --modes=${MODES.join(',')}`;
 
 const table = new Table();
 let peakWorkerRss = 0;
+/** The workers of the phase running now. */
+let phaseWorkers: WorkerProcess[] = [];
 
 interface WorkerProcess {
   readonly child: Child;
@@ -55,6 +76,7 @@ interface WorkerProcess {
 async function startWorker(url: string, name: string, limit?: number): Promise<WorkerProcess> {
   const env: Record<string, string> = { BENCH_API_URL: url, BENCH_POOL: POOL, BENCH_WORKER_NAME: name };
   if (limit !== undefined) env.BENCH_WORKER_LIMIT = String(limit);
+  env.BENCH_WARM_PROCESSES = mode === 'cold' ? '0' : '2';
   const { child } = await forkChild(fileURLToPath(new URL('lib/workerMain.mjs', import.meta.url)), env, 'ready');
   const pid = child.process.pid as number;
   return {
@@ -83,11 +105,12 @@ async function withWorkers<T>(workers: { count: number; limit?: number }, body: 
         name,
         entrypoint: `flows/flows.mjs:${name}`,
         workPoolName: POOL,
-        jobVariables: { workingDir: benchDir },
+        jobVariables: { workingDir: benchDir, reuseProcess: mode === 'reuse' },
       });
       await client.deployments.upsert(await deployment.toCreate());
     }
     for (let i = 0; i < workers.count; i++) running.push(await startWorker(server.url, `bench-worker-${i + 1}`, workers.limit));
+    phaseWorkers = running;
     const result = await body(client, server);
     for (const worker of running) peakWorkerRss = Math.max(peakWorkerRss, worker.peakRss());
     return result;
@@ -132,12 +155,16 @@ async function triggered(): Promise<void> {
       await sleep(100); // let the job's process go before the next
     }
     const s = summarize(late);
-    table.add('triggered: scheduled time → first line p50 (ms)', s.p50);
-    table.add('triggered: scheduled time → first line p99 (ms)', s.p99);
-    table.add('triggered: create call → first line p50 (ms)', summarize(fromCall).p50);
-    table.add('  due → PENDING (claim) p50 (ms)', summarize(claim).p50);
-    table.add('  PENDING → RUNNING (job start) p50 (ms)', summarize(launch).p50);
-    table.add('  RUNNING → first line p50 (ms)', summarize(toFirstLine).p50);
+    table.add(label('triggered: scheduled time → first line p50 (ms)'), s.p50);
+    table.add(label('triggered: scheduled time → first line p99 (ms)'), s.p99);
+    table.add(label('triggered: create call → first line p50 (ms)'), summarize(fromCall).p50);
+    table.add(label('  due → PENDING (claim) p50 (ms)'), summarize(claim).p50);
+    table.add(label('  PENDING → RUNNING (job start) p50 (ms)'), summarize(launch).p50);
+    table.add(label('  RUNNING → first line p50 (ms)'), summarize(toFirstLine).p50);
+    if (mode !== 'cold') {
+      const pool = (await phaseWorkers[0]?.child.ask('warmPool')) as { engines: number; rssBytes: number };
+      table.add(label(`memory held by the warm pool (${pool.engines} engines, RSS)`), pool.rssBytes, mb);
+    }
   });
 }
 
@@ -151,8 +178,8 @@ async function scheduled(): Promise<void> {
     }
     const finals = await Promise.all(runs.map((run) => final(client, run)));
     const s = summarize(finals.map(lateness));
-    table.add(`scheduled (${SCHEDULED} runs in 3 s): first line after its time p50 (ms)`, s.p50);
-    table.add(`scheduled (${SCHEDULED} runs in 3 s): first line after its time p99 (ms)`, s.p99);
+    table.add(label(`scheduled (${SCHEDULED} runs in 3 s): first line after its time p50 (ms)`), s.p50);
+    table.add(label(`scheduled (${SCHEDULED} runs in 3 s): first line after its time p99 (ms)`), s.p99);
   });
 }
 
@@ -164,8 +191,8 @@ async function burst(): Promise<void> {
     const finals = await Promise.all(runs.map((run) => final(client, run, 600)));
     const seconds = (performance.now() - t0) / 1000;
     const byWorker = new Set(finals.map((r) => r.workerName));
-    table.add(`burst: runs/s, ${BURST} runs, ${BURST_WORKERS} workers × limit ${BURST_LIMIT}`, BURST / seconds, (v) => v.toFixed(1));
-    table.add('burst: workers that ran some', byWorker.size, (v) => v.toFixed(0));
+    table.add(label(`burst: runs/s, ${BURST} runs, ${BURST_WORKERS} workers × limit ${BURST_LIMIT}`), BURST / seconds, (v) => v.toFixed(1));
+    table.add(label('burst: workers that ran some'), byWorker.size, (v) => v.toFixed(0));
   });
 }
 
@@ -176,18 +203,115 @@ async function chain(): Promise<void> {
       const run = await runDeployment('bench-nap/nap', { client, parameters: { ms: 10 }, timeout: 120 });
       if (run.state.type !== 'COMPLETED') throw new Error(`chain link ${i} ended ${run.state.type}`);
     }
-    table.add(`chain of ${CHAIN} × 10 ms runDeployment, total (s)`, (performance.now() - t0) / 1000, (v) => v.toFixed(1));
+    table.add(label(`chain of ${CHAIN} × 10 ms runDeployment, total (s)`), (performance.now() - t0) / 1000, (v) => v.toFixed(1));
   });
+}
+
+// The docker pool: the same noop flow, each run in a container of an image that deploy() builds
+// once per bench run FROM `--docker-base` (default drover-node-base:20, which scripts/docker.sh
+// makes from this machine's node), with node_modules copied from this workspace's install (no
+// registry is reachable). Containers use the host's network: the engine reaches the server on
+// 127.0.0.1. The workers run in this process, 4 × limit 4 as the process pool's burst:
+// lib/workerMain.mjs serves process pools only.
+const DOCKER_BASE = arg('docker-base') ?? 'drover-node-base:20';
+const DOCKER_IMAGE = `drover-bench:${process.pid}`;
+let dockerProject: string | undefined;
+
+async function withDockerWorkers<T>(workers: { count: number; limit?: number }, body: (client: DroverClient) => Promise<T>): Promise<T> {
+  const server = await startServerProcess();
+  const running: { worker: Worker; stopped: Promise<void> }[] = [];
+  try {
+    const client = new DroverClient({ apiUrl: server.url, apiKey: '' });
+    await client.workPools.create({ name: POOL, type: 'docker' });
+    const build = dockerProject === undefined;
+    if (dockerProject === undefined) {
+      dockerProject = mkdtempSync(join(tmpdir(), 'drover-bench-docker-'));
+      writeDockerProject(dockerProject, { 'flows.mjs': readFileSync(join(benchDir, 'flows/flows.mjs'), 'utf8') });
+    }
+    const deployment = RunnerDeployment.fromFlow(noop, {
+      name: 'noop',
+      entrypoint: 'flows.mjs:noop',
+      workPoolName: POOL,
+      jobVariables: { networks: ['host'] },
+    });
+    // deploy() builds the project of the current folder, with the legacy builder (BuildKit would look for a registry).
+    const cwd = process.cwd();
+    process.env.DOCKER_BUILDKIT ??= '0';
+    process.chdir(dockerProject);
+    try {
+      const [name, tag] = DOCKER_IMAGE.split(':');
+      const image = { name: name as string, tag, buildArgs: { DROVER_BASE_IMAGE: DOCKER_BASE } };
+      await deploy(deployment, { image, build, push: false, printNextSteps: false, client, print: () => {} });
+    } finally {
+      process.chdir(cwd);
+    }
+    for (let i = 0; i < workers.count; i++) {
+      const worker = new Worker({
+        workPoolName: POOL,
+        type: 'docker',
+        name: `bench-docker-worker-${i + 1}`,
+        limit: workers.limit,
+        client: new DroverClient({ apiUrl: server.url, apiKey: '' }),
+        print: () => {},
+      });
+      const stopped = worker.start();
+      running.push({ worker, stopped });
+      await worker.ready;
+    }
+    return await body(client);
+  } finally {
+    await Promise.all(running.map(({ worker, stopped }) => worker.stop().then(() => stopped)));
+    await server.close();
+  }
+}
+
+/** The docker pool's triggered and burst rows, once per round (the modes are the process launcher's). */
+async function docker(): Promise<void> {
+  if (mode !== MODES[0]) return;
+  await withDockerWorkers({ count: 1 }, async (client) => {
+    const late: number[] = [];
+    const launch: number[] = [];
+    for (let i = 0; i < TRIGGERED; i++) {
+      const run = await final(client, await client.flowRuns.create({ deployment: 'bench-noop/noop' }));
+      late.push(lateness(run));
+      const history = await client.flowRuns.history(run.id);
+      const at = (type: string) => Date.parse(history.find((state) => state.type === type)?.timestamp as string);
+      launch.push(at('RUNNING') - at('PENDING'));
+      await sleep(100);
+    }
+    const s = summarize(late);
+    table.add('docker pool: triggered: scheduled time → first line p50 (ms)', s.p50);
+    table.add('docker pool: triggered: scheduled time → first line p99 (ms)', s.p99);
+    table.add('docker pool:   PENDING → RUNNING (container start) p50 (ms)', summarize(launch).p50);
+  });
+  await withDockerWorkers({ count: BURST_WORKERS, limit: BURST_LIMIT }, async (client) => {
+    const t0 = performance.now();
+    const runs: FlowRun[] = [];
+    for (let i = 0; i < BURST; i++) runs.push(await client.flowRuns.create({ deployment: 'bench-noop/noop' }));
+    const finals = await Promise.all(runs.map((run) => final(client, run, 600)));
+    const seconds = (performance.now() - t0) / 1000;
+    table.add(`docker pool: burst: runs/s, ${BURST} runs, ${BURST_WORKERS} workers × limit ${BURST_LIMIT}`, BURST / seconds, (v) => v.toFixed(1));
+    table.add('docker pool: burst: workers that ran some', new Set(finals.map((r) => r.workerName)).size, (v) => v.toFixed(0));
+  });
+}
+
+/** Removes the image and project the docker rows built. */
+function removeDockerImage(): void {
+  if (dockerProject === undefined) return;
+  spawnSync('docker', ['image', 'rm', '--force', DOCKER_IMAGE], { stdio: 'ignore' });
+  rmSync(dockerProject, { recursive: true, force: true });
 }
 
 console.log(`# Process worker (worker.ts): ${machineLine()}`);
 console.log(`  reproduce: ${COMMAND}`);
 for (let round = 1; round <= ROUNDS; round++) {
-  const phases = { triggered, scheduled, burst, chain };
-  for (const [name, phase] of Object.entries(phases)) if (!ONLY || ONLY.includes(name)) await phase();
+  const phases = { triggered, scheduled, burst, chain, docker };
+  for (mode of MODES) for (const [name, phase] of Object.entries(phases)) if (!ONLY || ONLY.includes(name)) await phase();
   console.log(`  round ${round} done (load average ${machineLine().split('load average ')[1]})`);
 }
+removeDockerImage();
 table.add('peak RSS of one worker process (VmHWM)', peakWorkerRss, mb);
 console.log(`\n  Medians of ${ROUNDS} round(s):`);
 table.print();
 console.log('\n  Aim: scheduled runs start within 50 ms of their time (p99); triggered runs under 500 ms including the node process start.');
+console.log('  Aim, warm: triggered → first line p50 ≤ 50 ms, p99 ≤ 150 ms; chain ≤ 2 s; burst ≥ 5× the cold 4.2 runs/s.');

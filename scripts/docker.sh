@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A Docker engine and the base image for the docker pool's tests (packages/worker/src/dockerEngine.test.ts).
-# Sourced by test.sh, which stops at exit the dockerd this started (drover_docker_stop); also
-# runs on its own (`bash scripts/docker.sh`), leaving the engine running. Fails, saying why,
-# when it cannot give the tests an engine: those tests never skip.
+# Sourced by test.sh (`source` returns 1 when it fails), which stops at exit the dockerd this
+# started, and only that one (drover_docker_stop); also runs on its own (`bash scripts/docker.sh`),
+# leaving the engine running. Fails, saying why, when it cannot give the tests an engine and base
+# image: those tests never skip.
 #
 # - Installs Debian's docker.io when there is no dockerd (apt-get update first).
 # - Starts dockerd when `docker info` does not answer, with no bridge: containers then use
@@ -13,7 +14,7 @@
 #   with `docker import`. Images built on it use the legacy builder (DOCKER_BUILDKIT=0).
 
 DROVER_DOCKER_BASE_IMAGE=drover-node-base:20
-DROVER_DOCKERD_PID=""
+DROVER_DOCKERD_PID=${DROVER_DOCKERD_PID:-} # kept when sourced again: still the one to stop
 DROVER_DOCKERD_LOG=${DROVER_DOCKERD_LOG:-/tmp/drover-dockerd.log}
 
 drover_docker_fail() {
@@ -93,5 +94,5 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   drover_docker_setup
 else
-  drover_docker_setup || exit 1
+  drover_docker_setup || return 1
 fi

@@ -12,6 +12,14 @@ if ! pnpm run lint || ! pnpm run typecheck; then
   exit 1
 fi
 
+# The docker pool's tests need a Docker engine and a base image: docker.sh installs, starts and
+# builds what is missing, or fails; the dockerd it started (none when one was running) stops at exit.
+if ! source scripts/docker.sh; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+trap drover_docker_stop EXIT
+
 report=$(mktemp -t drover-vitest-XXXXXX.json)
 status=0
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?

@@ -88,7 +88,7 @@ describe('work-pool and work-queue', { timeout: 180_000 }, () => {
       ['default', 2],
     ]);
     expect(queueTable.stdout).toBe(
-      'NAME     PRIORITY  STATUS  CONCURRENCY  LAST POLLED\nurgent   1         ready   unlimited    -\ndefault  2         ready   unlimited    -\n',
+      'NAME     PRIORITY  STATUS     CONCURRENCY  LAST POLLED\nurgent   1         not ready  unlimited    -\ndefault  2         not ready  unlimited    -\n',
     );
     expect(queuePaused.stdout).toBe('Paused work queue urgent in pool local\n');
     const limited = json(WorkQueue, (await srv.run(['work-queue', 'update', 'urgent', '--pool', 'local', '--concurrency-limit', '2', '--json'])).stdout);
@@ -219,11 +219,15 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
     expect(nightly.parameterSchema).toMatchObject({ properties: { name: { type: 'string', default: 'world' } } });
 
     expect(table.stdout.split('\n').map((line) => line.replace(/\d{4}-\d\d-\d\dT[\d:]+Z$/, 'TIME'))).toEqual([
-      'NAME               POOL        SCHEDULES                       STATUS  UPDATED',
-      'hello/nightly      local       cron 0 2 * * * (Europe/London)  active  TIME',
-      'tick/every-minute  local/fast  every 1m                        active  TIME',
+      'NAME               POOL        SCHEDULES                       STATUS     UPDATED',
+      'hello/nightly      local       cron 0 2 * * * (Europe/London)  not ready  TIME',
+      'tick/every-minute  local/fast  every 1m                        not ready  TIME',
       '',
     ]);
+    // No worker runs here: the deployment says why its runs would wait.
+    expect(inspect.stdout).toContain(
+      'status:            not ready: no online worker in pool local (start one with `drover worker start --pool local`)\nlast polled:       never\n',
+    );
     expect(inspect.stdout).toContain('parameters:        {"name":"cli"}\nparameter schema:  name: string = "world", times: number = 1\n');
     expect(inspect.stdout).toMatch(new RegExp(`SCHEDULE ID +SCHEDULE +SLUG +ACTIVE\n${UUID}  cron 0 2 \\* \\* \\* \\(Europe/London\\)  nightly  yes\n`));
   });
@@ -328,8 +332,10 @@ describe('deploy and deployment', { timeout: 180_000 }, () => {
 
     const inspect = await srv.run(['flow-run', 'inspect', run.id]);
     expect(inspect.stdout).toContain(
-      `name:             ${run.name}\nid:               ${run.id}\ndeployment:       hello/nightly\nstate:            SCHEDULED\nparameters:       {"name":"ada","times":2}\n`,
+      `name:             ${run.name}\nid:               ${run.id}\ndeployment:       hello/nightly\nparent run:       -\nstate:            SCHEDULED\nparameters:       {"name":"ada","times":2}\n`,
     );
+    // Due, but no worker runs here: inspect says why it waits.
+    expect(inspect.stdout).toContain('waiting:          no online worker in pool local (start one with `drover worker start --pool local`)\n');
     expect(inspect.stdout).toMatch(/History\n\S+Z {2}state {2}SCHEDULED\n$/);
     const logs = await srv.run(['flow-run', 'logs', run.id]);
     expect(logs).toEqual({ code: 0, stdout: '', stderr: `Flow run ${run.name} has no logs yet (follow it with --follow).\n` });
@@ -458,5 +464,19 @@ describe('server start and status', { timeout: 180_000 }, () => {
     expect((await waiting).stdout).toBe(`Drover server at ${url} is up (version 0.0.0)\n`);
     server.child.kill('SIGINT');
     expect((await server.exited).code).toBe(0);
+  });
+});
+
+describe('drover.yaml templating', { timeout: 60_000 }, () => {
+  it('reads {{ $NAME }} from the environment of `drover deploy`', async () => {
+    const dir = project({
+      ...FLOWS,
+      'drover.yaml':
+        'name: demo\ndeployments:\n  - name: templated\n    entrypoint: flows/tick.ts:tick\n    version: "{{ $DROVER_TEST_VERSION }}"\n    description: "built by {{$DROVER_TEST_BUILDER}}"\n    workPool:\n      name: local\n',
+    });
+    const deployed = await srv.run(['deploy', '--all'], { cwd: dir, env: { DROVER_TEST_VERSION: '2026.12.1', DROVER_TEST_BUILDER: 'ci' } });
+    expect(deployed.code).toBe(0);
+    const read = json(Deployment, (await srv.run(['deployment', 'inspect', 'tick/templated', '--json'])).stdout);
+    expect([read.version, read.description]).toEqual(['2026.12.1', 'built by ci']);
   });
 });

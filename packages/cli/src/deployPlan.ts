@@ -12,8 +12,8 @@ import {
   type Deployment,
   DeploymentCreate,
   DeploymentScheduleCreate,
-  DroverError,
   describeIssues,
+  droverErrorOf,
   isDroverError,
   type ProjectDeployment,
   type PullStep,
@@ -130,7 +130,7 @@ function selectFromProject(file: ProjectFile, flags: DeployFlags): Selected[] {
   const all = file.project.deployments.map((d, i) => fromProject(file, d, i, file.root));
   const names = file.project.deployments.map((d) => d.name);
   if (all.length === 0) {
-    throw new DroverError(
+    throw droverErrorOf(
       'VALIDATION_ERROR',
       `${file.shown} has no deployments: add one under \`deployments:\`, or pass an entrypoint (drover deploy path/to/file.ts:flowName)`,
       {},
@@ -144,7 +144,7 @@ function selectFromProject(file: ProjectFile, flags: DeployFlags): Selected[] {
       slash < 0 ? base.name === wanted : base.name === wanted.slice(slash + 1) && (base.flowName === undefined || base.flowName === wanted.slice(0, slash)),
     );
     if (picked.length === 0) {
-      throw new DroverError('DEPLOYMENT_NOT_FOUND', `${file.shown} has no deployment named "${wanted}" (its deployments: ${names.join(', ')})`, {
+      throw droverErrorOf('DEPLOYMENT_NOT_FOUND', `${file.shown} has no deployment named "${wanted}" (its deployments: ${names.join(', ')})`, {
         name: wanted,
       });
     }
@@ -220,6 +220,7 @@ const COMPARED = [
   'concurrencyLimit',
   'concurrencyOptions',
   'pullSteps',
+  'flowRunName',
   'paused',
 ] as const;
 
@@ -251,12 +252,19 @@ async function readExisting(client: DroverClient, fullName: string): Promise<Dep
  * Works out the whole deploy, or throws the first problem found (naming the file, key and fix).
  * Reads from the server (pools, existing deployments) but changes nothing.
  */
-export async function planDeploy(options: { entrypoint?: string; flags: DeployFlags; cwd: string; client: DroverClient }): Promise<DeployPlan> {
-  const { entrypoint, flags, cwd, client } = options;
+export async function planDeploy(options: {
+  entrypoint?: string;
+  flags: DeployFlags;
+  cwd: string;
+  /** What `{{ $NAME }}` in drover.yaml reads. */
+  env: Readonly<Record<string, string | undefined>>;
+  client: DroverClient;
+}): Promise<DeployPlan> {
+  const { entrypoint, flags, cwd, env, client } = options;
   if (flags.all && flags.name !== undefined) throw new UsageError('--all and --name cannot be used together: --all deploys every deployment in drover.yaml');
   if (flags.all && entrypoint !== undefined) throw new UsageError('--all deploys the deployments of drover.yaml; leave out the entrypoint, or leave out --all');
   const root = findProjectRoot(cwd);
-  const projectFile = await readProjectFile(root, cwd);
+  const projectFile = await readProjectFile(root, cwd, env);
   let selected: Selected[];
   if (entrypoint !== undefined) {
     selected = [fromCommandLine(entrypoint, flags, cwd, root, projectFile)];
@@ -278,7 +286,7 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
     }
     return flow.catch((error: unknown) => {
       throw isDroverError(error) && s.keyPrefix
-        ? new DroverError(error.code, `${s.keyPrefix}entrypoint: ${error.message}`, error.details, { cause: error })
+        ? droverErrorOf(error.code, `${s.keyPrefix}entrypoint: ${error.message}`, error.details, { cause: error })
         : error;
     });
   };
@@ -295,14 +303,14 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
     const fullName = `${merged.flowName ?? flow.name}/${merged.name}`;
     const seen = fullNames.get(fullName);
     if (seen)
-      throw new DroverError('NAME_CONFLICT', `Deployment "${fullName}" is defined twice (${seen} and ${s.source}): give one of them another name`, {
+      throw droverErrorOf('NAME_CONFLICT', `Deployment "${fullName}" is defined twice (${seen} and ${s.source}): give one of them another name`, {
         fullName,
       });
     fullNames.set(fullName, s.source);
     const poolName = merged.workPool?.name;
     if (!poolName) {
       const message = `Deployment "${fullName}" (${s.source}) has no work pool: pass --pool NAME, or set workPool.name in drover.yaml`;
-      throw s.keyPrefix ? new DroverError('VALIDATION_ERROR', message, {}) : new UsageError(message);
+      throw s.keyPrefix ? droverErrorOf('VALIDATION_ERROR', message, {}) : new UsageError(message);
     }
     if (!pools.has(poolName)) pools.set(poolName, client.workPools.read(poolName));
     return { s, flow, merged, fullName, poolName };
@@ -324,7 +332,7 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
     if (!isDroverError(error, 'WORK_POOL_NOT_FOUND')) throw error;
     const users = drafts.filter((d) => d.poolName === name).map((d) => `"${d.fullName}" (${d.s.source})`);
     const existing = (error.details.existing as string[] | undefined) ?? [];
-    throw new DroverError(
+    throw droverErrorOf(
       'WORK_POOL_NOT_FOUND',
       `Work pool "${name}" does not exist, and deployment ${users.join(', ')} uses it: create it with \`drover work-pool create ${name} --type process\`${existing.length > 0 ? `, or use one of the existing pools (${existing.join(', ')})` : ''}`,
       { workPoolName: name, existing },
@@ -360,18 +368,19 @@ export async function planDeploy(options: { entrypoint?: string; flags: DeployFl
       jobVariables: merged.workPool?.jobVariables ?? {},
       concurrencyLimit: merged.concurrencyLimit ?? null,
       pullSteps: s.pull,
+      flowRunName: merged.flowRunName ?? flow.options.flowRunName ?? null,
       // Left out in drover.yaml, a redeploy keeps the pause set on the server (`drover deployment pause`).
       paused: merged.paused ?? existing?.paused ?? false,
     };
     const parsed = DeploymentCreate.safeParse(candidate);
     if (!parsed.success) {
-      throw new DroverError('VALIDATION_ERROR', `Deployment "${d.fullName}" (${s.source}) is invalid: ${describeIssues(toIssues(parsed.error))}`, {});
+      throw droverErrorOf('VALIDATION_ERROR', `Deployment "${d.fullName}" (${s.source}) is invalid: ${describeIssues(toIssues(parsed.error))}`, {});
     }
     const input = parsed.data;
     const slugs = input.schedules.flatMap((sc) => (sc.slug === null ? [] : [sc.slug]));
     const twice = slugs.find((slug, j) => slugs.indexOf(slug) !== j);
     if (twice)
-      throw new DroverError(
+      throw droverErrorOf(
         'NAME_CONFLICT',
         `Deployment "${d.fullName}" (${s.source}) has two schedules with slug "${twice}": slugs are unique within a deployment`,
         {},

@@ -52,6 +52,9 @@ beforeAll(async () => {
     snakeCase: project({ 'drover.yaml': 'name: demo\ndeployments:\n  - name: a\n    entrypoint: flows/hello.ts:hello\n    work_pool:\n      name: local\n' }),
     syntax: project({ 'drover.yaml': 'name: demo\ndeployments:\n  - name: a\n   entrypoint: x\n' }),
     badStep: project({ 'drover.yaml': 'name: demo\nbuild:\n  - docker_bild: { image: x }\n' }),
+    unsetEnv: project({
+      'drover.yaml': 'name: demo\ndeployments:\n  - name: a\n    entrypoint: flows/hello.ts:hello\n    version: "{{ $DROVER_TEST_UNSET_VERSION }}"\n',
+    }),
     missingPool: project({ ...FLOWS, 'drover.yaml': DEPLOYMENTS_YAML }),
   };
 }, 180_000);
@@ -144,6 +147,14 @@ const CASES: Case[] = [
     cwd: () => yamlDirs.badCron as string,
     code: 1,
     stderr: 'Error: drover.yaml: deployments.0.schedules.0.cron: Invalid cron "0 25 * * *": hour must be 0-23\n',
+  },
+  {
+    name: 'drover.yaml: a {{ $VARIABLE }} that is not set, with its key path',
+    args: ['deploy', '--all'],
+    cwd: () => yamlDirs.unsetEnv as string,
+    code: 1,
+    stderr:
+      'Error: drover.yaml: deployments.0.version: {{ $DROVER_TEST_UNSET_VERSION }} names the environment variable DROVER_TEST_UNSET_VERSION, which is not set: set it, or write the value\n',
   },
   {
     name: 'drover.yaml: a Prefect-style key',

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { DroverError, PROJECT_FILE, Project } from '@drover/schemas';
+import { type DroverError, droverErrorOf, PROJECT_FILE, Project } from '@drover/schemas';
 import { explainIssues } from './explainIssues.js';
 
 export interface ProjectFile {
@@ -27,11 +27,30 @@ export function shownPath(file: string, cwd: string): string {
 }
 
 function invalid(shown: string, lines: readonly string[], path: string): DroverError {
-  return new DroverError('VALIDATION_ERROR', lines.map((line) => `${shown}: ${line}`).join('\n'), { file: path, problems: lines });
+  return droverErrorOf('VALIDATION_ERROR', lines.map((line) => `${shown}: ${line}`).join('\n'), { file: path, problems: lines });
 }
 
-/** The project in `root`'s drover.yaml, or undefined when there is none. */
-export async function readProjectFile(root: string, cwd: string): Promise<ProjectFile | undefined> {
+/**
+ * Replaces `{{ $NAME }}` in every string of `value` with the environment variable NAME, as
+ * prefect.yaml does; the key paths of references to unset variables are collected in `unset`.
+ */
+function substituteEnv(value: unknown, env: Readonly<Record<string, string | undefined>>, path: string, unset: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (whole, name: string) => {
+      const found = env[name];
+      if (found === undefined) unset.push(`${path || '(top)'}: ${whole} names the environment variable ${name}, which is not set: set it, or write the value`);
+      return found ?? whole;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, path ? `${path}.${i}` : String(i), unset));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, path ? `${path}.${key}` : key, unset)]));
+  }
+  return value;
+}
+
+/** The project in `root`'s drover.yaml (with `{{ $NAME }}` read from `env`), or undefined when there is none. */
+export async function readProjectFile(root: string, cwd: string, env: Readonly<Record<string, string | undefined>> = {}): Promise<ProjectFile | undefined> {
   const path = join(root, PROJECT_FILE);
   if (!existsSync(path)) return undefined;
   const shown = shownPath(path, cwd);
@@ -46,7 +65,9 @@ export async function readProjectFile(root: string, cwd: string): Promise<Projec
     });
     throw invalid(shown, lines, path);
   }
-  const raw: unknown = doc.toJS();
+  const unset: string[] = [];
+  const raw: unknown = substituteEnv(doc.toJS(), env, '', unset);
+  if (unset.length > 0) throw invalid(shown, unset, path);
   if (raw === null || raw === undefined) {
     throw invalid(shown, ['the file is empty: it needs at least `name:` and `deployments:` (see `drover init`)'], path);
   }

@@ -72,6 +72,28 @@ describe('runs through a worker', { timeout: 180_000 }, () => {
     ]);
   });
 
+  it('flow-run retry runs a FAILED run again through the worker, keeping its history; a COMPLETED one is refused (exit 1)', async () => {
+    const failed = FlowRun.parse(JSON.parse((await srv.run(['deployment', 'run', 'boom/fail', '--watch', '--json'])).stdout));
+    expect(failed.state.type).toBe('FAILED');
+    const retried = await srv.run(['flow-run', 'retry', failed.id]);
+    expect([retried.code, retried.stdout]).toEqual([0, `Flow run ${failed.id} is SCHEDULED (AwaitingRetry): a worker will run it again\n`]);
+    const watched = FlowRun.parse(JSON.parse((await srv.run(['flow-run', 'inspect', failed.id, '--json'])).stdout));
+    expect(watched.id).toBe(failed.id);
+    // The worker runs it again: it fails again (the flow always does), a second attempt in its history.
+    let history: { type: string; name: string }[] = [];
+    for (let i = 0; i < 300 && history.filter((s) => s.type === 'FAILED').length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      history = (await srv.server.store.flowRuns.history(failed.id)).map(({ type, name }) => ({ type, name }));
+    }
+    expect(history.map((s) => s.name)).toEqual(['Scheduled', 'Pending', 'Running', 'Failed', 'AwaitingRetry', 'Pending', 'Running', 'Failed']);
+    const done = FlowRun.parse(JSON.parse((await srv.run(['deployment', 'run', 'hello/greet', '--watch', '--json'])).stdout));
+    const refused = await srv.run(['flow-run', 'retry', done.id]);
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      `Error: Flow run ${done.id} was not retried: Run is COMPLETED; only a FAILED, CRASHED or CANCELLED run can be retried\n`,
+    ]);
+  });
+
   it('--watch --json prints only the run as it ended', async () => {
     const result = await srv.run(['deployment', 'run', 'hello/greet', '--watch', '--json']);
     expect(result.code).toBe(0);

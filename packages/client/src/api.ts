@@ -131,6 +131,8 @@ export class DroverClient {
     history: (id: string): Promise<State[]> => this.#call((api) => api.flowRuns.history.query({ id })),
     setState: (input: SetStateInput): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.setState.mutate(input)),
     cancel: (id: string, message?: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.cancel.mutate({ id, message })),
+    /** Runs a FAILED, CRASHED or CANCELLED run again: SCHEDULED now, history kept (REJECT, with the reason, otherwise). */
+    retry: (id: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.retry.mutate({ id })),
     delete: (id: string): Promise<FlowRunDeleted> => this.#call((api) => api.flowRuns.delete.mutate({ id })),
     /** Records where a claimed run's job lives; `claimToken` is the one its claim returned. */
     setInfrastructure: (input: SetInfrastructureInput): Promise<FlowRun> => this.#call((api) => api.flowRuns.setInfrastructure.mutate(input)),

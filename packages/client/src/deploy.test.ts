@@ -6,6 +6,7 @@ import { Project } from '@drover/schemas';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { deploy, RunnerDeployment } from './deployments.js';
+import { flow } from './flow.js';
 import { deleteDeployment, getDeployment } from './management.js';
 import { initializeProject } from './project.js';
 import { report } from './testFixtures/report.js';
@@ -91,6 +92,23 @@ describe('deploy()', () => {
     });
   });
 
+  it('refuses, saving nothing, a deployment no worker could run: no work pool, or a docker pool with no image', async () => {
+    await withSdkServer(async (_server, client) => {
+      await client.workPools.create({ name: 'containers', type: 'docker' });
+      await expect(deploy(report, { client, print: () => {} })).rejects.toMatchObject({
+        code: 'VALIDATION_ERROR',
+        message:
+          "deploy() needs a work pool for report/report: pass { workPoolName: 'local' } (create one with `drover work-pool create local --type process`), or run it in this process with serve(RunnerDeployment.fromFlow(flow))",
+      });
+      await expect(deploy(report, { client, workPoolName: 'containers', print: () => {} })).rejects.toMatchObject({
+        code: 'VALIDATION_ERROR',
+        message:
+          'Work pool "containers" is a docker pool, whose jobs run an image, and report/report has none: pass { image: \'registry/name:tag\' } to deploy() (build: true builds it here), or set the image job variable',
+      });
+      expect(await client.deployments.list()).toEqual([]);
+    });
+  });
+
   it("keeps each deployment's own pool, and saves all of them or none", async () => {
     await withSdkServer(async (_server, client) => {
       await client.workPools.create({ name: 'local', type: 'process' });
@@ -111,14 +129,14 @@ describe('deploy()', () => {
         "\nTo run them now:\n  drover deployment run 'report/here'\n  drover deployment run 'report/there'",
       ]);
 
-      // The second is refused (a queue needs a pool): the first, valid on its own, is not saved either.
+      // The server refuses the second (its pool has no such job variable): the first, valid on its own, is not saved either.
       await expect(
         deploy(
           RunnerDeployment.fromFlow(report, { name: 'first', workPoolName: 'local' }),
-          RunnerDeployment.fromFlow(report, { name: 'second', workQueueName: 'urgent' }),
+          RunnerDeployment.fromFlow(report, { name: 'second', workPoolName: 'local', jobVariables: { gpu: true } }),
           { client, print: () => {}, warn: () => {} },
         ),
-      ).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: 'Work queue "urgent" needs a work pool: set workPoolName too' });
+      ).rejects.toMatchObject({ code: 'JOB_VARIABLES_INVALID' });
       expect((await client.deployments.list()).map((d) => d.name)).toEqual(['here', 'there']);
     });
   });
@@ -136,7 +154,8 @@ describe('deploy()', () => {
       const calls = readFileSync(join(bin, 'calls'), 'utf8').trim().split('\n');
       expect(calls[0]).toMatch(/^build --tag registry\.local\/flows:7 --file \/.+\/Dockerfile\.drover --build-arg NODE_ENV=production \.$/);
       expect(calls[1]).toBe('push registry.local/flows:7');
-      expect(readFileSync(join(bin, 'Dockerfile.seen'), 'utf8')).toContain('FROM node:20-slim');
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own build-argument placeholder, not JavaScript's
+      expect(readFileSync(join(bin, 'Dockerfile.seen'), 'utf8')).toContain('ARG DROVER_BASE_IMAGE=node:20-slim\nFROM ${DROVER_BASE_IMAGE}');
       expect(await getDeployment('report/report', client)).toMatchObject({ jobVariables: { image: 'registry.local/flows:7' }, pullSteps: [] });
     });
   });
@@ -152,6 +171,14 @@ describe('deploy()', () => {
       });
       expect(await client.deployments.list()).toEqual([]);
     });
+  });
+});
+
+describe('RunnerDeployment', () => {
+  it("names runs with the flow's flowRunName template, unless the deployment has its own", async () => {
+    const named = flow({ name: 'named', flowRunName: 'named-{day}' }, async () => 1);
+    expect((await RunnerDeployment.fromFlow(named, { entrypoint: 'flows.ts:named' }).toCreate()).flowRunName).toBe('named-{day}');
+    expect((await RunnerDeployment.fromFlow(named, { entrypoint: 'flows.ts:named', flowRunName: 'own' }).toCreate()).flowRunName).toBe('own');
   });
 });
 

@@ -8,11 +8,14 @@ import {
   type DeploymentImageInput,
   type DeploymentScheduleCreate,
   DroverError,
+  defaultBaseJobTemplate,
   describeIssues,
+  droverErrorOf,
   type PullStep,
   RunError,
   type ScheduleInput,
   toIssues,
+  type WorkPool,
 } from '@drover/schemas';
 import type { DroverClient } from './api.js';
 import { getClient } from './api.js';
@@ -41,6 +44,8 @@ export interface DeploymentOptions {
   readonly concurrencyLimit?: number;
   readonly concurrencyOptions?: ConcurrencyOptions;
   readonly paused?: boolean;
+  /** How its runs are named (a template, see `flow()`'s `flowRunName`); the flow's when absent. */
+  readonly flowRunName?: string;
   /** `path/to/file.ts:exportName` relative to the project root; computed from the flow when absent. */
   readonly entrypoint?: string;
   /**
@@ -152,6 +157,7 @@ export class RunnerDeployment<F extends AnyFlow = AnyFlow> {
       concurrencyLimit: o.concurrencyLimit ?? null,
       concurrencyOptions: o.concurrencyOptions,
       paused: o.paused ?? false,
+      flowRunName: o.flowRunName ?? this.flow.options.flowRunName ?? null,
       pullSteps: [...(o.pullSteps ?? [{ set_working_directory: { directory: projectRootOf(this.flow) } }])],
     };
   }
@@ -255,6 +261,38 @@ export async function buildAndPushImage(image: DeploymentImage, options: { build
 }
 
 /**
+ * Refuses, before anything is saved, deployments that no worker could ever run: one with no work
+ * pool (only `serve()` runs those, in its own process), and one on a docker or kubernetes pool
+ * with no image holding its code (from `deploy()`, its job variables, or a default image the
+ * pool's operator put in its template).
+ */
+function refuseWhatWouldNeverRun(inputs: readonly DeploymentCreate[], pools: readonly WorkPool[]): void {
+  for (const input of inputs) {
+    const fullName = `${input.flowName}/${input.name}`;
+    if (!input.workPoolName) {
+      throw droverErrorOf(
+        'VALIDATION_ERROR',
+        `deploy() needs a work pool for ${fullName}: pass { workPoolName: 'local' } (create one with \`drover work-pool create local --type process\`), or run it in this process with serve(RunnerDeployment.fromFlow(flow))`,
+        { deployment: fullName },
+      );
+    }
+    const pool = pools.find((p) => p.name === input.workPoolName);
+    if (!pool || pool.type === 'process' || input.jobVariables?.image !== undefined) continue;
+    // Drover's own default (a bare Node image) holds no code; an operator's default image may.
+    const imageOf = (template: { variables: { properties: unknown } }) =>
+      (template.variables.properties as Record<string, { default?: unknown }>).image?.default;
+    const templateImage = imageOf(pool.baseJobTemplate);
+    if (!templateImage || templateImage === imageOf(defaultBaseJobTemplate(pool.type))) {
+      throw droverErrorOf(
+        'VALIDATION_ERROR',
+        `Work pool "${pool.name}" is a ${pool.type} pool, whose jobs run an image, and ${fullName} has none: pass { image: 'registry/name:tag' } to deploy() (build: true builds it here), or set the image job variable`,
+        { deployment: fullName, workPoolName: pool.name },
+      );
+    }
+  }
+}
+
+/**
  * Deploys flows (or RunnerDeployments) to a work pool: optionally builds and pushes an image,
  * creates or updates each deployment, prints warnings (unless ignored) and the next steps.
  *
@@ -291,7 +329,9 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
       // An image carries the code: no local working directory to go to, unless pull steps say so.
       const pullSteps = shared.pullSteps ?? deployment.options.pullSteps ?? (image ? [] : undefined);
       const input = await deployment.toCreate({ ...shared, workPoolName: poolOf(deployment), pullSteps });
-      if (image) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
+      // A process pool runs no image (the warning above says so), and has no image variable to set.
+      const runsImages = pools.find((pool) => pool.name === input.workPoolName)?.type !== 'process';
+      if (image && runsImages) input.jobVariables = { ...input.jobVariables, image: imageRef(image) };
       const checked = deployment.flow.options.parameters?.safeParse(input.parameters);
       if (checked?.error) {
         warn(
@@ -301,6 +341,7 @@ export async function deploy(...args: [...(AnyFlow | RunnerDeployment)[], Deploy
       return input;
     }),
   );
+  refuseWhatWouldNeverRun(inputs, pools);
   // One transaction: a deployment the server refuses leaves none of the others half-deployed.
   const saved = await client.deployments.upsertMany(inputs);
   const deployed: DeployedDeployment[] = [];

@@ -22,6 +22,7 @@ import { type AnyFlow, FlowTimeoutError, runAttempt } from './flow.js';
 import type { LogOutput } from './flowContext.js';
 import { runLogs } from './logShipper.js';
 import { untilServerAnswers } from './serverRetry.js';
+import { currentTracing, type TraceSpan } from './tracing.js';
 
 export interface EngineOptions {
   /**
@@ -36,6 +37,8 @@ export interface EngineOptions {
   readonly cancel?: AbortSignal;
   /** Where the run's log lines go (default: shipped to the API). */
   readonly logs?: LogOutput;
+  /** The span the run's flow span goes under when traced (a job's: its worker's job span); default the run's own trace context. */
+  readonly traceParent?: string;
 }
 
 /** Thrown into a flow when its run is cancelled. */
@@ -95,6 +98,24 @@ function describeError(error: unknown): string {
 
 /** Runs `run` with `flow` to a final state; returns the state it ended in. */
 export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: AnyFlow, options: EngineOptions = {}): Promise<State> {
+  const tracing = currentTracing();
+  if (!tracing) return executeTraced(client, run, flow, options, undefined);
+  // One span for the flow to its final state, one child per attempt (a retry is the next attempt).
+  const span = tracing.startSpan(`flow ${flow.name}`, {
+    parent: options.traceParent ?? run.traceContext,
+    attributes: { 'drover.flow_run.id': run.id, 'drover.flow_run.name': run.name, 'drover.flow.name': flow.name },
+  });
+  try {
+    const state = await executeTraced(client, run, flow, options, span);
+    span.setAttributes({ 'drover.state.type': state.type, 'drover.state.name': state.name });
+    if (state.type !== 'COMPLETED') span.fail(state.message ?? state.type);
+    return state;
+  } finally {
+    span.end();
+  }
+}
+
+async function executeTraced(client: DroverClient, run: FlowRun, flow: AnyFlow, options: EngineOptions, flowSpan: TraceSpan | undefined): Promise<State> {
   const logs = options.logs ?? runLogs(client, run.id, false);
   const cancel = new AbortController();
   const onOuterCancel = () => {
@@ -152,20 +173,27 @@ export async function executeFlowRun(client: DroverClient, run: FlowRun, flow: A
         return start.state;
       }
       let outcome: OrchestrationResult;
+      const attemptSpan =
+        flowSpan && currentTracing()?.startSpan(`attempt ${attempt}`, { parent: flowSpan.traceParent, attributes: { 'drover.attempt': attempt } });
       try {
-        const result = await runAttempt(
-          flow.fn as never,
-          parameters,
-          flow.options,
-          { flowRunId: run.id, flowRunName: run.name, deploymentName: run.deploymentName ? `${run.flowName}/${run.deploymentName}` : null, attempt },
-          logs,
-          cancel.signal,
-        );
+        const runIt = () =>
+          runAttempt(
+            flow.fn as never,
+            parameters,
+            flow.options,
+            { flowRunId: run.id, flowRunName: run.name, deploymentName: run.deploymentName ? `${run.flowName}/${run.deploymentName}` : null, attempt },
+            logs,
+            cancel.signal,
+          );
+        const result = await (attemptSpan ? (currentTracing() as NonNullable<ReturnType<typeof currentTracing>>).withSpan(attemptSpan, runIt) : runIt());
+        attemptSpan?.end();
         const stored = jsonResult(result);
         if (stored.dropped) logs.add('warn', stored.dropped);
         await logs.flush();
         outcome = await propose({ type: 'COMPLETED', result: stored.result });
       } catch (error) {
+        attemptSpan?.fail(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+        attemptSpan?.end();
         if (cancel.signal.reason instanceof FlowClaimLostError) return await letGo();
         if (cancel.signal.aborted && !(error instanceof FlowTimeoutError)) {
           logs.add('warn', `Run cancelled: ${(cancel.signal.reason as Error)?.message ?? 'cancelled'}`);

@@ -92,6 +92,7 @@ const LOCAL: Record<string, string> = {
   FLOW_RUN_TIMEOUT: 'runDeployment and --watch, when waiting gives up',
   FLOW_TIMEOUT: 'the engine, into a flow past its timeoutSeconds',
   FLOW_RUN_CANCELLED: 'the engine, into a cancelled flow',
+  CHILD_RUN_FAILED: 'runDeployment inside a flow, when the child run it waited for did not complete',
   FLOW_LOAD_ERROR: 'the engine, loading an entrypoint',
   INFRASTRUCTURE_ERROR: 'the worker, launching a job',
   DATABASE_TOO_NEW: 'the server at start, to its operator',

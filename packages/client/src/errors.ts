@@ -32,6 +32,25 @@ export class RunWaitTimeoutError extends RunError {
   }
 }
 
+/**
+ * Thrown by `runDeployment` inside a flow (a subflow) when the child run it waited for ended
+ * FAILED, CRASHED or CANCELLED, so the parent fails with the child named, as a function call
+ * would. Carries the child's id and its final state.
+ */
+export class ChildRunFailedError extends RunError {
+  override readonly name = 'ChildRunFailedError';
+  constructor(
+    readonly flowRunId: string,
+    readonly childName: string,
+    readonly finalState: State,
+  ) {
+    super('CHILD_RUN_FAILED', `Child run ${childName} (${flowRunId}) ended ${finalState.type}${finalState.message ? `: ${finalState.message}` : ''}`, {
+      flowRunId,
+      state: finalState,
+    });
+  }
+}
+
 /** Thrown when the server cannot be reached at all. */
 export class ServerUnreachableError extends UnavailableError {
   override readonly name = 'ServerUnreachableError';

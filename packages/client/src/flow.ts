@@ -18,6 +18,12 @@ export interface FlowOptions<S extends z.ZodType | undefined = undefined> {
   readonly timeoutSeconds?: number;
   /** Capture `console` output into the run's logs (default true). */
   readonly logPrints?: boolean;
+  /**
+   * How its runs are named: a template over the parameters and the scheduled time, such as
+   * `"etl-{date}"` or `"{flow_name}-{scheduled_time:%Y%m%d}"`; each deployment of the flow gets it
+   * (a deployment's own `flowRunName` wins). A key that is not a parameter is refused at deploy time.
+   */
+  readonly flowRunName?: string;
 }
 
 type ParamsOf<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
@@ -176,7 +182,7 @@ export async function runAttempt<R>(
   });
   const ctx: FlowContext = { ...run, logger: createLogger(logs.add, logs.echo), signal: controller.signal };
   try {
-    return await withLogScope(logs.add, options.logPrints ?? true, logs.echo, () =>
+    return await withLogScope(logs.add, options.logPrints ?? true, logs.echo, run.flowRunId, () =>
       Promise.race([Promise.resolve().then(() => fn(parameters as never, ctx)), timeout, aborted]),
     );
   } finally {

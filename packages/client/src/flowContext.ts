@@ -35,6 +35,8 @@ interface Scope {
   readonly capture: boolean;
   /** Also print captured lines as usual (false when the sink itself writes them to stdout). */
   readonly echo: boolean;
+  /** The run this code executes for (`local` when the flow was called directly). */
+  readonly flowRunId: string;
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
@@ -78,10 +80,16 @@ function patchConsole(): void {
   console.error = route('error', original.error);
 }
 
-/** Runs `fn` with console output captured into `sink` when `capture` is true. */
-export function withLogScope<T>(sink: LogSink, capture: boolean, echo: boolean, fn: () => T): T {
+/** Runs `fn` (the body of run `flowRunId`) with console output captured into `sink` when `capture` is true. */
+export function withLogScope<T>(sink: LogSink, capture: boolean, echo: boolean, flowRunId: string, fn: () => T): T {
   if (capture) patchConsole();
-  return scopes.run({ sink, capture, echo }, fn);
+  return scopes.run({ sink, capture, echo, flowRunId }, fn);
+}
+
+/** The id of the flow run whose code is executing here, or undefined outside one (or in a flow called directly). */
+export function currentFlowRunId(): string | undefined {
+  const id = scopes.getStore()?.flowRunId;
+  return id === undefined || id === 'local' ? undefined : id;
 }
 
 /** Where a run's log lines go. */

@@ -44,7 +44,7 @@ export {
   toScheduleCreate,
 } from './deployments.js';
 export { type EngineOptions, executeFlowRun, FlowCancelledError, FlowClaimLostError } from './engine.js';
-export { RunWaitTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
+export { ChildRunFailedError, RunWaitTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
 export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, flow, isFlow, type SourcePosition } from './flow.js';
 export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './flowContext.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
@@ -56,3 +56,4 @@ export { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
 export { Runner, SERVE_DEFAULTS, type ServeOptions, type ServiceState, serve } from './runner.js';
 export { backoffDelayMs } from './serverRetry.js';
 export { apiSettings, DEFAULT_API_URL, droverHome, Profile, type ProfileKey, profilePath, readProfile } from './settings.js';
+export { setupTracing, type TraceSpan, type Tracing } from './tracing.js';

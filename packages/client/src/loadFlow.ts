@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DroverError } from '@drover/schemas';
+import { droverErrorOf } from '@drover/schemas';
 import { type AnyFlow, isFlow, type SourcePosition } from './flow.js';
 
 /** Imports a module the way the engine does: TypeScript through tsx (Node 20 cannot strip types), JavaScript natively. */
@@ -18,7 +18,7 @@ export async function importModule(file: string): Promise<Record<string, unknown
 export function parseEntrypoint(entrypoint: string): { path: string; exportName: string } {
   const colon = entrypoint.lastIndexOf(':');
   if (colon <= 0 || colon === entrypoint.length - 1) {
-    throw new DroverError('FLOW_LOAD_ERROR', `Invalid entrypoint "${entrypoint}": expected path/to/file.ts:exportName`, { entrypoint });
+    throw droverErrorOf('FLOW_LOAD_ERROR', `Invalid entrypoint "${entrypoint}": expected path/to/file.ts:exportName`, { entrypoint });
   }
   return { path: entrypoint.slice(0, colon), exportName: entrypoint.slice(colon + 1) };
 }
@@ -28,7 +28,7 @@ export async function loadFlow(entrypoint: string, root: string = process.cwd())
   const { path, exportName } = parseEntrypoint(entrypoint);
   const file = isAbsolute(path) ? path : resolve(root, path);
   if (!existsSync(file)) {
-    throw new DroverError('FLOW_LOAD_ERROR', `Cannot load flow "${entrypoint}": ${file} does not exist (entrypoints are relative to ${root})`, {
+    throw droverErrorOf('FLOW_LOAD_ERROR', `Cannot load flow "${entrypoint}": ${file} does not exist (entrypoints are relative to ${root})`, {
       entrypoint,
       file,
     });
@@ -37,7 +37,7 @@ export async function loadFlow(entrypoint: string, root: string = process.cwd())
   try {
     module = await importModule(file);
   } catch (error) {
-    throw new DroverError(
+    throw droverErrorOf(
       'FLOW_LOAD_ERROR',
       `Cannot load flow "${entrypoint}": importing ${file} failed: ${(error as Error).message}`,
       { entrypoint, file },
@@ -49,7 +49,7 @@ export async function loadFlow(entrypoint: string, root: string = process.cwd())
     const flows = Object.entries(module)
       .filter(([, v]) => isFlow(v))
       .map(([name]) => name);
-    throw new DroverError(
+    throw droverErrorOf(
       'FLOW_LOAD_ERROR',
       `Cannot load flow "${entrypoint}": ${file} has no flow exported as "${exportName}" (its flows: ${flows.join(', ') || 'none'})`,
       { entrypoint, file },

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
-import { DroverError, PROJECT_FILE, Project } from '@drover/schemas';
+import { droverErrorOf, PROJECT_FILE, Project } from '@drover/schemas';
 import type * as Yaml from 'yaml';
 
 /**
@@ -86,12 +86,12 @@ export function initializeProject(options: InitializeProjectOptions = {}): { fil
   const directory = resolve(options.directory ?? process.cwd());
   const recipe = options.recipe ?? 'local';
   if (!RECIPES.includes(recipe)) {
-    throw new DroverError('VALIDATION_ERROR', `Unknown recipe "${recipe}": use one of ${RECIPES.join(', ')}`, { recipe });
+    throw droverErrorOf('VALIDATION_ERROR', `Unknown recipe "${recipe}": use one of ${RECIPES.join(', ')}`, { recipe });
   }
   const files = [PROJECT_FILE, '.droverignore', join('flows', 'example.ts')];
   const existing = files.filter((file) => existsSync(join(directory, file)));
   if (existing.length > 0) {
-    throw new DroverError(
+    throw droverErrorOf(
       'FILE_EXISTS',
       `Not initialising ${directory}: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; move or delete them first`,
       {

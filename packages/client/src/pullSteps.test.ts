@@ -3,7 +3,9 @@
 // the last without its newline kept), failures named. Through a real worker and a real git
 // repository: packages/worker/src/pullStepsOnWorkers.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogLevel } from '@drover/schemas';
@@ -57,6 +59,67 @@ describe('runPullSteps', () => {
     await expect(runPullSteps([{ set_working_directory: { directory: 'nowhere' } }], root, log)).rejects.toMatchObject({
       message: `Pull step set_working_directory: ${join(root, 'nowhere')} does not exist`,
     });
+  });
+
+  it('sends an access token named by reference as a header, never in arguments, and redacts it', async () => {
+    const seen: (string | undefined)[] = [];
+    const http = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(404).end('not a repository');
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/team/flows.git`;
+    process.env.DROVER_TEST_GIT_TOKEN = 's3cret-t0ken';
+    try {
+      const { lines, log } = collect();
+      const error = await runPullSteps(
+        [{ git_clone: { repository: url, accessToken: '{{ env.DROVER_TEST_GIT_TOKEN }}', directory: 'private' } }],
+        root,
+        log,
+      ).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error).toMatchObject({ code: 'FLOW_LOAD_ERROR' });
+      expect(seen).toContain(`Basic ${Buffer.from('x-access-token:s3cret-t0ken').toString('base64')}`);
+      expect(`${error?.message} ${lines.join('\n')}`).not.toContain('s3cret-t0ken');
+      expect(error?.message).toMatch(/^Pull step `git clone --quiet -- http:\/\/127\.0\.0\.1:\d+\/team\/flows\.git .+private` exited with 128: /);
+    } finally {
+      delete process.env.DROVER_TEST_GIT_TOKEN;
+      http.close();
+    }
+    await expect(runPullSteps([{ git_clone: { repository: url, accessToken: '{{ env.DROVER_TEST_GIT_TOKEN }}' } }], root, () => {})).rejects.toMatchObject({
+      message: `Pull step git_clone of ${url}: its accessToken names the environment variable DROVER_TEST_GIT_TOKEN, which is not set where the job runs: set it on the worker (or in the pool's env job variable)`,
+    });
+    expect(PullStep.safeParse({ git_clone: { repository: url, accessToken: 'ghp_literal' } }).success).toBe(false);
+  });
+
+  it('checks out submodules when asked', async () => {
+    const lib = join(root, 'lib');
+    const app = join(root, 'app');
+    const git = (dir: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', '-c', 'protocol.file.allow=always', '-C', dir, ...args], { encoding: 'utf8' });
+    for (const dir of [lib, app]) {
+      mkdirSync(dir);
+      git(dir, 'init', '--quiet', '--initial-branch', 'main');
+    }
+    writeFileSync(join(lib, 'util.mjs'), 'export const x = 1;\n');
+    git(lib, 'add', '.');
+    git(lib, 'commit', '--quiet', '-m', 'lib');
+    git(app, 'submodule', '--quiet', 'add', lib, 'lib');
+    git(app, 'commit', '--quiet', '-m', 'app');
+    // git refuses file:// submodules by default; a real repository's submodules are remote.
+    process.env.GIT_CONFIG_COUNT = '1';
+    process.env.GIT_CONFIG_KEY_0 = 'protocol.file.allow';
+    process.env.GIT_CONFIG_VALUE_0 = 'always';
+    try {
+      const directory = await runPullSteps([{ git_clone: { repository: app, submodules: true, directory: 'with-lib' } }], root, () => {});
+      expect(readFileSync(join(directory, 'lib', 'util.mjs'), 'utf8')).toBe('export const x = 1;\n');
+    } finally {
+      delete process.env.GIT_CONFIG_COUNT;
+      delete process.env.GIT_CONFIG_KEY_0;
+      delete process.env.GIT_CONFIG_VALUE_0;
+    }
   });
 
   it('refuses a repository or branch that git would read as an option', () => {

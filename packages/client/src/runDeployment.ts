@@ -1,8 +1,10 @@
 import { type FlowRun, isTerminal } from '@drover/schemas';
 import { type DroverClient, getClient } from './api.js';
 import type { RunnerDeployment } from './deployments.js';
-import { RunWaitTimeoutError } from './errors.js';
+import { ChildRunFailedError, RunWaitTimeoutError } from './errors.js';
 import type { AnyFlow, FlowParameters } from './flow.js';
+import { currentFlowRunId } from './flowContext.js';
+import { currentTracing } from './tracing.js';
 
 export interface RunDeploymentOptions<P = Record<string, unknown>> {
   /** Shallow-merged over the deployment's default parameters by the server. */
@@ -18,6 +20,12 @@ export interface RunDeploymentOptions<P = Record<string, unknown>> {
   readonly idempotencyKey?: string;
   readonly workQueueName?: string;
   readonly jobVariables?: Record<string, unknown>;
+  /**
+   * Inside a running flow (default true there): the new run is a child of the current one, so it
+   * is listed with it and cancelled with it, and a child that does not complete makes this call
+   * throw `ChildRunFailedError` naming it. Outside a flow run there is no parent.
+   */
+  readonly asSubflow?: boolean;
   readonly client?: DroverClient;
 }
 
@@ -29,7 +37,8 @@ const LONG_POLL_MS = 30_000;
  * then check `parameters`) and waits for its final state (unless `timeout`
  * is 0). Waiting is a server long-poll, so it returns as soon as the run ends. Throws
  * `NotFoundError` (code DEPLOYMENT_NOT_FOUND) for an unknown deployment and `RunWaitTimeoutError` (with the run id
- * and last state) when the timeout passes first.
+ * and last state) when the timeout passes first. Called inside a flow run, the new run is its
+ * child (see `asSubflow`).
  *
  * @example
  * const run = await runDeployment('etl/nightly', { parameters: { date: '2026-01-01' }, timeout: 600 });
@@ -43,6 +52,9 @@ export function runDeployment(name: string, options?: RunDeploymentOptions): Pro
 export async function runDeployment(deployment: string | RunnerDeployment, options: RunDeploymentOptions<object> = {}): Promise<FlowRun> {
   const name = typeof deployment === 'string' ? deployment : deployment.fullName;
   const client = options.client ?? getClient();
+  // Traced (inside a flow run whose job traces): the new run joins this trace, under a span of its own.
+  const span = currentTracing()?.startSpan(`runDeployment ${name}`, { attributes: { 'drover.deployment.name': name } });
+  const parentFlowRunId = (options.asSubflow ?? true) ? currentFlowRunId() : undefined;
   let run = await client.flowRuns.create({
     deployment: name,
     parameters: (options.parameters ?? {}) as Record<string, unknown>,
@@ -52,7 +64,11 @@ export async function runDeployment(deployment: string | RunnerDeployment, optio
     idempotencyKey: options.idempotencyKey,
     workQueueName: options.workQueueName,
     jobVariables: options.jobVariables ?? {},
+    traceContext: span?.traceParent,
+    parentFlowRunId,
   });
+  span?.setAttributes({ 'drover.flow_run.id': run.id });
+  span?.end();
   if (options.timeout === 0) return run;
   const deadline = options.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeout * 1000;
   while (!isTerminal(run.state.type)) {
@@ -68,5 +84,6 @@ export async function runDeployment(deployment: string | RunnerDeployment, optio
       });
     }
   }
+  if (parentFlowRunId !== undefined && run.state.type !== 'COMPLETED') throw new ChildRunFailedError(run.id, run.name, run.state);
   return run;
 }

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DroverError, describeIssues, toIssues } from '@drover/schemas';
+import { describeIssues, droverErrorOf, toIssues } from '@drover/schemas';
 import { z } from 'zod';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:4200';
@@ -35,11 +35,11 @@ export function readProfile(env: NodeJS.ProcessEnv = process.env): Profile {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new DroverError('VALIDATION_ERROR', `The profile ${file} is not valid JSON (${(error as Error).message}): fix or delete it`, { file });
+    throw droverErrorOf('VALIDATION_ERROR', `The profile ${file} is not valid JSON (${(error as Error).message}): fix or delete it`, { file });
   }
   const result = Profile.safeParse(json);
   if (!result.success) {
-    throw new DroverError('VALIDATION_ERROR', `The profile ${file} is invalid: ${describeIssues(toIssues(result.error))}`, { file });
+    throw droverErrorOf('VALIDATION_ERROR', `The profile ${file} is invalid: ${describeIssues(toIssues(result.error))}`, { file });
   }
   return result.data;
 }
@@ -56,7 +56,7 @@ export function apiSettings(options: { apiUrl?: string; apiKey?: string } = {}, 
   const parsed = Profile.shape['api.url'].safeParse(apiUrl);
   if (!parsed.success) {
     const source = options.apiUrl ? 'apiUrl' : env.DROVER_API_URL ? 'DROVER_API_URL' : 'api.url in the profile';
-    throw new DroverError('VALIDATION_ERROR', `Invalid ${source} "${apiUrl}": expected an http(s) URL such as http://127.0.0.1:4200`, { source });
+    throw droverErrorOf('VALIDATION_ERROR', `Invalid ${source} "${apiUrl}": expected an http(s) URL such as http://127.0.0.1:4200`, { source });
   }
   return { apiUrl: apiUrl.replace(/\/+$/, ''), apiKey: options.apiKey ?? (env.DROVER_API_KEY || undefined) ?? profile['api.key'] };
 }

@@ -13,6 +13,7 @@ import {
   WorkPoolName,
   WorkQueueName,
 } from './names.js';
+import { RunNameTemplate } from './runNames.js';
 import { Schedule } from './schedules.js';
 
 /**
@@ -91,12 +92,24 @@ export const PullStep = z.union([
     git_clone: z.strictObject({
       // Neither may start with "-": git would read it as an option (`--upload-pack=…` runs a command).
       repository: z.string().min(1).regex(/^[^-]/, 'a repository URL or path, not starting with "-"'),
-      branch: z.string().min(1).regex(/^[^-]/, 'a branch name, not starting with "-"').optional(),
+      /** A branch or a tag. */
+      branch: z.string().min(1).regex(/^[^-]/, 'a branch or tag name, not starting with "-"').optional(),
       commit: z
         .string()
         .regex(/^[0-9a-f]{7,40}$/, 'a commit is 7-40 hex characters')
         .optional(),
       directory: z.string().min(1).optional(),
+      /**
+       * A token for an HTTPS repository, given only as a reference to an environment variable of
+       * the job (`{{ env.GITHUB_TOKEN }}`): resolved where the job runs, never stored on the
+       * server, sent to git in its environment (not its arguments) and redacted from logs.
+       */
+      accessToken: z
+        .string()
+        .regex(/^\{\{\s*env\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$/, 'a reference to an environment variable of the job, {{ env.NAME }}, never the token itself')
+        .optional(),
+      /** Also check out the repository's submodules (recursively). */
+      submodules: z.boolean().optional(),
     }),
   }),
   z.strictObject({
@@ -129,7 +142,15 @@ export const Deployment = z.strictObject({
   concurrencyLimit: z.number().int().nullable(),
   concurrencyOptions: ConcurrencyOptions,
   pullSteps: z.array(PullStep),
+  /** How its runs are named (`"etl-{date}"`); null for Drover's generated names. */
+  flowRunName: z.string().nullable(),
   paused: z.boolean(),
+  /** READY when something is there to run its runs now: an online worker polling its queue, or a runner serving it. */
+  status: z.enum(['READY', 'NOT_READY']),
+  /** Why it is NOT_READY, in words ("no online worker in pool local"); null when READY. */
+  statusReason: z.string().nullable(),
+  /** When a worker last polled its queue, or a runner last polled for it. */
+  lastPolled: Timestamp.nullable(),
   created: Timestamp,
   updated: Timestamp,
 });
@@ -156,6 +177,8 @@ const deploymentFields = {
   concurrencyLimit: z.number().int().min(1).nullable(),
   concurrencyOptions: ConcurrencyOptions,
   pullSteps: z.array(PullStep).max(50),
+  /** A template over the parameters and the scheduled time (see RunNameTemplate); its keys are checked at deploy time. */
+  flowRunName: RunNameTemplate.nullable(),
   paused: z.boolean(),
 };
 
@@ -177,6 +200,7 @@ export const DeploymentCreate = z.strictObject({
   concurrencyLimit: deploymentFields.concurrencyLimit.default(null),
   concurrencyOptions: deploymentFields.concurrencyOptions.default({ collisionStrategy: 'ENQUEUE' }),
   pullSteps: deploymentFields.pullSteps.default([]),
+  flowRunName: deploymentFields.flowRunName.default(null),
   paused: deploymentFields.paused.default(false),
 });
 export type DeploymentCreate = z.input<typeof DeploymentCreate>;
@@ -197,6 +221,7 @@ export const DeploymentUpdate = z.strictObject({
   concurrencyLimit: deploymentFields.concurrencyLimit.optional(),
   concurrencyOptions: deploymentFields.concurrencyOptions.optional(),
   pullSteps: deploymentFields.pullSteps.optional(),
+  flowRunName: deploymentFields.flowRunName.optional(),
   paused: deploymentFields.paused.optional(),
 });
 export type DeploymentUpdate = z.input<typeof DeploymentUpdate>;

@@ -32,6 +32,7 @@ export const ERROR_TABLE = {
   FLOW_RUN_TIMEOUT: 'run',
   FLOW_TIMEOUT: 'run',
   FLOW_RUN_CANCELLED: 'run',
+  CHILD_RUN_FAILED: 'run',
   FLOW_LOAD_ERROR: 'run',
   INFRASTRUCTURE_ERROR: 'run',
   DATABASE_TOO_NEW: 'internal',

@@ -31,6 +31,8 @@ export const FlowRun = z.strictObject({
   /** How often the flow retries after FAILED or CRASHED (set by the engine when the run starts). */
   retries: z.number().int().nullable(),
   retryDelaySeconds: z.number().int().nullable(),
+  /** The run whose flow started this one (`runDeployment` inside a flow), or null for a top-level run. */
+  parentFlowRunId: Id.nullable(),
   /** Set for runs the scheduler created, with the schedule they came from. */
   autoScheduled: z.boolean(),
   scheduleId: Id.nullable(),
@@ -64,6 +66,8 @@ export const FlowRunCreate = z.strictObject({
   scheduledTime: Timestamp.optional(),
   workQueueName: WorkQueueName.optional(),
   jobVariables: jsonObjectAtMost('jobVariables').default({}),
+  /** The run that starts this one as its child (a subflow): cancelling the parent cancels it. */
+  parentFlowRunId: Id.optional(),
   /** The caller's span (W3C `traceparent`), sent by `runDeployment` when it traces: the run joins that trace. */
   traceContext: TraceParent.optional(),
 });
@@ -74,6 +78,8 @@ export const FlowRunFilter = z.strictObject({
   states: z.array(StateType).max(9).optional(),
   stateName: z.string().min(1).max(100).optional(),
   deploymentId: Id.optional(),
+  /** The children of this run. */
+  parentFlowRunId: Id.optional(),
   flowName: FlowName.optional(),
   workPoolName: WorkPoolName.optional(),
   /** Runs carrying every one of these tags. */

@@ -87,6 +87,7 @@ export {
 } from './names.js';
 export { BuildStep, PROJECT_FILE, Project, ProjectDeployment, ProjectSchedule, toScheduleCreate } from './project.js';
 export { MAX_RRULE_LENGTH, rruleError } from './rrule.js';
+export { RUN_NAME_BUILTINS, RunNameTemplate, renderRunName, runNamePlaceholders, unknownRunNameKeys } from './runNames.js';
 export {
   byScheduleKind,
   CronSchedule,

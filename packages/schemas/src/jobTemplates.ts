@@ -19,13 +19,19 @@ export function defaultBaseJobTemplate(type: WorkPoolType): BaseJobTemplate {
   switch (type) {
     case 'process':
       return {
-        jobConfiguration: { ...commonConfiguration, streamOutput: '{{ streamOutput }}', workingDir: '{{ workingDir }}' },
+        jobConfiguration: { ...commonConfiguration, streamOutput: '{{ streamOutput }}', workingDir: '{{ workingDir }}', reuseProcess: '{{ reuseProcess }}' },
         variables: {
           type: 'object',
           properties: {
             ...common,
             streamOutput: { type: 'boolean', default: true, description: 'Copy the job output to the worker output.' },
             workingDir: { type: ['string', 'null'], default: null, description: 'Where the job runs; the deployment directory when empty.' },
+            reuseProcess: {
+              type: 'boolean',
+              default: false,
+              description:
+                'Let a warm engine process that ran a run of this deployment run its next ones too, keeping the loaded flow (faster; runs share the process, its memory and what a flow leaves behind).',
+            },
           },
         },
       };

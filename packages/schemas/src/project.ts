@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CatchupPolicy, type DeploymentScheduleCreate, MAX_SCHEDULED_RUNS, PullStep } from './deployments.js';
 import { DeploymentName, FlowName, JsonObject, ScheduleSlug, Tag, WorkPoolName, WorkQueueName } from './names.js';
+import { RunNameTemplate } from './runNames.js';
 import { byScheduleKind, CronSchedule, IntervalSchedule, RRuleSchedule } from './schedules.js';
 
 /** The file name of a Drover project. */
@@ -56,6 +57,8 @@ export const ProjectDeployment = z.strictObject({
   parameters: JsonObject.default({}),
   enforceParameterSchema: z.boolean().default(true),
   concurrencyLimit: z.number().int().min(1).optional(),
+  /** How its runs are named: `"etl-{date}"`, `"{flow_name}-{scheduled_time:%Y%m%d}"`; the flow's `flowRunName` when absent. */
+  flowRunName: RunNameTemplate.optional(),
   paused: z.boolean().optional(),
   schedules: z.array(ProjectSchedule).max(100).default([]),
   workPool: z

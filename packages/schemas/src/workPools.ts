@@ -73,6 +73,10 @@ export const WorkQueue = z.strictObject({
   workPoolId: Id,
   workPoolName: z.string(),
   lastPolled: Timestamp.nullable(),
+  /** PAUSED by its own flag; NOT_READY when its pool is paused, has no online worker, or no worker polled it lately. */
+  status: z.enum(['READY', 'NOT_READY', 'PAUSED']),
+  /** Why it is not READY, in words; null when READY. */
+  statusReason: z.string().nullable(),
   created: Timestamp,
 });
 export type WorkQueue = z.infer<typeof WorkQueue>;

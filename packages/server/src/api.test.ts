@@ -157,6 +157,170 @@ describe('deployments', () => {
   });
 });
 
+describe('child runs', () => {
+  it('records the parent of a run, lists its children, and cancels unfinished descendants, deepest first, with the parent', async () => {
+    await withApiServer(async ({ api }) => {
+      await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a' });
+      const parent = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+      const child = await api.flowRuns.create.mutate({ deployment: 'etl/a', parentFlowRunId: parent.id });
+      const done = await api.flowRuns.create.mutate({ deployment: 'etl/a', parentFlowRunId: parent.id });
+      const grandchild = await api.flowRuns.create.mutate({ deployment: 'etl/a', parentFlowRunId: child.id });
+      await api.flowRuns.setState.mutate({ flowRunId: done.id, state: { type: 'RUNNING' } });
+      await api.flowRuns.setState.mutate({ flowRunId: done.id, state: { type: 'COMPLETED' } });
+      expect(child.parentFlowRunId).toBe(parent.id);
+      expect((await api.flowRuns.list.query({ parentFlowRunId: parent.id })).map((r) => r.id)).toEqual([child.id, done.id]);
+      await expect(api.flowRuns.create.mutate({ deployment: 'etl/a', parentFlowRunId: '01234567-89ab-7def-8123-456789abcdef' })).rejects.toMatchObject({
+        data: { droverCode: 'FLOW_RUN_NOT_FOUND' },
+      });
+
+      expect((await api.flowRuns.cancel.mutate({ id: parent.id })).state.type).toBe('CANCELLED');
+      const state = async (id: string) => (await api.flowRuns.read.query({ id })).state;
+      expect((await state(grandchild.id)).type).toBe('CANCELLED');
+      expect(await state(child.id)).toMatchObject({ type: 'CANCELLED', message: `Its parent run ${parent.id} was cancelled` });
+      expect((await state(done.id)).type).toBe('COMPLETED');
+      const cancelledAt = async (id: string) => (await api.flowRuns.history.query({ id })).at(-1)?.timestamp as string;
+      expect((await cancelledAt(grandchild.id)) <= (await cancelledAt(child.id))).toBe(true);
+    });
+  });
+});
+
+describe('flow-run names', () => {
+  it("names runs from the deployment's template, hand-made and scheduled; refuses keys it could never fill", async () => {
+    const clock = new FakeClock(T0);
+    await withApiServer(
+      async ({ api, services }) => {
+        const parameterSchema = { type: 'object', properties: { date: { type: 'string' }, limit: { type: 'integer' } } };
+        await expect(api.deployments.upsert.mutate({ flowName: 'etl', name: 'bad', parameterSchema, flowRunName: 'etl-{dat}' })).rejects.toMatchObject({
+          message:
+            'flowRunName "etl-{dat}" of deployment "etl/bad" names {dat}, which is not a parameter of its flow (its parameters: date, limit) nor one of {flow_name}, {deployment_name}, {scheduled_time}',
+          data: { droverCode: 'VALIDATION_ERROR' },
+        });
+        await expect(api.deployments.upsert.mutate({ flowName: 'etl', name: 'braces', flowRunName: 'etl-{' })).rejects.toMatchObject({
+          data: { code: 'BAD_REQUEST' },
+        });
+        await api.deployments.upsert.mutate({
+          flowName: 'etl',
+          name: 'nightly',
+          parameterSchema,
+          parameters: { limit: 5 },
+          flowRunName: '{flow_name}-{date}-{scheduled_time:%Y%m%d-%H%M}',
+          schedules: [{ schedule: { cron: '0 2 * * *' }, parameters: { date: 'yesterday' } }],
+        });
+        expect((await api.flowRuns.create.mutate({ deployment: 'etl/nightly', parameters: { date: '2026-02-28' } })).name).toBe('etl-2026-02-28-20260301-1200');
+        expect((await api.flowRuns.create.mutate({ deployment: 'etl/nightly', parameters: { date: 'x' }, name: 'mine' })).name).toBe('mine');
+        await expect(api.flowRuns.create.mutate({ deployment: 'etl/nightly' })).rejects.toMatchObject({
+          message:
+            'flowRunName "{flow_name}-{date}-{scheduled_time:%Y%m%d-%H%M}" of deployment "etl/nightly" needs {date}, which this run\'s parameters lack: pass it, or give the run a name',
+          data: { droverCode: 'VALIDATION_ERROR' },
+        });
+        await services.scheduler.pass();
+        const scheduled = await api.flowRuns.list.query({ tags: ['auto-scheduled'], page: { limit: 2, offset: 0 } });
+        expect(scheduled.map((r) => r.name)).toEqual(['etl-yesterday-20260302-0200', 'etl-yesterday-20260303-0200']);
+        const updated = await api.deployments.update.mutate({ deployment: 'etl/nightly', changes: { flowRunName: 'run-{limit}' } });
+        expect(updated.flowRunName).toBe('run-{limit}');
+        expect((await api.flowRuns.create.mutate({ deployment: 'etl/nightly' })).name).toBe('run-5');
+      },
+      { clock },
+    );
+  });
+});
+
+describe('readiness', () => {
+  it('says whether a deployment and its queue can run now, and why not, as workers and runners come and go', async () => {
+    const clock = new FakeClock(T0);
+    await withApiServer(
+      async ({ api }) => {
+        await api.workPools.create.mutate({ name: 'local', type: 'process' });
+        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'pooled', workPoolName: 'local' });
+        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'served' });
+        const status = async (name: string) => {
+          const d = await api.deployments.read.query({ deployment: `etl/${name}` });
+          return [d.status, d.statusReason, d.lastPolled];
+        };
+        const queue = async () => {
+          const q = await api.workQueues.read.query({ workPoolName: 'local', name: 'default' });
+          return [q.status, q.statusReason];
+        };
+        expect(await status('pooled')).toEqual(['NOT_READY', 'no online worker in pool local (start one with `drover worker start --pool local`)', null]);
+        expect(await queue()).toEqual(['NOT_READY', 'no online worker in pool local (start one with `drover worker start --pool local`)']);
+        expect(await status('served')).toEqual(['NOT_READY', 'it has no work pool, and no runner (serve()) has polled for it in the last 3 minutes', null]);
+
+        await api.workers.heartbeat.mutate({ workPoolName: 'local', name: 'w1' });
+        expect(await queue()).toEqual([
+          'NOT_READY',
+          'no worker of pool local has polled queue default in the last 3 minutes (workers started with --queue poll only theirs)',
+        ]);
+        await api.workPools.claimRuns.mutate({ workPoolName: 'local', workerName: 'w1', scheduledBefore: T0 });
+        const served = (await api.deployments.read.query({ deployment: 'etl/served' })).id;
+        await api.deployments.claimRuns.mutate({ deploymentIds: [served], workerName: 'runner', scheduledBefore: T0 });
+        expect(await status('pooled')).toEqual(['READY', null, T0]);
+        expect(await queue()).toEqual(['READY', null]);
+        expect(await status('served')).toEqual(['READY', null, T0]);
+
+        await api.workQueues.update.mutate({ workPoolName: 'local', name: 'default', changes: { isPaused: true } });
+        expect(await queue()).toEqual(['PAUSED', 'queue default is paused']);
+        expect(await status('pooled')).toEqual(['NOT_READY', 'queue default is paused', T0]);
+        await api.workPools.pause.mutate({ name: 'local' });
+        await api.workQueues.update.mutate({ workPoolName: 'local', name: 'default', changes: { isPaused: false } });
+        expect(await status('pooled')).toEqual(['NOT_READY', 'work pool local is paused', T0]);
+        await api.deployments.pause.mutate({ deployment: 'etl/served' });
+        expect(await status('served')).toEqual(['NOT_READY', 'the deployment is paused', T0]);
+        await api.deployments.resume.mutate({ deployment: 'etl/served' });
+        clock.advance(180_001);
+        expect((await status('served'))[0]).toBe('NOT_READY');
+        expect((await api.deployments.list.query({})).map((d) => [d.name, d.status])).toEqual([
+          ['pooled', 'NOT_READY'],
+          ['served', 'NOT_READY'],
+        ]);
+      },
+      { clock },
+    );
+  });
+});
+
+describe('retrying a finished run', () => {
+  it('puts a FAILED run back to SCHEDULED (AwaitingRetry) with its history, for a worker to claim; refuses others', async () => {
+    await withApiServer(async ({ api }) => {
+      await api.workPools.create.mutate({ name: 'pool', type: 'process' });
+      await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
+      const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+      const claim = () =>
+        api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w', scheduledBefore: new Date(Date.now() + 60_000).toISOString() });
+      const [first] = await claim();
+      await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'RUNNING' }, claimToken: first?.claimToken });
+      await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'FAILED', message: 'boom' }, claimToken: first?.claimToken });
+      expect(await api.flowRuns.retry.mutate({ id })).toMatchObject({
+        status: 'ACCEPT',
+        state: { type: 'SCHEDULED', name: 'AwaitingRetry', message: 'Retried by request' },
+      });
+      expect(await api.flowRuns.read.query({ id })).toMatchObject({ endTime: null, runCount: 1 });
+      const [again] = await claim();
+      expect(again?.id).toBe(id);
+      // The old claim is over: its job can no longer write to the run.
+      expect((await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'COMPLETED' }, claimToken: first?.claimToken })).status).toBe('ABORT');
+      await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'RUNNING' }, claimToken: again?.claimToken });
+      await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'COMPLETED' }, claimToken: again?.claimToken });
+      expect((await api.flowRuns.history.query({ id })).map((s) => s.name)).toEqual([
+        'Scheduled',
+        'Pending',
+        'Running',
+        'Failed',
+        'AwaitingRetry',
+        'Pending',
+        'Running',
+        'Completed',
+      ]);
+      expect(await api.flowRuns.retry.mutate({ id })).toMatchObject({
+        status: 'REJECT',
+        reason: 'Run is COMPLETED; only a FAILED, CRASHED or CANCELLED run can be retried',
+      });
+      await expect(api.flowRuns.retry.mutate({ id: '01234567-89ab-7def-8123-456789abcdef' })).rejects.toMatchObject({
+        data: { droverCode: 'FLOW_RUN_NOT_FOUND' },
+      });
+    });
+  });
+});
+
 describe('flows', () => {
   it('reads a flow by id or by name, whatever the name looks like', async () => {
     await withApiServer(async ({ api }) => {

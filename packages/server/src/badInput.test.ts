@@ -271,7 +271,31 @@ const ROWS: Row[] = [
     call: (api) => api.flowRuns.create.mutate({ deployment: 'etl/nightly', workQueueName: 'gpu' }),
     code: 'WORK_QUEUE_NOT_FOUND',
     status: 404,
-    message: 'Work queue "gpu" not found in the work pool of deployment "etl/nightly"',
+    message: 'Work queue "gpu" not found in the work pool of deployment "etl/nightly" (its queues: default)',
+  },
+  {
+    name: 'a run with a job variable its pool does not have',
+    call: (api) => api.flowRuns.create.mutate({ deployment: 'etl/nightly', jobVariables: { gpu: true } }),
+    code: 'JOB_VARIABLES_INVALID',
+    status: 400,
+    message:
+      'Invalid job variables for a run of etl/nightly in work pool "local": unknown variable "gpu" (pool "local" has: command, env, labels, name, workingDir, streamOutput)',
+  },
+  {
+    name: 'a deployment whose job variable has the wrong type',
+    call: (api) => api.deployments.upsert.mutate({ flowName: 'etl', name: 'typed', workPoolName: 'local', jobVariables: { env: { A: 1 }, workingDir: 7 } }),
+    code: 'JOB_VARIABLES_INVALID',
+    status: 400,
+    message:
+      /^Invalid job variables for deployment "etl\/typed" in work pool "local": env\.A is 1, which must be string(,null)?; workingDir is 7, which must be string/,
+  },
+  {
+    name: 'an update that gives a deployment an unknown job variable',
+    call: (api) => api.deployments.update.mutate({ deployment: 'etl/nightly', changes: { jobVariables: { image: 'python:3' } } }),
+    code: 'JOB_VARIABLES_INVALID',
+    status: 400,
+    message:
+      'Invalid job variables for deployment "etl/nightly" in work pool "local": unknown variable "image" (pool "local" has: command, env, labels, name, workingDir, streamOutput)',
   },
   {
     name: 'a tag over 100 characters',

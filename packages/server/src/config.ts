@@ -4,9 +4,10 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DroverError } from '@drover/schemas';
+import { droverErrorOf } from '@drover/schemas';
 import { z } from 'zod';
 import { SERVICE_NAMES, type ServiceName, type ServicesSettings } from './services/services.js';
+import { tracesUrl } from './tracing.js';
 
 export interface ServerFlags {
   readonly host?: string;
@@ -33,6 +34,12 @@ export interface ServerConfig {
   readonly services: readonly ServiceName[];
   /** The services' settings given in the environment (`SERVICE_SETTINGS`); defaults for the rest. */
   readonly serviceSettings: Omit<ServicesSettings, 'enabled'>;
+  /**
+   * Where spans go (OTLP over HTTP), from the standard OpenTelemetry variables:
+   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`.
+   * Undefined (the default) turns tracing off, and then nothing of OpenTelemetry is loaded.
+   */
+  readonly otlpTracesUrl: string | undefined;
 }
 
 /**
@@ -93,7 +100,7 @@ const ServiceList = z
 function parse<T>(schema: z.ZodType<T>, value: string, source: string, expected: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new DroverError('VALIDATION_ERROR', `Invalid ${source} "${value}": expected ${expected}`, { source, value });
+  throw droverErrorOf('VALIDATION_ERROR', `Invalid ${source} "${value}": expected ${expected}`, { source, value });
 }
 
 /** Reads the configuration; throws VALIDATION_ERROR naming the value, its source and what was expected. */
@@ -103,7 +110,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}
   let databaseFile = join(home, 'drover.db');
   if (databaseUrl) {
     if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-      throw new DroverError(
+      throw droverErrorOf(
         'VALIDATION_ERROR',
         `DROVER_DATABASE_URL "${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}" points at PostgreSQL, which this version does not support yet: unset it to use SQLite`,
         { source: 'DROVER_DATABASE_URL' },
@@ -130,5 +137,6 @@ export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}
           ? parse(ServiceList, env.DROVER_SERVICES, 'DROVER_SERVICES', `a comma-separated list of ${SERVICE_NAMES.join(', ')}`)
           : SERVICE_NAMES,
     serviceSettings: serviceSettings(env),
+    otlpTracesUrl: env.OTEL_EXPORTER_OTLP_ENDPOINT ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) : undefined,
   };
 }

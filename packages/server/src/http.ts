@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DroverError } from '@drover/schemas';
 import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
+import type { ServerMetrics } from './metrics.js';
 import { appRouter } from './router.js';
 import { BODY_TIMEOUT_MS, createRpcHandler } from './rpcHandler.js';
 import type { Store } from './store/store.js';
@@ -17,6 +18,8 @@ export interface HttpOptions {
   readonly maxConnections?: number;
   /** Most milliseconds a request body may take to arrive after its headers (default {@link BODY_TIMEOUT_MS}). */
   readonly bodyTimeoutMs?: number;
+  /** Served at `GET /metrics` (behind the API key like the API), and told every API request's duration. */
+  readonly metrics?: ServerMetrics;
 }
 
 /** Largest request body accepted (a batch of 1,000 log lines fits well within it). */
@@ -58,6 +61,15 @@ export function createHttpServer(options: HttpOptions): Server {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': HEALTH_BODY.length }).end(HEALTH_BODY);
       return;
     }
+    const metrics = options.metrics;
+    if (metrics && req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      serveMetrics(req, res, metrics, expected);
+      return;
+    }
+    if (metrics) {
+      const started = process.hrtime.bigint();
+      res.once('finish', () => metrics.observeRequest(req.url, Number(process.hrtime.bigint() - started) / 1e9));
+    }
     rpc(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout, so they close first
@@ -67,6 +79,22 @@ export function createHttpServer(options: HttpOptions): Server {
   server.requestTimeout = HEADERS_TIMEOUT_MS + (options.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
   return server;
+}
+
+/** `GET /metrics`: Prometheus' text format, refused with 401 (as the API refuses) without the API key. */
+function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics, expected: Buffer | undefined): void {
+  if (expected && !authorized(req, expected)) {
+    const body = 'Missing or wrong API key: send Authorization: Bearer <DROVER_API_KEY> (in Prometheus: authorization: { credentials: ... })\n';
+    res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(body) }).end(body);
+    return;
+  }
+  metrics.scrape().then(
+    (body) => res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(body) }).end(body),
+    (error: unknown) => {
+      const body = `Could not collect the metrics: ${(error as Error).message}\n`;
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+    },
+  );
 }
 
 function authorized(req: IncomingMessage, expected: Buffer): boolean {

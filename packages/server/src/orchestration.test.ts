@@ -15,6 +15,7 @@ const run = (stateType: StateType, more: Partial<RunSnapshot> = {}): RunSnapshot
   retries: null,
   retryDelaySeconds: null,
   retryInProcess: false,
+  deploymentId: '01234567-89ab-7def-8123-456789abcdef',
   ...more,
 });
 
@@ -393,6 +394,27 @@ const CASES: Case[] = [
         retryInProcess: false,
       },
     },
+  },
+  {
+    title: 'a FAILED run retried by request goes back to SCHEDULED (AwaitingRetry)',
+    run: run('FAILED', { runCount: 1 }),
+    proposal: { type: 'SCHEDULED', name: 'AwaitingRetry', message: 'Retried by request' },
+    rule: 'a failed, crashed or cancelled run of a deployment may be retried',
+    decision: accepted('SCHEDULED', 'AwaitingRetry', 'Retried by request', at(0)),
+  },
+  {
+    title: 'a COMPLETED run is not retried',
+    run: run('COMPLETED', { runCount: 1 }),
+    proposal: { type: 'SCHEDULED', name: 'AwaitingRetry' },
+    rule: 'a failed, crashed or cancelled run of a deployment may be retried',
+    decision: { status: 'REJECT', reason: 'Run is COMPLETED; only a FAILED, CRASHED or CANCELLED run can be retried', state: null },
+  },
+  {
+    title: 'a run whose deployment was deleted is not retried',
+    run: run('CRASHED', { deploymentId: null }),
+    proposal: { type: 'SCHEDULED', name: 'AwaitingRetry' },
+    rule: 'a failed, crashed or cancelled run of a deployment may be retried',
+    decision: { status: 'REJECT', reason: 'Run is CRASHED and its deployment was deleted, so nothing could run it again', state: null },
   },
   {
     title: 'a retry its engine runs in process keeps its slot: RUNNING at the limit is accepted',

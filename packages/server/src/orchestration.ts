@@ -16,6 +16,8 @@ export interface RunSnapshot {
   readonly retryDelaySeconds: number | null;
   /** SCHEDULED for a retry its own engine will run (it keeps its concurrency slot meanwhile). */
   readonly retryInProcess: boolean;
+  /** Null once its deployment was deleted: nothing could run it again. */
+  readonly deploymentId: string | null;
 }
 
 export interface Proposal {
@@ -74,6 +76,19 @@ const scheduledAt = (name: string, at: Date, message: string | null, retryInProc
 
 /** The rules, in the order they are checked. */
 export const RULES: readonly Rule[] = [
+  {
+    // A retry asked for (Prefect's "Retry" on a finished run) goes back to SCHEDULED, history kept;
+    // the attempt it starts counts like any other.
+    name: 'a failed, crashed or cancelled run of a deployment may be retried',
+    decide(run, proposed) {
+      if (!isTerminal(run.stateType) || proposed.type !== 'SCHEDULED' || proposed.name !== STATE_NAMES.awaitingRetry) return undefined;
+      if (run.stateType === 'COMPLETED')
+        return { status: 'REJECT', reason: 'Run is COMPLETED; only a FAILED, CRASHED or CANCELLED run can be retried', state: null };
+      if (run.deploymentId === null)
+        return { status: 'REJECT', reason: `Run is ${run.stateType} and its deployment was deleted, so nothing could run it again`, state: null };
+      return { status: 'ACCEPT', state: proposed };
+    },
+  },
   {
     name: 'terminal states are final',
     decide(run, proposed) {

@@ -1,4 +1,4 @@
-import { DroverError, type Issue } from '@drover/schemas';
+import { droverErrorOf, type Issue } from '@drover/schemas';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { RE2JS } from 're2js';
 import { canonicalJson } from './canonicalJson.js';
@@ -53,7 +53,7 @@ export function assertParameterSchema(deploymentName: string, schema: Record<str
     compile(schema);
   } catch (cause) {
     const problem = (cause as Error).message.replace(/^schema is invalid: /, '');
-    throw new DroverError(
+    throw droverErrorOf(
       'VALIDATION_ERROR',
       `Invalid parameterSchema for deployment "${deploymentName}": ${problem} (expected a JSON Schema, draft 2020-12)`,
       { deployment: deploymentName, problem },
@@ -81,8 +81,39 @@ export function assertParameters(deploymentName: string, schema: Record<string, 
   const issues = parameterIssues(schema, parameters);
   if (issues.length === 0) return;
   const list = issues.map((issue) => `${issue.path || '(parameters)'} ${issue.message}`).join('; ');
-  throw new DroverError('PARAMETERS_INVALID', `Parameters for deployment "${deploymentName}" do not match its schema: ${list}`, {
+  throw droverErrorOf('PARAMETERS_INVALID', `Parameters for deployment "${deploymentName}" do not match its schema: ${list}`, {
     deployment: deploymentName,
     issues,
   });
+}
+
+/**
+ * Throws JOB_VARIABLES_INVALID when `values` name a variable the pool's job template does not
+ * have, or give one a value of the wrong type: the worker would refuse the run when it launches
+ * it, so the deployment or run is refused now, when its author is there to read why. `where`
+ * says whose variables these are (`deployment "etl/nightly"`, `run of etl/nightly`).
+ */
+export function assertJobVariables(where: string, poolName: string, variablesSchema: Record<string, unknown>, values: Record<string, unknown>): void {
+  const properties = (variablesSchema.properties ?? {}) as Record<string, unknown>;
+  const known = Object.keys(properties);
+  const problems = Object.keys(values)
+    .filter((name) => !Object.hasOwn(properties, name))
+    .map((name) => `unknown variable "${name}" (pool "${poolName}" has: ${known.join(', ')})`);
+  // Only the variables given are checked (`required` is the template's defaults' business).
+  const validate = compile({ ...variablesSchema, required: [], additionalProperties: true });
+  if (!validate(values)) {
+    for (const error of validate.errors ?? []) {
+      const path = error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(variables)';
+      const value = JSON.stringify(
+        path === '(variables)' ? values : path.split('.').reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], values),
+      );
+      problems.push(`${path} is ${value}, which ${error.message ?? 'is invalid'}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw droverErrorOf('JOB_VARIABLES_INVALID', `Invalid job variables for ${where} in work pool "${poolName}": ${problems.join('; ')}`, {
+      workPoolName: poolName,
+      problems,
+    });
+  }
 }

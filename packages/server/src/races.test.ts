@@ -384,4 +384,23 @@ describe('long-poll claims', () => {
       expect(answered.filter((a) => a[0] === 'hung up')).toHaveLength(51 - 1);
     });
   });
+
+  it('offers again at once what a claim took for a claimer that hung up meanwhile', async () => {
+    await withApiServer(async (server) => {
+      const { api } = server;
+      await api.workPools.create.mutate({ name: 'pool', type: 'process' });
+      await api.deployments.upsert.mutate({ flowName: 'etl', name: 'a', workPoolName: 'pool' });
+      const run = await api.flowRuns.create.mutate({ deployment: 'etl/a' });
+      // The claimer is gone by the time its claim is made (its signal aborted): nothing is handed out...
+      const gone = AbortSignal.abort();
+      expect(await server.store.workPools.claimRuns({ workPoolName: 'pool', workerName: 'gone', scheduledBefore: dueBy(), waitMs: 0 }, gone)).toEqual([]);
+      // ...and the run is due again, not PENDING for a worker that will never launch it.
+      expect((await api.flowRuns.read.query({ id: run.id })).state).toMatchObject({
+        type: 'SCHEDULED',
+        message: 'Its claimer hung up before it got the run: offered again',
+      });
+      const [taken] = await api.workPools.claimRuns.mutate({ workPoolName: 'pool', workerName: 'w', scheduledBefore: dueBy() });
+      expect(taken?.id).toBe(run.id);
+    });
+  });
 });

@@ -158,6 +158,11 @@ export const appRouter = router({
       .input(runRef.extend({ message: z.string().min(1).max(10_000).optional() }))
       .output(OrchestrationResult)
       .mutation(({ ctx, input }) => ctx.store.flowRuns.cancel(input.id, input.message)),
+    /** Runs a FAILED, CRASHED or CANCELLED run again (REJECT, with the reason, for any other). */
+    retry: procedure
+      .input(runRef)
+      .output(OrchestrationResult)
+      .mutation(({ ctx, input }) => ctx.store.flowRuns.retry(input.id)),
     delete: procedure
       .input(runRef)
       .output(FlowRunDeleted)

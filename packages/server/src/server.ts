@@ -8,9 +8,12 @@ import type { ServerConfig } from './config.js';
 import { openSqlite, type SqliteHandle } from './db/sqlite.js';
 import { ServerEvents } from './events.js';
 import { createHttpServer, listen } from './http.js';
+import { ServerMetrics } from './metrics.js';
+import { appRouter } from './router.js';
 import { Services, type ServicesSettings } from './services/services.js';
 import { SqliteStore } from './store/store.js';
 import { DEFAULT_STORE_SETTINGS, type StoreSettings } from './store/storeContext.js';
+import { startServerTracing } from './tracing.js';
 
 export interface DroverServerOptions {
   /** The SQLite file (created when absent, with its folder). */
@@ -30,6 +33,13 @@ export interface DroverServerOptions {
   readonly checkpointIntervalMs?: number;
   /** Which background services run (all by default) and their settings. */
   readonly services?: ServicesSettings;
+  /**
+   * Export OpenTelemetry spans to this OTLP/HTTP traces URL (`.../v1/traces`); no tracing, and
+   * nothing of OpenTelemetry loaded, when absent (see `OTEL_EXPORTER_OTLP_ENDPOINT`).
+   */
+  readonly otlpTracesUrl?: string;
+  /** The `service.name` of its spans (default `drover-server`). */
+  readonly serviceName?: string;
 }
 
 /** A running server: its address, its store (for services and tests) and how to stop it. */
@@ -48,12 +58,25 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   const logger = options.logger ?? pino({ level: 'info' });
   const database = openDatabase(options.databaseFile, options.databaseSource ?? 'databaseFile', options.checkpointIntervalMs);
   const store = new SqliteStore(database.db, options.clock ?? systemClock, new ServerEvents(), { ...DEFAULT_STORE_SETTINGS, ...options.settings });
-  const http = createHttpServer({ store, logger, apiKey: options.apiKey, maxConnections: options.maxConnections });
   const services = new Services({ store, logger }, options.services);
+  const metrics = new ServerMetrics({
+    db: database.db,
+    databaseFile: options.databaseFile,
+    clock: store.clock,
+    events: store.events,
+    services,
+    missedHeartbeats: store.settings.missedHeartbeats,
+    procedures: Object.keys(appRouter._def.procedures),
+  });
+  const http = createHttpServer({ store, logger, apiKey: options.apiKey, maxConnections: options.maxConnections, metrics });
+  let stopTracing: (() => Promise<void>) | undefined;
   let address: Awaited<ReturnType<typeof listen>>;
   try {
+    if (options.otlpTracesUrl) stopTracing = await startServerTracing(options.otlpTracesUrl, options.serviceName ?? 'drover-server');
     address = await listen(http, options.host ?? '127.0.0.1', options.port ?? 4200);
   } catch (error) {
+    metrics.close();
+    await stopTracing?.();
     await database.close();
     throw error;
   }
@@ -67,7 +90,15 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
     );
   }
   logger.info({ url, database: options.databaseFile, services: services.enabled }, 'Drover server listening');
-  const close = () => stop(http, services, database);
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await stop(http, services, database);
+      metrics.close();
+      await stopTracing?.();
+    })();
+    return closing;
+  };
   return { url, host, port: address.port, store, services, close, [Symbol.asyncDispose]: close };
 }
 
@@ -81,6 +112,7 @@ export function startConfiguredServer(config: ServerConfig, logger: Logger): Pro
     port: config.port,
     apiKey: config.apiKey,
     maxConnections: config.maxConnections,
+    otlpTracesUrl: config.otlpTracesUrl,
     logger,
     services: { enabled: config.services, ...config.serviceSettings },
   });

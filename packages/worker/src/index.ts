@@ -20,5 +20,5 @@ export {
 export { containerName, DockerLauncher, dockerRunArgs } from './launchers/docker.js';
 export { jobManifest, KubernetesLauncher } from './launchers/kubernetes.js';
 export type { Job, JobExit, JobSpec, Launcher, StopOutcome } from './launchers/launcher.js';
-export { ENGINE_ENTRY, ProcessLauncher } from './launchers/process.js';
+export { ENGINE_ENTRY, PROCESS_LAUNCHER_DEFAULTS, ProcessLauncher, type ProcessLauncherOptions } from './launchers/process.js';
 export { WORKER_DEFAULTS, Worker, type WorkerEvents, type WorkerOptions } from './worker.js';

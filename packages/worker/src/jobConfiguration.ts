@@ -4,7 +4,7 @@
  * key at every layer, every other variable is replaced whole); they are checked against the
  * pool's variables schema; then every `{{ placeholder }}` in the job configuration is filled.
  */
-import { type BaseJobTemplate, DroverError, type JsonObject } from '@drover/schemas';
+import { type BaseJobTemplate, droverErrorOf, type JsonObject } from '@drover/schemas';
 import { Ajv, type ValidateFunction } from 'ajv';
 
 type Values = Record<string, unknown>;
@@ -25,7 +25,7 @@ function refusePrototypeKeys(values: unknown, source: string, where: string, pat
     const name = Array.isArray(values) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
     const bad = key.split('.').find((part) => PROTOTYPE_KEYS.has(part));
     if (bad !== undefined) {
-      throw new DroverError(
+      throw droverErrorOf(
         'JOB_VARIABLES_INVALID',
         `Invalid job variables for ${where}: the key "${name}" in ${source} names "${bad}", which reaches the prototype every object of the worker shares; remove or rename it`,
         { key: name, source },
@@ -90,7 +90,7 @@ export function validateJobVariables(template: BaseJobTemplate, values: Values, 
     for (const error of validate.errors ?? []) problems.push(`${error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(variables)'} ${error.message}`);
   }
   if (problems.length > 0) {
-    throw new DroverError('JOB_VARIABLES_INVALID', `Invalid job variables for ${where}: ${problems.join('; ')}`, { problems });
+    throw droverErrorOf('JOB_VARIABLES_INVALID', `Invalid job variables for ${where}: ${problems.join('; ')}`, { problems });
   }
 }
 

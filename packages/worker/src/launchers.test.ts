@@ -80,9 +80,8 @@ describe('docker', () => {
       '--memory=512m',
       '--',
       'acme/flows:1.2',
-      'npx',
-      '--no-install',
-      'drover-engine',
+      'node',
+      'node_modules/@drover/client/dist/engineMain.js',
     ]);
   });
 
@@ -225,7 +224,7 @@ describe('kubernetes', () => {
                   { name: 'DROVER_API_KEY', valueFrom: { secretKeyRef: { name: SECRET, key: 'DROVER_API_KEY' } } },
                   { name: 'DROVER_CLAIM_TOKEN', valueFrom: { secretKeyRef: { name: SECRET, key: 'DROVER_CLAIM_TOKEN' } } },
                 ],
-                args: ['npx', '--no-install', 'drover-engine'],
+                args: ['node', 'node_modules/@drover/client/dist/engineMain.js'],
               },
             ],
           },

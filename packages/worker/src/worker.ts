@@ -1,13 +1,24 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, type DroverClient, getClient, LogShipper, parseMarkedLine, type ServiceState } from '@drover/client';
+import {
+  backoffDelayMs,
+  type DroverClient,
+  getClient,
+  LogShipper,
+  parseMarkedLine,
+  type ServiceState,
+  setupTracing,
+  type TraceSpan,
+  type Tracing,
+} from '@drover/client';
 import { assertNever, type ClaimedFlowRun, type FlowRun, isDroverError, isTerminal, type State, type WorkPool, type WorkPoolType } from '@drover/schemas';
 import { buildJobConfiguration } from './jobConfiguration.js';
 import { DockerLauncher } from './launchers/docker.js';
 import { KubernetesLauncher } from './launchers/kubernetes.js';
 import type { Job, Launcher } from './launchers/launcher.js';
 import { ProcessLauncher } from './launchers/process.js';
+import { secondsSince, WorkerMetrics } from './workerMetrics.js';
 
 export interface WorkerOptions {
   readonly workPoolName: string;
@@ -39,10 +50,14 @@ export interface WorkerOptions {
   readonly launchers?: Partial<Record<WorkPoolType, Launcher>>;
   /** Where the worker's own messages and its jobs' output go (default stdout). */
   readonly print?: (line: string) => void;
+  /** Serve this worker's Prometheus metrics at `GET /metrics` on this port (0: a free one; none when absent). */
+  readonly metricsPort?: number;
+  /** The address the metrics are served on (default 127.0.0.1: this machine only). */
+  readonly metricsHost?: string;
 }
 
 /** Every option with its default filled in: what the worker runs with, resolved once. */
-type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'type' | 'launchers'>> & Pick<WorkerOptions, 'type' | 'launchers'>;
+type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'type' | 'launchers' | 'metricsPort'>> & Pick<WorkerOptions, 'type' | 'launchers' | 'metricsPort'>;
 
 /** The defaults of `WorkerOptions`, documented beside each option. */
 export const WORKER_DEFAULTS = {
@@ -55,6 +70,7 @@ export const WORKER_DEFAULTS = {
   shutdownGraceSeconds: 30,
   stopGraceSeconds: 10,
   launchLeadMs: 1000,
+  metricsHost: '127.0.0.1',
 } as const;
 
 function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
@@ -81,6 +97,8 @@ interface Held {
    * job's end is not the run's end, and the worker says nothing more about it.
    */
   abandoned?: boolean;
+  /** When traced: the span the run's claim and job spans go under (the run's trace context, or `root`). */
+  trace?: { readonly parent: string; readonly root?: TraceSpan; job?: TraceSpan };
   readonly done: Promise<void>;
   finish(): void;
 }
@@ -112,6 +130,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #slotFreed: () => void = () => {};
   #stopped: Promise<void> | undefined;
   #markReady: () => void = () => {};
+  #metrics: WorkerMetrics | undefined;
+  #tracing: Tracing | undefined;
+  /** Where the worker serves its metrics, once started with `metricsPort`. */
+  metricsUrl: string | undefined;
   #failReady: (error: unknown) => void = () => {};
   /** Resolves once the worker has its pool, has said it is alive, and is polling; rejects when it cannot start. */
   readonly ready: Promise<void> = new Promise((resolve, reject) => {
@@ -150,13 +172,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       pool = await this.#ensurePool();
       this.#launcher = this.#launcherFor(pool.type);
       await this.#beat();
+      this.#tracing = await setupTracing('drover-worker');
+      if (this.#options.metricsPort !== undefined) {
+        this.#metrics = new WorkerMetrics({ pool: pool.name, worker: this.name });
+        this.metricsUrl = await this.#metrics.listen(this.#options.metricsHost, this.#options.metricsPort);
+      }
     } catch (error) {
+      await this.#metrics?.close();
       this.#state = 'stopped';
       this.#failReady(error);
       this.emit('stopped');
       throw error;
     }
     this.#pool = pool;
+    this.#prepareLauncher(pool);
     const every = (seconds: number, fn: () => Promise<void>) =>
       this.#timers.push(setInterval(() => void fn().catch((e: unknown) => this.#print(`Worker ${this.name}: ${(e as Error).message}`)), seconds * 1000));
     every(this.#options.heartbeatSeconds, () => this.#beat());
@@ -232,6 +261,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       let runs: ClaimedFlowRun[];
+      const pollStarted = Date.now();
       try {
         runs = await this.#client.workPools.claimRuns(
           {
@@ -252,12 +282,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       failures = 0;
-      for (const run of runs) this.#hold(run);
+      for (const run of runs) this.#hold(run, pollStarted);
     }
   }
 
   /** Keeps a claimed run and launches it when it is due (less the launch lead). */
-  #hold(run: ClaimedFlowRun): void {
+  #hold(run: ClaimedFlowRun, pollStarted: number): void {
     let finish: () => void = () => {};
     const done = new Promise<void>((resolve) => {
       finish = resolve;
@@ -265,6 +295,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const held: Held = { run, done, finish };
     this.#held.set(run.id, held);
     const due = run.nextScheduledStartTime ? Date.parse(run.nextScheduledStartTime) : Date.now();
+    this.#metrics?.claimLatency.observe(secondsSince(Math.max(due, Date.parse(run.created))));
+    if (this.#tracing) {
+      const attributes = { 'drover.flow_run.id': run.id, 'drover.flow_run.name': run.name, 'drover.worker.name': this.name };
+      // A run no trace started (made by the scheduler, or a server that does not trace) gets its own trace here.
+      const root = run.traceContext ? undefined : this.#tracing.startSpan(`flow run ${run.name}`, { parent: null, attributes });
+      held.trace = { parent: run.traceContext ?? (root as TraceSpan).traceParent, root };
+      const claim = this.#tracing.startSpan('claim', { parent: held.trace.parent, attributes, startTime: Math.max(pollStarted, Date.parse(run.created)) });
+      claim.end();
+    }
     const delay = Math.max(0, due - Date.now() - this.#options.launchLeadMs);
     held.timer = setTimeout(() => {
       held.timer = undefined;
@@ -273,6 +312,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #release(held: Held, state: State): void {
+    this.#metrics?.jobsFinished.inc({ state: state.type });
+    for (const span of [held.trace?.job, held.trace?.root]) {
+      span?.setAttributes({ 'drover.state.type': state.type, 'drover.state.name': state.name });
+      span?.end();
+    }
     this.#held.delete(held.run.id);
     held.finish();
     this.#slotFreed();
@@ -288,6 +332,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (held.job && this.#jobStreams(held)) this.#print(`${run.name} | ${line}`);
     };
     let state: State | undefined;
+    const due = Math.max(run.nextScheduledStartTime ? Date.parse(run.nextScheduledStartTime) : 0, Date.now() - this.#options.launchLeadMs);
+    const jobSpan = held.trace && this.#tracing?.startSpan('job', { parent: held.trace.parent, attributes: { 'drover.flow_run.id': run.id } });
+    if (held.trace) held.trace.job = jobSpan;
+    const launchSpan = jobSpan && this.#tracing?.startSpan('launch', { parent: jobSpan.traceParent, attributes: { 'drover.pool.type': pool.type } });
+    let running = false;
     try {
       const deployment = await this.#client.deployments.read(run.deploymentId as string);
       const configuration = buildJobConfiguration(
@@ -299,7 +348,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       configuration.name ??= run.name;
       held.configuration = configuration;
       // The engine ships its own log lines; it also marks them on stdout so this worker can show them.
-      const droverEnv = { DROVER_API_URL: this.#client.apiUrl, DROVER_FLOW_RUN_ID: run.id, DROVER_LOG_ECHO: 'marked' };
+      const droverEnv: Record<string, string> = { DROVER_API_URL: this.#client.apiUrl, DROVER_FLOW_RUN_ID: run.id, DROVER_LOG_ECHO: 'marked' };
+      // The job's spans go under its job span (W3C TRACEPARENT), to the worker's collector.
+      if (jobSpan) Object.assign(droverEnv, { TRACEPARENT: jobSpan.traceParent, ...otlpEnv() });
       // The job heartbeats and proposes under the worker's claim, and stops once it is lost.
       const secretEnv: Record<string, string> = { DROVER_CLAIM_TOKEN: run.claimToken };
       if (this.#client.apiKey) secretEnv.DROVER_API_KEY = this.#client.apiKey;
@@ -319,6 +370,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         },
       });
       held.job = job;
+      this.#metrics?.launchLatency.observe(secondsSince(due));
+      this.#metrics?.jobsRunning.inc();
+      running = true;
+      launchSpan?.setAttributes({ 'drover.infrastructure_id': job.infrastructureId });
+      launchSpan?.end();
       this.emit('launched', run, job.infrastructureId);
       await this.#client.flowRuns
         .setInfrastructure({ id: run.id, infrastructureId: job.infrastructureId, claimToken: run.claimToken })
@@ -328,6 +384,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
             : this.#print(`Run ${run.name}: could not record where its job runs (${(error as Error).message}); only this worker can stop it`),
         );
       const exit = await job.exited;
+      this.#metrics?.jobsRunning.dec();
+      running = false;
+      jobSpan?.setAttributes({ 'drover.job.exit_code': exit.code ?? -1, 'drover.job.signal': exit.signal ?? '' });
       await logs.flush();
       state = (await this.#client.flowRuns.read(run.id)).state;
       if (!isTerminal(state.type) && !held.abandoned) {
@@ -342,13 +401,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (error) {
       const message = isDroverError(error, 'JOB_VARIABLES_INVALID') ? (error as Error).message : `Submission failed: ${(error as Error).message}`;
       this.#print(`Run ${run.name}: ${message}`);
+      launchSpan?.fail(message);
+      launchSpan?.end();
+      jobSpan?.fail(message);
       logs.add('error', message);
       await logs.flush();
       state = (
         await this.#client.flowRuns.setState({ flowRunId: run.id, state: { type: 'FAILED', message }, claimToken: run.claimToken }).catch(() => undefined)
       )?.state;
     } finally {
+      if (running) this.#metrics?.jobsRunning.dec();
       this.#release(held, state ?? run.state);
+    }
+  }
+
+  /**
+   * Lets the launcher get ready for runs of the pool's own configuration (a process pool starts
+   * its warm engines). The environment is the part of #launch's every job shares; a launcher
+   * learns any other shape from the jobs it launches.
+   */
+  #prepareLauncher(pool: WorkPool): void {
+    try {
+      this.#launcher?.prepare?.({
+        configuration: buildJobConfiguration(pool.baseJobTemplate, {}, {}, `the default job of pool "${pool.name}"`),
+        droverEnv: { DROVER_API_URL: this.#client.apiUrl, DROVER_LOG_ECHO: 'marked' },
+        secretEnv: this.#client.apiKey ? { DROVER_API_KEY: this.#client.apiKey } : {},
+      });
+    } catch {
+      // a template whose defaults do not render fails each run with its message; nothing to prepare
     }
   }
 
@@ -475,7 +555,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       await Promise.all([...this.#held.values()].map((h) => h.done));
     }
+    await this.#launcher?.close?.();
+    await this.#metrics?.close();
+    await this.#tracing?.flush().catch(() => {});
     this.#print(`Worker ${this.name} stopped`);
     this.emit('stopped');
   }
+}
+
+/** The standard OpenTelemetry exporter variables, passed to jobs (containers do not inherit the worker's environment). */
+function otlpEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => /^OTEL_/.test(entry[0]) && entry[1] !== undefined));
 }

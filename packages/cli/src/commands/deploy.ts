@@ -140,7 +140,7 @@ async function deploy(ctx: Context, entrypoint: string | undefined, options: Dep
     jobVariable: options.jobVariable,
   };
   const client = ctx.client();
-  const plan = await planDeploy({ entrypoint, flags, cwd: ctx.io.cwd, client });
+  const plan = await planDeploy({ entrypoint, flags, cwd: ctx.io.cwd, env: ctx.io.env, client });
   const now = new Date();
   if (options.dryRun) {
     if (options.json) {

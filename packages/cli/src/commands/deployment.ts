@@ -3,7 +3,7 @@
  * deploymentSchedule.ts): the deployments on the server, addressed as `flow-name/deployment-name`
  * or by id.
  */
-import { type Deployment, DroverError, type FlowRun, Tag, WorkQueueName } from '@drover/schemas';
+import { type Deployment, droverErrorOf, type FlowRun, Tag, WorkQueueName } from '@drover/schemas';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { type Context, examples } from '../cliContext.js';
@@ -45,7 +45,7 @@ function checkParameterNames(deployment: Deployment, parameters: Record<string, 
   for (const key of Object.keys(parameters)) {
     if (known.includes(key)) continue;
     const guess = closestKey(key, known);
-    throw new DroverError(
+    throw droverErrorOf(
       'PARAMETERS_INVALID',
       `Unknown parameter "${key}" for deployment "${fullName(deployment)}" (its parameters: ${known.join(', ') || 'none'})${guess ? `: did you mean "${guess}"?` : ''}`,
       { parameter: key },
@@ -64,6 +64,7 @@ interface RunOptions {
   tag?: string[];
   queue?: string;
   jobVariable?: Record<string, unknown>;
+  name?: string;
   json?: boolean;
 }
 
@@ -81,6 +82,7 @@ async function runDeploymentCommand(ctx: Context, name: string, options: RunOpti
     scheduledTime,
     workQueueName: options.queue,
     jobVariables: options.jobVariable ?? {},
+    name: options.name,
   });
   const watch = options.watch || options.timeout !== undefined;
   const { out } = ctx;
@@ -128,7 +130,7 @@ export function registerDeployment(program: Command, ctx: Context): void {
             out.paint('bold', fullName(d)),
             d.workPoolName ? `${d.workPoolName}${d.workQueueName && d.workQueueName !== 'default' ? `/${d.workQueueName}` : ''}` : '-',
             schedulesSummary(d),
-            d.paused ? out.paint('yellow', 'paused') : out.paint('green', 'active'),
+            d.paused ? out.paint('yellow', 'paused') : d.status === 'READY' ? out.paint('green', 'ready') : out.paint('yellow', 'not ready'),
             formatTime(d.updated),
           ]),
           'No deployments. Create one with `drover deploy`.',
@@ -151,7 +153,8 @@ export function registerDeployment(program: Command, ctx: Context): void {
         out.fields([
           ['name', out.paint('bold', fullName(d))],
           ['id', d.id],
-          ['status', d.paused ? out.paint('yellow', 'paused') : out.paint('green', 'active')],
+          ['status', d.status === 'READY' ? out.paint('green', 'ready') : `${out.paint('yellow', d.paused ? 'paused' : 'not ready')}: ${d.statusReason}`],
+          ['last polled', d.lastPolled ? formatTime(d.lastPolled) : 'never'],
           ['entrypoint', d.entrypoint ?? '-'],
           ['work pool', d.workPoolName ? `${d.workPoolName} (queue ${d.workQueueName ?? 'default'})` : '- (served by a runner)'],
           ['parameters', inlineJson(d.parameters)],
@@ -190,6 +193,11 @@ export function registerDeployment(program: Command, ctx: Context): void {
       .option('-t, --tag <tag>', "a tag added to the deployment's, repeatable", schemaListFlag('--tag', Tag))
       .option('-q, --queue <queue>', "a queue of the deployment's pool instead of its own", schemaFlag('--queue', WorkQueueName))
       .option('--job-variable <key=value>', 'a job variable for this run, repeatable', keyValueFlag('--job-variable'))
+      .option(
+        '--name <name>',
+        "the run's name (default: the deployment's flowRunName template, or a generated one)",
+        schemaFlag('--name', z.string().min(1).max(200)),
+      )
       .option('--json', 'print the run as JSON (with --watch: the run as it ended, no streaming)')
       .action((name: string, options: RunOptions) => runDeploymentCommand(ctx, name, options)),
     'drover deployment run hello/example --param name=ada --watch',

@@ -2,7 +2,7 @@
  * `drover deployment schedule ls|add|pause|resume|delete|preview`: a deployment's schedules. A
  * schedule is named by its id or its slug.
  */
-import { type Deployment, type DeploymentSchedule, DroverError, ScheduleSlug } from '@drover/schemas';
+import { type Deployment, type DeploymentSchedule, droverErrorOf, ScheduleSlug } from '@drover/schemas';
 import { type Command, Option } from 'commander';
 import { type Context, examples } from '../cliContext.js';
 import { UsageError } from '../errors.js';
@@ -16,7 +16,7 @@ function findSchedule(deployment: Deployment, ref: string): DeploymentSchedule {
   const found = deployment.schedules.find((s) => s.id === ref) ?? deployment.schedules.find((s) => s.slug === ref);
   if (found) return found;
   const known = deployment.schedules.map((s) => (s.slug ? `${s.id} (${s.slug})` : s.id));
-  throw new DroverError(
+  throw droverErrorOf(
     'SCHEDULE_NOT_FOUND',
     `Deployment "${fullName(deployment)}" has no schedule "${ref}" (its schedules: ${known.join(', ') || 'none'}; see \`drover deployment schedule ls ${fullName(deployment)}\`)`,
     { schedule: ref },

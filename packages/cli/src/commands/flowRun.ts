@@ -1,4 +1,5 @@
-/** `drover flow-run ls|inspect|logs|cancel|delete`: runs, their states and their logs. */
+/** `drover flow-run ls|inspect|logs|cancel|retry|delete`: runs, their states and their logs. */
+import type { DroverClient } from '@drover/client';
 import { type FlowRun, isTerminal, type LogRecord, type StateType } from '@drover/schemas';
 import type { Command } from 'commander';
 import { type Context, examples } from '../cliContext.js';
@@ -27,8 +28,35 @@ async function readAllLogs(ctx: Context, id: string): Promise<LogRecord[]> {
   }
 }
 
+/**
+ * Why a due SCHEDULED run (a Late one, typically) has not started, in words: its deployment is not
+ * ready (paused, no online worker, queue or pool paused, nobody polling), or a concurrency limit
+ * is full; null for a run that is not waiting. Prefect users' most common question.
+ */
+async function whyWaiting(client: DroverClient, run: FlowRun): Promise<string | null> {
+  const due = run.state.type === 'SCHEDULED' && run.nextScheduledStartTime !== null && Date.parse(run.nextScheduledStartTime) <= Date.now();
+  if (!due || !run.deploymentId) return null;
+  const deployment = await client.deployments.read(run.deploymentId);
+  if (deployment.status === 'NOT_READY') return deployment.statusReason;
+  const active = async (filter: { deploymentId?: string; workPoolName?: string }) =>
+    (await client.flowRuns.list({ ...filter, states: ['PENDING', 'RUNNING', 'CANCELLING'], page: { limit: 1000, offset: 0 } })).length;
+  if (deployment.concurrencyLimit !== null) {
+    const n = await active({ deploymentId: deployment.id });
+    if (n >= deployment.concurrencyLimit) return `the deployment's concurrency limit is full (${n} of ${deployment.concurrencyLimit} runs active)`;
+  }
+  if (deployment.workPoolName) {
+    const pool = await client.workPools.read(deployment.workPoolName);
+    if (pool.concurrencyLimit !== null) {
+      const n = await active({ workPoolName: pool.name });
+      if (n >= pool.concurrencyLimit) return `work pool ${pool.name}'s concurrency limit is full (${n} of ${pool.concurrencyLimit} runs active)`;
+    }
+    return `nothing holds it back: the next poll of a worker of pool ${pool.name} takes it`;
+  }
+  return 'nothing holds it back: the next poll of its runner takes it';
+}
+
 export function registerFlowRun(program: Command, ctx: Context): void {
-  const flowRun = program.command('flow-run').alias('flow-runs').description('Flow runs: list, inspect, read logs, cancel, delete');
+  const flowRun = program.command('flow-run').alias('flow-runs').description('Flow runs: list, inspect, read logs, cancel, retry, delete');
   examples(flowRun, 'drover flow-run ls --state failed', 'drover flow-run logs <id> --follow');
 
   examples(
@@ -80,13 +108,18 @@ export function registerFlowRun(program: Command, ctx: Context): void {
       .option('--json', 'print the run as JSON')
       .action(async (id: string, options: { json?: boolean }) => {
         const client = ctx.client();
-        const [run, history] = await Promise.all([client.flowRuns.read(id), client.flowRuns.history(id)]);
+        const [run, history, children] = await Promise.all([
+          client.flowRuns.read(id),
+          client.flowRuns.history(id),
+          client.flowRuns.list({ parentFlowRunId: id, page: { limit: 1000, offset: 0 } }),
+        ]);
         if (options.json) return ctx.out.json(run);
         const { out } = ctx;
         out.fields([
           ['name', out.paint('bold', run.name)],
           ['id', run.id],
           ['deployment', runDeploymentName(run)],
+          ['parent run', run.parentFlowRunId ?? '-'],
           ['state', `${stateLabel(out, run.state)}${run.state.message ? `: ${run.state.message}` : ''}`],
           ['parameters', inlineJson(run.parameters)],
           ['tags', run.tags.join(', ') || '-'],
@@ -99,7 +132,16 @@ export function registerFlowRun(program: Command, ctx: Context): void {
           ['worker', run.workerName ?? '-'],
           ['idempotency key', run.idempotencyKey ?? '-'],
           ['result', run.result === null ? '-' : inlineJson(run.result)],
+          ...(await whyWaiting(client, run).then((why) => (why ? [['waiting', why] as const] : []))),
         ]);
+        if (children.length > 0) {
+          out.line();
+          out.line(out.paint('bold', 'Child runs'));
+          out.table(
+            ['ID', 'NAME', 'DEPLOYMENT', 'STATE'],
+            children.map((c) => [c.id, c.name, runDeploymentName(c), stateLabel(out, c.state)]),
+          );
+        }
         out.line();
         out.line(out.paint('bold', 'History'));
         for (const state of history) out.line(stateLine(out, state));
@@ -147,6 +189,25 @@ export function registerFlowRun(program: Command, ctx: Context): void {
         ctx.out.line(`Flow run ${id} is ${stateLabel(ctx.out, result.state)}`);
       }),
     'drover flow-run cancel 0192f0c4-3b5e-7a1c-9d2e-4f6a8b0c1d2e',
+  );
+
+  examples(
+    flowRun
+      .command('retry')
+      .description('Run a FAILED, CRASHED or CANCELLED run again: it is due now, its history and logs are kept')
+      .argument('<id>', 'the flow run id', runIdArg)
+      .option('--json', 'print the orchestration result as JSON')
+      .action(async (id: string, options: { json?: boolean }) => {
+        const result = await ctx.client().flowRuns.retry(id);
+        const retried = result.status === 'ACCEPT';
+        if (options.json) {
+          if (!retried) ctx.exitCode = 1;
+          return ctx.out.json(result);
+        }
+        if (!retried) throw new Error(`Flow run ${id} was not retried: ${result.reason ?? `it is ${result.state.type}`}`);
+        ctx.out.line(`Flow run ${id} is ${stateLabel(ctx.out, result.state)}: a worker will run it again`);
+      }),
+    'drover flow-run retry 0192f0c4-3b5e-7a1c-9d2e-4f6a8b0c1d2e',
   );
 
   examples(

@@ -1,7 +1,7 @@
 /** `drover work-pool create|ls|inspect|update|pause|resume|delete|get-default-base-job-template`. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BaseJobTemplate, DroverError, defaultBaseJobTemplate, type WorkPool, WorkPoolName, WorkPoolType } from '@drover/schemas';
+import { BaseJobTemplate, defaultBaseJobTemplate, droverErrorOf, type WorkPool, WorkPoolName, WorkPoolType } from '@drover/schemas';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { type Context, examples } from '../cliContext.js';
@@ -28,7 +28,7 @@ function readTemplate(file: string, cwd: string): BaseJobTemplate {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new DroverError(
+    throw droverErrorOf(
       'VALIDATION_ERROR',
       `${shown}: not valid JSON (${(error as Error).message}); get a starting point with \`drover work-pool get-default-base-job-template --type process\``,
       { file: path },
@@ -36,7 +36,7 @@ function readTemplate(file: string, cwd: string): BaseJobTemplate {
   }
   const result = BaseJobTemplate.safeParse(json);
   if (!result.success)
-    throw new DroverError(
+    throw droverErrorOf(
       'VALIDATION_ERROR',
       explainIssues(result.error, BaseJobTemplate, json)
         .map((line) => `${shown}: ${line}`)
@@ -143,7 +143,7 @@ export function registerWorkPool(program: Command, ctx: Context): void {
           queues.map((q) => [
             q.name + (q.id === p.defaultQueueId ? ' (default)' : ''),
             String(q.priority),
-            q.isPaused ? out.paint('yellow', 'paused') : 'ready',
+            q.status === 'READY' ? out.paint('green', 'ready') : out.paint('yellow', q.status === 'PAUSED' ? 'paused' : 'not ready'),
             q.concurrencyLimit === null ? 'unlimited' : String(q.concurrencyLimit),
             formatTime(q.lastPolled),
           ]),

@@ -17,7 +17,7 @@ function limit(value: number | null): string {
 }
 
 function status(out: Output, q: WorkQueue): string {
-  return q.isPaused ? out.paint('yellow', 'paused') : out.paint('green', 'ready');
+  return q.status === 'READY' ? out.paint('green', 'ready') : out.paint('yellow', q.status === 'PAUSED' ? 'paused' : 'not ready');
 }
 
 interface QueueOptions {
@@ -93,7 +93,7 @@ export function registerWorkQueue(program: Command, ctx: Context): void {
           ['id', q.id],
           ['pool', q.workPoolName],
           ['priority', String(q.priority)],
-          ['status', status(out, q)],
+          ['status', q.statusReason ? `${status(out, q)}: ${q.statusReason}` : status(out, q)],
           ['concurrency', limit(q.concurrencyLimit)],
           ['description', q.description ?? '-'],
           ['last polled', formatTime(q.lastPolled)],

@@ -11,6 +11,7 @@ interface StartOptions {
   name?: string;
   type?: WorkPoolType;
   prefetchSeconds?: number;
+  metricsPort?: number;
 }
 
 async function start(ctx: Context, options: StartOptions): Promise<void> {
@@ -23,6 +24,7 @@ async function start(ctx: Context, options: StartOptions): Promise<void> {
     limit: options.limit,
     type: options.type,
     prefetchSeconds: options.prefetchSeconds,
+    metricsPort: options.metricsPort,
     client: ctx.client(),
     print: (line) => ctx.out.line(line),
   });
@@ -55,6 +57,7 @@ export function registerWorker(program: Command, ctx: Context): void {
         new Option('-t, --type <type>', 'the pool type: checked against the pool, or used to create it when it does not exist').choices(WorkPoolType.options),
       )
       .option('--prefetch-seconds <s>', 'claim runs due this far ahead and launch each at its time', intFlag('--prefetch-seconds', 0, 3600))
+      .option('--metrics-port <port>', "serve the worker's Prometheus metrics at http://127.0.0.1:<port>/metrics", intFlag('--metrics-port', 0, 65_535))
       .action((options: StartOptions) => start(ctx, options)),
     'drover worker start --pool local',
     'drover worker start --pool local --queue urgent --queue default --limit 4',

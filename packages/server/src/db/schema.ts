@@ -82,7 +82,11 @@ export const deployments = sqliteTable(
     concurrencyLimit: integer('concurrency_limit'),
     collisionStrategy: text('collision_strategy', { enum: ['ENQUEUE', 'CANCEL_NEW'] }).notNull(),
     pullSteps: json<unknown[]>('pull_steps'),
+    /** A template for its runs' names (see `renderRunName` in @drover/schemas); null for generated names. */
+    flowRunName: text('flow_run_name'),
     paused: bool('paused'),
+    /** When a runner (`serve()`) last polled for this deployment's runs; workers' polls are on the queue. */
+    lastPolled: text('last_polled'),
     created: created(),
     updated: text('updated').notNull(),
   },
@@ -145,6 +149,8 @@ export const flowRuns = sqliteTable(
     idempotencyKey: text('idempotency_key'),
     jobVariables: json<Record<string, unknown>>('job_variables'),
     autoScheduled: bool('auto_scheduled'),
+    /** The run that started this one (a subflow); cancelling the parent cancels its children. */
+    parentFlowRunId: text('parent_flow_run_id'),
     scheduleId: text('schedule_id'),
     workerName: text('worker_name'),
     /**
@@ -171,6 +177,7 @@ export const flowRuns = sqliteTable(
     index('flow_runs_schedule_state').on(t.scheduleId, t.stateType, t.nextScheduledStartTime),
     index('flow_runs_state_expected').on(t.stateType, t.expectedStartTime),
     index('flow_runs_expected').on(t.expectedStartTime),
+    index('flow_runs_parent').on(t.parentFlowRunId),
   ],
 );
 

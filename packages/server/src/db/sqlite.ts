@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
-import { DroverError } from '@drover/schemas';
+import { droverErrorOf } from '@drover/schemas';
 import Database from 'better-sqlite3';
 import { type Placeholder, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
@@ -84,7 +84,7 @@ function refuseNewerDatabase(sqlite: Database.Database, file: string): void {
   const journal = JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: { when: number; tag: string }[] };
   const known = Math.max(...journal.entries.map((entry) => entry.when));
   if (row.newest !== null && row.newest > known) {
-    throw new DroverError(
+    throw droverErrorOf(
       'DATABASE_TOO_NEW',
       `The database ${file} was migrated by a newer Drover (migration of ${new Date(row.newest).toISOString()}, this version knows up to ${new Date(known).toISOString()}): upgrade Drover or point DROVER_HOME at another folder`,
       { file },

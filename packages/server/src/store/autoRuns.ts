@@ -1,6 +1,7 @@
 /** The scheduler's reads and writes: active schedules in pages, and its runs, inserted once. */
+import { renderRunName } from '@drover/schemas';
 import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
-import { deploymentSchedules, deployments, flowRunStates, flowRuns } from '../db/schema.js';
+import { deploymentSchedules, deployments, flowRunStates, flowRuns, flows } from '../db/schema.js';
 import { placeholders, preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { runName, uuidv7 } from '../ids.js';
 import { channelsOf, NEW_RUN_COLUMNS, newRunRow } from './flowRuns.js';
@@ -18,7 +19,11 @@ export interface ActiveSchedule {
 /** An unpaused deployment with its active schedules: what its scheduled runs copy. */
 export interface ScheduledDeployment {
   readonly id: string;
+  readonly name: string;
   readonly flowId: string;
+  readonly flowName: string;
+  /** Its runs' name template, or null for generated names. */
+  readonly flowRunName: string | null;
   readonly workQueueId: string | null;
   readonly parameters: Record<string, unknown>;
   readonly tags: readonly string[];
@@ -33,12 +38,16 @@ function deploymentsWithSchedules(db: SqliteDb, where: SQL) {
   return db
     .select({
       id: deployments.id,
+      name: deployments.name,
       flowId: deployments.flowId,
+      flowName: flows.name,
+      flowRunName: deployments.flowRunName,
       workQueueId: deployments.workQueueId,
       parameters: deployments.parameters,
       tags: deployments.tags,
     })
     .from(deployments)
+    .innerJoin(flows, eq(flows.id, deployments.flowId))
     .where(and(where, hasActive, eq(deployments.paused, false)))
     .orderBy(asc(deployments.id))
     .limit(sql.placeholder('limit'))
@@ -135,6 +144,22 @@ export function autoRunKeyPrefix(deploymentId: string, scheduleKey: string): str
 }
 
 /**
+ * A scheduled run's name: its deployment's template rendered, or a generated one (also when the
+ * template needs a parameter the schedule does not give: a scheduler pass never fails on a name).
+ */
+function autoRunName(run: AutoRun, id: string): string {
+  const { deployment } = run;
+  if (deployment.flowRunName === null) return runName(id);
+  const { name, missing } = renderRunName(deployment.flowRunName, {
+    parameters: run.parameters,
+    flowName: deployment.flowName,
+    deploymentName: deployment.name,
+    scheduledTime: run.time,
+  });
+  return missing.length === 0 ? name : runName(id);
+}
+
+/**
  * Inserts the runs that do not exist yet; returns how many, and the runs' `runsAvailable` channels.
  * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
  */
@@ -149,7 +174,7 @@ export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date
       newRunRow(
         {
           id,
-          name: runName(id),
+          name: autoRunName(run, id),
           flowId: run.deployment.flowId,
           deploymentId: run.deployment.id,
           workQueueId: run.deployment.workQueueId,
@@ -159,6 +184,7 @@ export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date
           jobVariables: {},
           autoScheduled: true,
           scheduleId: run.scheduleId,
+          parentFlowRunId: null,
         },
         time,
         iso,

@@ -1,9 +1,9 @@
-import { ClaimDeploymentRunsInput, type ClaimedFlowRun, ClaimRunsInput, DroverError } from '@drover/schemas';
+import { ClaimDeploymentRunsInput, type ClaimedFlowRun, ClaimRunsInput, droverErrorOf } from '@drover/schemas';
 import { and, asc, count, eq, gt, lte, min, or, type SQL, sql } from 'drizzle-orm';
-import { flowRuns, workPools, workQueues } from '../db/schema.js';
+import { deployments, flowRuns, workPools, workQueues } from '../db/schema.js';
 import { preparedStatements, type SqliteDb } from '../db/sqlite.js';
 import { deploymentChannel, queueChannel, type Wake } from '../events.js';
-import { activeRunsOfDeployment, claimedRuns, deploymentRow, holdsSlotSql, newClaim, transition } from './flowRuns.js';
+import { activeRunsOfDeployment, claimedRuns, deploymentRow, holdsSlotSql, newClaim, setFlowRunState, transition } from './flowRuns.js';
 import { inJsonArray } from './sqlDialect.js';
 import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
@@ -56,6 +56,11 @@ const statements = preparedStatements((db: SqliteDb) => ({
     .where(eq(workQueues.workPoolId, sql.placeholder('poolId')))
     .orderBy(asc(workQueues.priority))
     .prepare(),
+  markDeploymentsPolled: db
+    .update(deployments)
+    .set({ lastPolled: sql`${sql.placeholder('now')}` })
+    .where(inJsonArray(deployments.id, 'ids'))
+    .prepare(),
   markPolled: db
     .update(workQueues)
     .set({ lastPolled: sql`${sql.placeholder('now')}` })
@@ -92,7 +97,7 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal
   const watch = watchRuns(ctx);
   try {
     const first = await claimOnce(ctx, claim);
-    if (first.runs.length > 0 || claim.waitMs === 0) return first.runs;
+    if (first.runs.length > 0 || claim.waitMs === 0) return handOut(ctx, first.runs, signal);
     // Wake for a new run, or when the next scheduled one enters the worker's window, whichever is first.
     const started = ctx.clock.now().getTime();
     const before = Date.parse(claim.scheduledBefore);
@@ -107,10 +112,28 @@ export async function claimRuns(ctx: StoreContext, input: ClaimRunsInput, signal
     // A worker that hung up would never launch what it was given.
     if (signal?.aborted) return [];
     const waited = ctx.clock.now().getTime() - started;
-    return (await claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() })).runs;
+    return handOut(ctx, (await claimOnce(ctx, { ...claim, scheduledBefore: new Date(before + waited).toISOString() })).runs, signal);
   } finally {
     watch.stop();
   }
+}
+
+/**
+ * The claimed runs, for a claimer still there to get them. One that hung up while its claim was
+ * being made (a worker stopping, a dropped connection) never sees the answer and would never
+ * launch them: they are offered again at once, through orchestration, rather than waiting
+ * PENDING for the heartbeat timeout.
+ */
+async function handOut(ctx: StoreContext, runs: ClaimedFlowRun[], signal: AbortSignal | undefined): Promise<ClaimedFlowRun[]> {
+  if (!signal?.aborted || runs.length === 0) return runs;
+  for (const run of runs) {
+    await setFlowRunState(ctx, {
+      flowRunId: run.id,
+      claimToken: run.claimToken,
+      state: { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: 'Its claimer hung up before it got the run: offered again' },
+    });
+  }
+  return [];
 }
 
 /**
@@ -188,7 +211,7 @@ async function claimOnce(ctx: StoreContext, claim: Claim): Promise<{ runs: Claim
     const queues = claim.workQueueNames ? allQueues.filter((q) => claim.workQueueNames?.includes(q.name)) : allQueues;
     const unknown = claim.workQueueNames?.find((name) => !allQueues.some((q) => q.name === name));
     if (unknown !== undefined) {
-      throw new DroverError(
+      throw droverErrorOf(
         'WORK_QUEUE_NOT_FOUND',
         `Work queue "${unknown}" not found in pool "${pool.name}" (its queues: ${allQueues.map((q) => q.name).join(', ')})`,
         {
@@ -281,9 +304,11 @@ export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploym
   const once = async () => {
     const before = new Date(claim.scheduledBefore).toISOString();
     const deploymentIds = JSON.stringify(claim.deploymentIds);
-    const { taken, ended } = await ctx.commits.run(() =>
-      claimDue(ctx, (after) => statements(ctx.db).dueOfDeployments.all({ deploymentIds, before, ...after }), claim.limit, new Map(), claim.workerName),
-    );
+    const { taken, ended } = await ctx.commits.run(() => {
+      // A runner polling is what makes its deployments READY (see readiness.ts).
+      statements(ctx.db).markDeploymentsPolled.run({ now: ctx.clock.now().toISOString(), ids: deploymentIds });
+      return claimDue(ctx, (after) => statements(ctx.db).dueOfDeployments.all({ deploymentIds, before, ...after }), claim.limit, new Map(), claim.workerName);
+    });
     for (const run of taken) ctx.events.emit('runStateChanged', run.id, 'PENDING');
     for (const run of ended) ctx.events.emit('runStateChanged', run.id, run.type);
     return claimedRuns(ctx.db, taken);
@@ -291,9 +316,9 @@ export async function claimDeploymentRuns(ctx: StoreContext, input: ClaimDeploym
   const watch = watchRuns(ctx);
   try {
     const first = await once();
-    if (first.length > 0 || claim.waitMs === 0) return first;
+    if (first.length > 0 || claim.waitMs === 0) return handOut(ctx, first, signal);
     await watch.wait({ budgeted: claim.deploymentIds.map(deploymentChannel), broadcast: [] }, claim.waitMs, signal);
-    return signal?.aborted ? [] : await once();
+    return signal?.aborted ? [] : handOut(ctx, await once(), signal);
   } finally {
     watch.stop();
   }

@@ -8,16 +8,19 @@ import {
   DeploymentScheduleUpdate,
   DeploymentUpdate,
   type DeploymentUpserted,
-  DroverError,
+  droverErrorOf,
+  RUN_NAME_BUILTINS,
   splitDeploymentName,
+  unknownRunNameKeys,
 } from '@drover/schemas';
 import { and, asc, eq, inArray, type SQL } from 'drizzle-orm';
 import { canonicalJson } from '../canonicalJson.js';
 import { deploymentSchedules, deployments, flows, workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { uuidv7 } from '../ids.js';
-import { assertParameterSchema } from '../parameters.js';
+import { assertJobVariables, assertParameterSchema } from '../parameters.js';
 import { ensureFlow } from './flows.js';
+import { deploymentReadiness, poolFacts } from './readiness.js';
 import { toDeployment } from './rows.js';
 import { deleteFutureAutoRuns, rekeyAutoRuns } from './scheduledRuns.js';
 import { jsonArrayContainsAll } from './sqlDialect.js';
@@ -45,7 +48,7 @@ export function requireDeployment(db: Executor, ref: DeploymentRef): DeploymentR
       .where(and(eq(flows.name, flowName), eq(deployments.name, deploymentName)))
       .get()?.d;
   }
-  if (!row) throw new DroverError('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
+  if (!row) throw droverErrorOf('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
   return row;
 }
 
@@ -56,7 +59,7 @@ export function requireDeployment(db: Executor, ref: DeploymentRef): DeploymentR
 function resolveQueue(db: Executor, workPoolName: string | null, workQueueName: string | null, now: Date): string | null {
   if (workPoolName === null) {
     if (workQueueName !== null) {
-      throw new DroverError('VALIDATION_ERROR', `Work queue "${workQueueName}" needs a work pool: set workPoolName too`, { workQueueName });
+      throw droverErrorOf('VALIDATION_ERROR', `Work queue "${workQueueName}" needs a work pool: set workPoolName too`, { workQueueName });
     }
     return null;
   }
@@ -91,7 +94,7 @@ function assertUniqueSlugs(schedules: readonly ParsedSchedule[]): void {
   for (const schedule of schedules) {
     if (schedule.slug === null) continue;
     if (seen.has(schedule.slug)) {
-      throw new DroverError('NAME_CONFLICT', `Schedule slug "${schedule.slug}" appears twice; slugs are unique within a deployment`, { slug: schedule.slug });
+      throw droverErrorOf('NAME_CONFLICT', `Schedule slug "${schedule.slug}" appears twice; slugs are unique within a deployment`, { slug: schedule.slug });
     }
     seen.add(schedule.slug);
   }
@@ -170,8 +173,56 @@ function autoRunsChange(before: DeploymentRow, after: DeploymentRow): boolean {
   );
 }
 
-/** Reads a deployment with its names and schedules. */
-export function loadDeployment(db: Executor, row: DeploymentRow): Deployment {
+/**
+ * Refuses a run-name template whose placeholders its runs could never fill: with a parameter
+ * schema, every key must be one of its parameters or a built-in. Without one, runs are checked as
+ * they are made.
+ */
+function checkRunNameTemplate(fullName: string, template: string | null, parameterSchema: Record<string, unknown> | null): void {
+  const properties = parameterSchema?.properties as Record<string, unknown> | undefined;
+  if (template === null || !properties) return;
+  const unknown = unknownRunNameKeys(template, Object.keys(properties));
+  if (unknown.length === 0) return;
+  throw droverErrorOf(
+    'VALIDATION_ERROR',
+    `flowRunName "${template}" of deployment "${fullName}" names ${unknown.map((k) => `{${k}}`).join(', ')}, which is not a parameter of its flow (its parameters: ${Object.keys(properties).join(', ') || 'none'}) nor one of ${RUN_NAME_BUILTINS.map((k) => `{${k}}`).join(', ')}`,
+    { deployment: fullName, flowRunName: template, unknown },
+  );
+}
+
+/** Refuses job variables the deployment's pool would refuse at launch (see `assertJobVariables`). */
+function checkJobVariables(db: Executor, where: string, workPoolName: string | null, jobVariables: Record<string, unknown>): void {
+  if (workPoolName === null || Object.keys(jobVariables).length === 0) return;
+  const pool = requirePool(db, workPoolName);
+  assertJobVariables(where, pool.name, pool.baseJobTemplate.variables, jobVariables);
+}
+
+/** When readiness is judged: now, and how many missed worker heartbeats make a worker OFFLINE. */
+export interface ReadinessClock {
+  readonly now: Date;
+  readonly missedHeartbeats: number;
+}
+
+const readinessClock = (ctx: StoreContext): ReadinessClock => ({ now: ctx.clock.now(), missedHeartbeats: ctx.settings.missedHeartbeats });
+
+/** The queue and pool facts of these deployments' readiness, read once for all of them. */
+function readinessOf(db: Executor, rows: readonly DeploymentRow[], at: ReadinessClock): (row: DeploymentRow) => ReturnType<typeof deploymentReadiness> {
+  const queueIds = [...new Set(rows.flatMap((row) => (row.workQueueId ? [row.workQueueId] : [])))];
+  const queues = new Map((queueIds.length ? db.select().from(workQueues).where(inArray(workQueues.id, queueIds)).all() : []).map((q) => [q.id, q] as const));
+  const pools = poolFacts(
+    db,
+    [...queues.values()].map((q) => q.workPoolId),
+    at.now,
+    at.missedHeartbeats,
+  );
+  return (row) => {
+    const queue = row.workQueueId ? queues.get(row.workQueueId) : undefined;
+    return deploymentReadiness(row, queue ?? null, queue ? (pools.get(queue.workPoolId) ?? null) : null, at.now);
+  };
+}
+
+/** Reads a deployment with its names, schedules and readiness. */
+export function loadDeployment(db: Executor, row: DeploymentRow, at: ReadinessClock): Deployment {
   const names = db
     .select({ flowName: flows.name, workQueueName: workQueues.name, workPoolName: workPools.name })
     .from(flows)
@@ -184,6 +235,7 @@ export function loadDeployment(db: Executor, row: DeploymentRow): Deployment {
     row,
     { flowName: names?.flowName ?? '', workQueueName: names?.workQueueName ?? null, workPoolName: names?.workPoolName ?? null },
     schedules,
+    readinessOf(db, [row], at)(row),
   );
 }
 
@@ -199,16 +251,19 @@ export async function upsertDeployment(ctx: StoreContext, input: DeploymentCreat
 export async function upsertDeployments(ctx: StoreContext, inputs: readonly DeploymentCreate[]): Promise<DeploymentUpserted[]> {
   const specs = inputs.map((input) => DeploymentCreate.parse(input));
   const now = ctx.clock.now();
-  const results = ctx.db.transaction((tx) => specs.map((spec) => saveDeployment(tx, spec, now)));
+  const results = ctx.db.transaction((tx) => specs.map((spec) => saveDeployment(tx, spec, { now, missedHeartbeats: ctx.settings.missedHeartbeats })));
   for (const { deployment } of results) ctx.events.emit('deploymentChanged', deployment.id);
   return results;
 }
 
-function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.parse>, now: Date): DeploymentUpserted {
+function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.parse>, at: ReadinessClock): DeploymentUpserted {
+  const now = at.now;
   assertParameterSchema(`${spec.flowName}/${spec.name}`, spec.parameterSchema);
   const iso = now.toISOString();
   const flow = ensureFlow(tx, spec.flowName, now);
   const workQueueId = resolveQueue(tx, spec.workPoolName, spec.workQueueName, now);
+  checkJobVariables(tx, `deployment "${spec.flowName}/${spec.name}"`, spec.workPoolName, spec.jobVariables);
+  checkRunNameTemplate(`${spec.flowName}/${spec.name}`, spec.flowRunName, spec.parameterSchema);
   const values = {
     entrypoint: spec.entrypoint,
     parameters: spec.parameters,
@@ -222,6 +277,7 @@ function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.p
     concurrencyLimit: spec.concurrencyLimit,
     collisionStrategy: spec.concurrencyOptions.collisionStrategy,
     pullSteps: spec.pullSteps,
+    flowRunName: spec.flowRunName,
     paused: spec.paused,
     updated: iso,
   };
@@ -240,11 +296,11 @@ function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.p
   const stale = reconcileSchedules(tx, row.id, spec.schedules, iso);
   deleteFutureAutoRuns(tx, { scheduleIds: stale }, now);
   if (spec.paused || (existing && autoRunsChange(existing, row))) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
-  return { deployment: loadDeployment(tx, row), created: !existing };
+  return { deployment: loadDeployment(tx, row, at), created: !existing };
 }
 
 export async function readDeployment(ctx: StoreContext, ref: DeploymentRef): Promise<Deployment> {
-  return loadDeployment(ctx.db, requireDeployment(ctx.db, ref));
+  return loadDeployment(ctx.db, requireDeployment(ctx.db, ref), readinessClock(ctx));
 }
 
 export async function listDeployments(ctx: StoreContext, input: DeploymentFilter): Promise<Deployment[]> {
@@ -269,11 +325,17 @@ export async function listDeployments(ctx: StoreContext, input: DeploymentFilter
   const schedules = ids.length
     ? ctx.db.select().from(deploymentSchedules).where(inArray(deploymentSchedules.deploymentId, ids)).orderBy(asc(deploymentSchedules.position)).all()
     : [];
+  const readiness = readinessOf(
+    ctx.db,
+    rows.map((r) => r.d),
+    readinessClock(ctx),
+  );
   return rows.map((r) =>
     toDeployment(
       r.d,
       { flowName: r.flowName, workQueueName: r.workQueueName, workPoolName: r.workPoolName },
       schedules.filter((s) => s.deploymentId === r.d.id),
+      readiness(r.d),
     ),
   );
 }
@@ -296,7 +358,7 @@ function changeDeployment(
   const iso = now.toISOString();
   const deployment = ctx.db.transaction((tx) => {
     const before = requireDeployment(tx, ref);
-    const current = loadDeployment(tx, before);
+    const current = loadDeployment(tx, before, readinessClock(ctx));
     const changes = change(current);
     assertParameterSchema(`${current.flowName}/${current.name}`, changes.parameterSchema);
     const { schedules, concurrencyOptions, workPoolName, workQueueName, ...plain } = changes;
@@ -307,10 +369,21 @@ function changeDeployment(
       const queue = workQueueName !== undefined ? workQueueName : workPoolName !== undefined ? null : current.workQueueName;
       set.workQueueId = resolveQueue(tx, pool, queue, now);
     }
+    if (changes.flowRunName !== undefined || changes.parameterSchema !== undefined) {
+      checkRunNameTemplate(
+        `${current.flowName}/${current.name}`,
+        changes.flowRunName ?? current.flowRunName,
+        changes.parameterSchema ?? current.parameterSchema,
+      );
+    }
+    if (changes.jobVariables !== undefined || workPoolName !== undefined) {
+      const pool = workPoolName !== undefined ? workPoolName : current.workPoolName;
+      checkJobVariables(tx, `deployment "${current.flowName}/${current.name}"`, pool, changes.jobVariables ?? current.jobVariables);
+    }
     const row = tx.update(deployments).set(set).where(eq(deployments.id, current.id)).returning().get();
     if (schedules) deleteFutureAutoRuns(tx, { scheduleIds: reconcileSchedules(tx, row.id, schedules, iso) }, now);
     if (changes.paused === true || autoRunsChange(before, row)) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
-    return loadDeployment(tx, row);
+    return loadDeployment(tx, row, readinessClock(ctx));
   });
   ctx.events.emit('deploymentChanged', deployment.id);
   return deployment;
@@ -324,7 +397,7 @@ export async function setDeploymentPaused(ctx: StoreContext, ref: DeploymentRef,
 export async function deleteDeployment(ctx: StoreContext, ref: DeploymentRef): Promise<DeploymentDeleted> {
   const now = ctx.clock.now();
   return ctx.db.transaction((tx) => {
-    const deployment = loadDeployment(tx, requireDeployment(tx, ref));
+    const deployment = loadDeployment(tx, requireDeployment(tx, ref), readinessClock(ctx));
     const deletedScheduledRuns = deleteFutureAutoRuns(tx, { deploymentId: deployment.id, includeManual: true, includeLate: true }, now);
     tx.delete(deployments).where(eq(deployments.id, deployment.id)).run();
     return { id: deployment.id, name: `${deployment.flowName}/${deployment.name}`, deletedScheduledRuns };
@@ -353,7 +426,7 @@ export async function removeSchedule(ctx: StoreContext, ref: DeploymentRef, sche
 
 function requireSchedule(deployment: Deployment, scheduleId: string): void {
   if (!deployment.schedules.some((s) => s.id === scheduleId)) {
-    throw new DroverError(
+    throw droverErrorOf(
       'SCHEDULE_NOT_FOUND',
       `Schedule ${scheduleId} not found on deployment "${deployment.flowName}/${deployment.name}" (its schedules: ${deployment.schedules.map((s) => s.id).join(', ') || 'none'})`,
       { scheduleId },

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   ACTIVE_STATE_TYPES,
   type ClaimedFlowRun,
-  DroverError,
+  droverErrorOf,
   type FlowRun,
   FlowRunCreate,
   type FlowRunDeleted,
@@ -11,8 +11,10 @@ import {
   type OrchestrationResult,
   RunHeartbeat,
   type RunHeartbeatResult,
+  renderRunName,
   SetInfrastructureInput,
   SetStateInput,
+  STATE_NAMES,
   type State,
   type StateType,
   splitDeploymentName,
@@ -25,7 +27,7 @@ import { type Executor, placeholders, preparedStatements, type SqliteDb } from '
 import { deploymentChannel, queueChannel } from '../events.js';
 import { runName, uuidv7 } from '../ids.js';
 import { type DeploymentSlots, holdsSlot, type NewState, orchestrate, type Proposal } from '../orchestration.js';
-import { assertParameters } from '../parameters.js';
+import { assertJobVariables, assertParameters } from '../parameters.js';
 import { runTraceContext } from '../tracing.js';
 import { requireDeployment } from './deployments.js';
 import { type FlowRunRow, toFlowRun, toState } from './rows.js';
@@ -149,7 +151,7 @@ function loadRuns(db: SqliteDb, ids: readonly string[]): FlowRun[] {
 /** The run row; `db` is the root database, also inside its transactions (see `preparedStatements`). */
 function requireRun(db: SqliteDb, id: string): RunRow {
   const row = statements(db).runById.get({ id });
-  if (!row) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
+  if (!row) throw droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
   return row;
 }
 
@@ -336,7 +338,18 @@ function poolOfQueue(db: SqliteDb, workQueueId: string | null): string | null {
 /** What tells one new run from another; every other column starts the same (see `newRunRow`). */
 export type NewRunFields = Pick<
   RunRow,
-  'id' | 'name' | 'flowId' | 'deploymentId' | 'workQueueId' | 'parameters' | 'tags' | 'idempotencyKey' | 'jobVariables' | 'autoScheduled' | 'scheduleId'
+  | 'id'
+  | 'name'
+  | 'flowId'
+  | 'deploymentId'
+  | 'workQueueId'
+  | 'parameters'
+  | 'tags'
+  | 'idempotencyKey'
+  | 'jobVariables'
+  | 'autoScheduled'
+  | 'scheduleId'
+  | 'parentFlowRunId'
 >;
 
 /** The row of a new run, SCHEDULED for `scheduledTime` as of `now` (all but `result`, which starts NULL). */
@@ -393,11 +406,20 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
     if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName(), deployment.parameterSchema, parameters);
     let workQueueId = deployment.workQueueId;
     if (spec.workQueueName !== undefined) workQueueId = requireQueueOfDeployment(db, deployment, spec.workQueueName, fullName);
+    if (workQueueId !== null && Object.keys(spec.jobVariables).length > 0) {
+      const pool = db
+        .select({ name: workPools.name, template: workPools.baseJobTemplate })
+        .from(workQueues)
+        .innerJoin(workPools, eq(workPools.id, workQueues.workPoolId))
+        .where(eq(workQueues.id, workQueueId))
+        .get();
+      if (pool) assertJobVariables(`a run of ${fullName()}`, pool.name, pool.template.variables, spec.jobVariables);
+    }
     if (spec.idempotencyKey !== undefined) {
       const existing = statements(db).runByIdempotencyKey.get({ flowId: deployment.flowId, key: spec.idempotencyKey });
       if (existing) {
         if (canonicalJson(existing.parameters) !== canonicalJson(parameters)) {
-          throw new DroverError(
+          throw droverErrorOf(
             'IDEMPOTENCY_CONFLICT',
             `Idempotency key "${spec.idempotencyKey}" already made run ${existing.id} with other parameters (${canonicalJson(existing.parameters)}, not ${canonicalJson(parameters)}): use a new key or the same parameters`,
             { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
@@ -406,12 +428,14 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
         return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Map<string, number>() };
       }
     }
+    // A child names a parent that exists (runs are deleted with no cascade, so a stale id is refused here).
+    if (spec.parentFlowRunId !== undefined) requireRun(db, spec.parentFlowRunId);
     const id = uuidv7(now.getTime());
     const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
     const row = newRunRow(
       {
         id,
-        name: spec.name ?? runName(id),
+        name: spec.name ?? nameOfNewRun(db, deployment, id, parameters, new Date(scheduledTime)),
         flowId: deployment.flowId,
         deploymentId: deployment.id,
         workQueueId,
@@ -421,6 +445,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
         jobVariables: spec.jobVariables,
         autoScheduled: false,
         scheduleId: null,
+        parentFlowRunId: spec.parentFlowRunId ?? null,
       },
       scheduledTime,
       iso,
@@ -447,6 +472,22 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
   return run;
 }
 
+/**
+ * The name of a new run: its deployment's `flowRunName` template rendered, or a generated one.
+ * A template needing a parameter the run lacks refuses the run, naming the parameter.
+ */
+function nameOfNewRun(db: SqliteDb, deployment: typeof deployments.$inferSelect, id: string, parameters: Record<string, unknown>, scheduledTime: Date): string {
+  if (deployment.flowRunName === null) return runName(id);
+  const flowName = db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name ?? '';
+  const { name, missing } = renderRunName(deployment.flowRunName, { parameters, flowName, deploymentName: deployment.name, scheduledTime });
+  if (missing.length === 0) return name;
+  throw droverErrorOf(
+    'VALIDATION_ERROR',
+    `flowRunName "${deployment.flowRunName}" of deployment "${flowName}/${deployment.name}" needs ${missing.map((k) => `{${k}}`).join(', ')}, which this run's parameters lack: pass ${missing.length > 1 ? 'them' : 'it'}, or give the run a name`,
+    { deployment: `${flowName}/${deployment.name}`, missing },
+  );
+}
+
 function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$inferSelect, name: string, fullName: () => string): string {
   const poolId = poolOfQueue(db, deployment.workQueueId);
   const queue = poolId
@@ -457,10 +498,19 @@ function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$
         .get()
     : undefined;
   if (queue) return queue.id;
-  throw new DroverError(
+  const queues = poolId
+    ? db
+        .select({ name: workQueues.name })
+        .from(workQueues)
+        .where(eq(workQueues.workPoolId, poolId))
+        .orderBy(asc(workQueues.priority))
+        .all()
+        .map((q) => q.name)
+    : [];
+  throw droverErrorOf(
     'WORK_QUEUE_NOT_FOUND',
     poolId
-      ? `Work queue "${name}" not found in the work pool of deployment "${fullName()}"`
+      ? `Work queue "${name}" not found in the work pool of deployment "${fullName()}" (its queues: ${queues.join(', ')})`
       : `Deployment "${fullName()}" has no work pool, so it has no queue "${name}"`,
     { workQueueName: name },
   );
@@ -468,7 +518,7 @@ function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$
 
 export async function readFlowRun(ctx: StoreContext, id: string): Promise<FlowRun> {
   const run = loadRuns(ctx.db, [id])[0];
-  if (!run) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
+  if (!run) throw droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
   return run;
 }
 
@@ -478,6 +528,7 @@ export async function listFlowRuns(ctx: StoreContext, input: FlowRunFilter): Pro
   if (filter.states?.length) where.push(inArray(flowRuns.stateType, filter.states));
   if (filter.stateName !== undefined) where.push(eq(flowRuns.stateName, filter.stateName));
   if (filter.deploymentId !== undefined) where.push(eq(flowRuns.deploymentId, filter.deploymentId));
+  if (filter.parentFlowRunId !== undefined) where.push(eq(flowRuns.parentFlowRunId, filter.parentFlowRunId));
   if (filter.workPoolName !== undefined) where.push(eq(workPools.name, filter.workPoolName));
   if (filter.flowName !== undefined) where.push(eq(flows.name, filter.flowName));
   if (filter.tags?.length) where.push(jsonArrayContainsAll(flowRuns.tags, filter.tags));
@@ -561,9 +612,44 @@ export async function setFlowRunState(ctx: StoreContext, input: SetStateInput): 
   return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: result.state };
 }
 
-/** Asks for a run to stop: a run with no job yet is CANCELLED at once, a running one CANCELLING. */
+/**
+ * Runs a finished run again (FAILED, CRASHED or CANCELLED): back to SCHEDULED, AwaitingRetry, due
+ * now, with its history and logs kept; workers claim it like any due run.
+ */
+export async function retryFlowRun(ctx: StoreContext, flowRunId: string): Promise<OrchestrationResult> {
+  return setFlowRunState(ctx, { flowRunId, state: { type: 'SCHEDULED', name: STATE_NAMES.awaitingRetry, message: 'Retried by request' } });
+}
+
+/**
+ * Asks for a run to stop: a run with no job yet is CANCELLED at once, a running one CANCELLING.
+ * Its unfinished descendants (runs its flow started with `runDeployment`, and theirs) are
+ * cancelled first, deepest first, so no child outlives the parent that waits for it.
+ */
 export async function cancelFlowRun(ctx: StoreContext, flowRunId: string, message = 'Cancelled by request'): Promise<OrchestrationResult> {
+  requireRun(ctx.db, flowRunId);
+  for (const child of unfinishedDescendants(ctx.db, flowRunId).reverse()) {
+    await setFlowRunState(ctx, { flowRunId: child, state: { type: 'CANCELLING', message: `Its parent run ${flowRunId} was cancelled` } });
+  }
   return setFlowRunState(ctx, { flowRunId, state: { type: 'CANCELLING', message } });
+}
+
+/** The unfinished runs below `flowRunId`, parents before children (breadth first, bounded against cycles). */
+function unfinishedDescendants(db: SqliteDb, flowRunId: string): string[] {
+  const found: string[] = [];
+  const seen = new Set([flowRunId]);
+  let level = [flowRunId];
+  while (level.length > 0 && seen.size < 100_000) {
+    const children = db
+      .select({ id: flowRuns.id, stateType: flowRuns.stateType })
+      .from(flowRuns)
+      .where(inArray(flowRuns.parentFlowRunId, level))
+      .all()
+      .filter((c) => !seen.has(c.id));
+    for (const child of children) seen.add(child.id);
+    found.push(...children.filter((c) => !isTerminal(c.stateType)).map((c) => c.id));
+    level = children.map((c) => c.id);
+  }
+  return found;
 }
 
 /**
@@ -614,7 +700,7 @@ export async function setInfrastructure(ctx: StoreContext, input: SetInfrastruct
   await ctx.commits.run(() => {
     const run = requireRun(ctx.db, id);
     const lost = claimLost(run, claimToken);
-    if (lost !== null) throw new DroverError('CLAIM_LOST', `Cannot record the job of run ${id}: ${lost}`, { flowRunId: id });
+    if (lost !== null) throw droverErrorOf('CLAIM_LOST', `Cannot record the job of run ${id}: ${lost}`, { flowRunId: id });
     updateRun(ctx.db, id, { infrastructureId, updated: ctx.clock.now().toISOString() });
   });
   return readFlowRun(ctx, id);

@@ -1,4 +1,4 @@
-import { DroverError, type Flow, FlowCreate } from '@drover/schemas';
+import { droverErrorOf, type Flow, FlowCreate } from '@drover/schemas';
 import { asc, eq } from 'drizzle-orm';
 import { flows } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
@@ -29,7 +29,7 @@ export async function createOrReadFlow(ctx: StoreContext, input: FlowCreate): Pr
  */
 export async function readFlow(ctx: StoreContext, idOrName: string): Promise<Flow> {
   const row = ctx.db.select().from(flows).where(eq(flows.id, idOrName)).get() ?? ctx.db.select().from(flows).where(eq(flows.name, idOrName)).get();
-  if (!row) throw new DroverError('FLOW_NOT_FOUND', `Flow "${idOrName}" not found`, { flow: idOrName });
+  if (!row) throw droverErrorOf('FLOW_NOT_FOUND', `Flow "${idOrName}" not found`, { flow: idOrName });
   return toFlow(row);
 }
 

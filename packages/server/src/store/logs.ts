@@ -1,4 +1,4 @@
-import { DroverError, LogBatch, LogQuery, type LogRecord, type LogsAppended } from '@drover/schemas';
+import { droverErrorOf, LogBatch, LogQuery, type LogRecord, type LogsAppended } from '@drover/schemas';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { flowRuns, logs } from '../db/schema.js';
 import type { StoreContext } from './storeContext.js';
@@ -17,7 +17,7 @@ export async function appendLogs(ctx: StoreContext, input: LogBatch): Promise<Lo
         .map((r) => r.id),
     );
     const missing = runIds.find((id) => !found.has(id));
-    if (missing) throw new DroverError('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
+    if (missing) throw droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
     ctx.db
       .insert(logs)
       .values(batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() })))

@@ -30,7 +30,12 @@ export interface DeploymentNames {
   readonly workQueueName: string | null;
 }
 
-export function toDeployment(row: Row<typeof deployments>, names: DeploymentNames, schedules: readonly Row<typeof deploymentSchedules>[]): Deployment {
+export function toDeployment(
+  row: Row<typeof deployments>,
+  names: DeploymentNames,
+  schedules: readonly Row<typeof deploymentSchedules>[],
+  readiness: Pick<Deployment, 'status' | 'statusReason' | 'lastPolled'>,
+): Deployment {
   return {
     id: row.id,
     name: row.name,
@@ -50,7 +55,11 @@ export function toDeployment(row: Row<typeof deployments>, names: DeploymentName
     concurrencyLimit: row.concurrencyLimit,
     concurrencyOptions: { collisionStrategy: row.collisionStrategy },
     pullSteps: row.pullSteps as Deployment['pullSteps'],
+    flowRunName: row.flowRunName,
     paused: row.paused,
+    status: readiness.status,
+    statusReason: readiness.statusReason,
+    lastPolled: readiness.lastPolled,
     created: row.created,
     updated: row.updated,
   } satisfies Deployment;
@@ -99,6 +108,7 @@ export function toFlowRun(row: FlowRunRow): FlowRun {
     runCount: row.runCount,
     retries: row.retries,
     retryDelaySeconds: row.retryDelaySeconds,
+    parentFlowRunId: row.parentFlowRunId,
     autoScheduled: row.autoScheduled,
     scheduleId: row.scheduleId,
     workerName: row.workerName,
@@ -128,7 +138,7 @@ export function toWorkPool(row: Row<typeof workPools>, status: WorkPoolStatus): 
   } satisfies WorkPool;
 }
 
-export function toWorkQueue(row: Row<typeof workQueues>, workPoolName: string): WorkQueue {
+export function toWorkQueue(row: Row<typeof workQueues>, workPoolName: string, readiness: Pick<WorkQueue, 'status' | 'statusReason'>): WorkQueue {
   return {
     id: row.id,
     name: row.name,
@@ -139,6 +149,8 @@ export function toWorkQueue(row: Row<typeof workQueues>, workPoolName: string): 
     workPoolId: row.workPoolId,
     workPoolName,
     lastPolled: row.lastPolled,
+    status: readiness.status,
+    statusReason: readiness.statusReason,
     created: row.created,
   } satisfies WorkQueue;
 }

@@ -6,7 +6,7 @@ import type { StoreContext } from './storeContext.js';
 /** The next `count` times of each of the deployment's schedules. */
 export async function schedulePreview(ctx: StoreContext, input: SchedulePreviewInput): Promise<SchedulePreview> {
   const { deployment: ref, count, start } = SchedulePreviewInput.parse(input);
-  const deployment = loadDeployment(ctx.db, requireDeployment(ctx.db, ref));
+  const deployment = loadDeployment(ctx.db, requireDeployment(ctx.db, ref), { now: ctx.clock.now(), missedHeartbeats: ctx.settings.missedHeartbeats });
   const from = start ?? ctx.clock.now().toISOString();
   return deployment.schedules.map((s) => ({
     scheduleId: s.id,

@@ -73,6 +73,7 @@ import {
   listFlowRuns,
   readFlowRun,
   readStateHistory,
+  retryFlowRun,
   setFlowRunState,
   setInfrastructure,
   waitForFlowRun,
@@ -133,6 +134,8 @@ export interface Store {
     /** Proposes a state; orchestration accepts, rejects or delays it. */
     setState(input: SetStateInput): Promise<OrchestrationResult>;
     cancel(id: string, message?: string): Promise<OrchestrationResult>;
+    /** Runs a FAILED, CRASHED or CANCELLED run again: SCHEDULED (AwaitingRetry) now, history kept. */
+    retry(id: string): Promise<OrchestrationResult>;
     delete(id: string): Promise<FlowRunDeleted>;
     /** Records where a run's job lives; only the holder of the run's claim may. */
     setInfrastructure(input: SetInfrastructureInput): Promise<FlowRun>;
@@ -234,6 +237,7 @@ export class SqliteStore implements Store, StoreContext {
       history: (id) => readStateHistory(this, id),
       setState: (input) => setFlowRunState(this, input),
       cancel: (id, message) => cancelFlowRun(this, id, message),
+      retry: (id) => retryFlowRun(this, id),
       delete: (id) => deleteFlowRun(this, id),
       setInfrastructure: (input) => setInfrastructure(this, input),
       heartbeat: (input) => heartbeatFlowRuns(this, input),

@@ -1,6 +1,6 @@
 import {
-  DroverError,
   defaultBaseJobTemplate,
+  droverErrorOf,
   type WorkPool,
   WorkPoolCreate,
   type WorkPoolDeleted,
@@ -29,7 +29,7 @@ export function requirePool(db: Executor, name: string): PoolRow {
     .map((p) => p.name);
   const existing =
     names.length > 0 ? `existing pools: ${names.join(', ')}` : 'no work pools exist yet; create one with `drover work-pool create NAME --type process`';
-  throw new DroverError('WORK_POOL_NOT_FOUND', `Work pool "${name}" not found (${existing})`, { workPoolName: name, existing: names });
+  throw droverErrorOf('WORK_POOL_NOT_FOUND', `Work pool "${name}" not found (${existing})`, { workPoolName: name, existing: names });
 }
 
 function poolStatus(ctx: StoreContext, row: PoolRow): WorkPoolStatus {
@@ -46,7 +46,7 @@ export async function createWorkPool(ctx: StoreContext, input: WorkPoolCreate): 
   const defaultQueueId = uuidv7(ctx.clock.now().getTime());
   const row = ctx.db.transaction((tx) => {
     if (tx.select({ id: workPools.id }).from(workPools).where(eq(workPools.name, pool.name)).get()) {
-      throw new DroverError('NAME_CONFLICT', `A work pool named "${pool.name}" already exists`, { workPoolName: pool.name });
+      throw droverErrorOf('NAME_CONFLICT', `A work pool named "${pool.name}" already exists`, { workPoolName: pool.name });
     }
     const inserted = tx
       .insert(workPools)

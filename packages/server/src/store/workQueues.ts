@@ -1,14 +1,27 @@
-import { DroverError, type WorkQueue, WorkQueueCreate, type WorkQueueDeleted, type WorkQueueRef, type WorkQueueUpdate } from '@drover/schemas';
+import { droverErrorOf, type WorkQueue, WorkQueueCreate, type WorkQueueDeleted, type WorkQueueRef, type WorkQueueUpdate } from '@drover/schemas';
 import { and, asc, eq } from 'drizzle-orm';
 import { workPools, workQueues } from '../db/schema.js';
 import type { Executor } from '../db/sqlite.js';
 import { queueChannel, WAKE_ALL } from '../events.js';
 import { uuidv7 } from '../ids.js';
+import { type PoolFacts, poolFacts, queueReadiness } from './readiness.js';
 import { toWorkQueue } from './rows.js';
 import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
 type QueueRow = typeof workQueues.$inferSelect;
+
+/** The queues as the API shows them, with their readiness, all of one pool. */
+function withReadiness(ctx: StoreContext, rows: readonly QueueRow[], workPoolName: string): WorkQueue[] {
+  const now = ctx.clock.now();
+  const pools = poolFacts(
+    ctx.db,
+    rows.map((r) => r.workPoolId),
+    now,
+    ctx.settings.missedHeartbeats,
+  );
+  return rows.map((row) => toWorkQueue(row, workPoolName, queueReadiness(row, pools.get(row.workPoolId) as PoolFacts, now)));
+}
 
 /** The queue row, or WORK_QUEUE_NOT_FOUND naming the pool's queues. */
 function requireQueue(db: Executor, workPoolName: string, name: string): QueueRow {
@@ -16,11 +29,10 @@ function requireQueue(db: Executor, workPoolName: string, name: string): QueueRo
   const rows = db.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
   const row = rows.find((q) => q.name === name);
   if (row) return row;
-  throw new DroverError(
-    'WORK_QUEUE_NOT_FOUND',
-    `Work queue "${name}" not found in pool "${workPoolName}" (its queues: ${rows.map((q) => q.name).join(', ')})`,
-    { workPoolName, workQueueName: name },
-  );
+  throw droverErrorOf('WORK_QUEUE_NOT_FOUND', `Work queue "${name}" not found in pool "${workPoolName}" (its queues: ${rows.map((q) => q.name).join(', ')})`, {
+    workPoolName,
+    workQueueName: name,
+  });
 }
 
 /**
@@ -70,7 +82,7 @@ export async function createWorkQueue(ctx: StoreContext, input: WorkQueueCreate)
         .where(and(eq(workQueues.workPoolId, pool.id), eq(workQueues.name, queue.name)))
         .get()
     ) {
-      throw new DroverError('NAME_CONFLICT', `Work pool "${pool.name}" already has a queue named "${queue.name}"`, {
+      throw droverErrorOf('NAME_CONFLICT', `Work pool "${pool.name}" already has a queue named "${queue.name}"`, {
         workPoolName: pool.name,
         workQueueName: queue.name,
       });
@@ -93,22 +105,17 @@ export async function createWorkQueue(ctx: StoreContext, input: WorkQueueCreate)
       .returning()
       .get();
   });
-  return toWorkQueue(row, queue.workPoolName);
+  return withReadiness(ctx, [row], queue.workPoolName)[0] as WorkQueue;
 }
 
 export async function readWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Promise<WorkQueue> {
-  return toWorkQueue(requireQueue(ctx.db, ref.workPoolName, ref.name), ref.workPoolName);
+  return withReadiness(ctx, [requireQueue(ctx.db, ref.workPoolName, ref.name)], ref.workPoolName)[0] as WorkQueue;
 }
 
 export async function listWorkQueues(ctx: StoreContext, workPoolName: string): Promise<WorkQueue[]> {
   const pool = requirePool(ctx.db, workPoolName);
-  return ctx.db
-    .select()
-    .from(workQueues)
-    .where(eq(workQueues.workPoolId, pool.id))
-    .orderBy(asc(workQueues.priority))
-    .all()
-    .map((row) => toWorkQueue(row, pool.name));
+  const rows = ctx.db.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
+  return withReadiness(ctx, rows, pool.name);
 }
 
 export async function updateWorkQueue(ctx: StoreContext, ref: WorkQueueRef, changes: WorkQueueUpdate): Promise<WorkQueue> {
@@ -119,7 +126,7 @@ export async function updateWorkQueue(ctx: StoreContext, ref: WorkQueueRef, chan
   });
   ctx.events.emit('runsAvailable', row.workPoolId, WAKE_ALL());
   ctx.events.emit('runsAvailable', queueChannel(row.id), WAKE_ALL());
-  return toWorkQueue(row, ref.workPoolName);
+  return withReadiness(ctx, [row], ref.workPoolName)[0] as WorkQueue;
 }
 
 /** Deletes a queue; the pool's default queue cannot be deleted. */
@@ -128,7 +135,7 @@ export async function deleteWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Pro
     const queue = requireQueue(tx, ref.workPoolName, ref.name);
     const pool = tx.select().from(workPools).where(eq(workPools.id, queue.workPoolId)).get();
     if (pool?.defaultQueueId === queue.id) {
-      throw new DroverError('VALIDATION_ERROR', `Queue "${ref.name}" is the default queue of pool "${ref.workPoolName}" and cannot be deleted`, {
+      throw droverErrorOf('VALIDATION_ERROR', `Queue "${ref.name}" is the default queue of pool "${ref.workPoolName}" and cannot be deleted`, {
         workPoolName: ref.workPoolName,
         workQueueName: ref.name,
       });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DroverError } from '@drover/schemas';
 import {
+  CONTAINER_ENGINE_COMMAND,
   commandLineValue,
   configuredCommand,
   describeRun,
@@ -21,16 +22,6 @@ import {
 
 const PREFIX = 'docker:';
 const PULL_POLICY: Record<string, string> = { IfNotPresent: 'missing', Always: 'always', Never: 'never' };
-
-/**
- * What a container runs when the configuration gives no `command`: the SDK's engine by its path
- * under `node_modules`, relative to the image's working directory, with the image's `node`. Not
- * `npx drover-engine`: an image needs neither npm nor a registry to start a run, and nothing is
- * fetched when the project's node_modules lacks the SDK (node says it cannot find the module).
- * Images that `deploy()` builds have the project, node_modules included, in their WORKDIR; a
- * Dockerfile of your own needs the same, or a `command` job variable that starts the engine.
- */
-export const DOCKER_ENGINE_COMMAND: readonly string[] = ['node', 'node_modules/@drover/client/dist/engineMain.js'];
 
 /** A container name Docker accepts, unique per run. */
 export function containerName(spec: JobSpec): string {
@@ -65,7 +56,7 @@ export function dockerRunArgs(spec: JobSpec, envFile: string): string[] {
     ...(typeof c.memLimit === 'string' && c.memLimit ? [`--memory=${commandLineValue(spec, 'memLimit', c.memLimit, 'a memory limit')}`] : []),
     '--',
     commandLineValue(spec, 'image', image, 'an image reference'),
-    ...(configuredCommand(c) ?? DOCKER_ENGINE_COMMAND),
+    ...(configuredCommand(c) ?? CONTAINER_ENGINE_COMMAND),
   ];
 }
 
@@ -105,7 +96,9 @@ async function stopContainer(name: string, flowRunId: string, graceMs: number): 
   }
   const answer = found.stdout.trim();
   const space = answer.indexOf(' ');
-  const [id, label] = space < 0 ? [answer, ''] : [answer.slice(0, space), answer.slice(space + 1)];
+  const [id, given] = space < 0 ? [answer, ''] : [answer.slice(0, space), answer.slice(space + 1)];
+  // A container without the label: Docker's template prints `<no value>` for a missing key.
+  const label = given === '<no value>' ? '' : given;
   if (label !== flowRunId) return { outcome: 'absent', reason: `container ${name} is not a job of this run (its ${RUN_ID_LABEL} label is "${label}")` };
   await runCommand('docker', ['stop', `--time=${Math.ceil(graceMs / 1000)}`, '--', id]);
   return { outcome: 'stopped' };

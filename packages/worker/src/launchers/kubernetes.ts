@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DroverError } from '@drover/schemas';
+import { droverErrorOf } from '@drover/schemas';
 import {
   CONTAINER_ENGINE_COMMAND,
   configuredCommand,
@@ -42,7 +42,7 @@ export function jobManifest(spec: JobSpec, secretName: string): Manifest & Recor
   const manifest = structuredClone(spec.configuration.jobManifest ?? {}) as Manifest & Record<string, unknown>;
   const namespace = typeof spec.configuration.namespace === 'string' ? spec.configuration.namespace : 'default';
   if (!DNS_LABEL.test(namespace)) {
-    throw new DroverError(
+    throw droverErrorOf(
       'JOB_VARIABLES_INVALID',
       `Invalid job variable "namespace" for ${describeRun(spec.run)}: "${namespace}" is not a Kubernetes namespace name (lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit); set "namespace" to such a name`,
       { field: 'namespace', value: namespace, flowRunId: spec.run.id },
@@ -55,7 +55,7 @@ export function jobManifest(spec: JobSpec, secretName: string): Manifest & Recor
   const template = manifest.spec.template ?? {};
   manifest.spec.template = { ...template, metadata: { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } } };
   const containers = template.spec?.containers ?? [];
-  if (containers.length === 0) throw new DroverError('JOB_VARIABLES_INVALID', 'The job manifest has no container to run the flow in', {});
+  if (containers.length === 0) throw droverErrorOf('JOB_VARIABLES_INVALID', 'The job manifest has no container to run the flow in', {});
   const env = [
     // A secret's name set in `env` too is the Secret's alone, as the other launchers' secrets override `env`.
     ...Object.entries(jobEnv(spec))
@@ -134,11 +134,11 @@ export class KubernetesLauncher implements Launcher {
     const created = await runCommand('kubectl', ['create', '--filename=-', '--output=jsonpath={.metadata.name} {.metadata.uid}'], JSON.stringify(manifest));
     if (created.code !== 0) {
       const reason = created.code === 'ENOENT' ? 'the kubectl command is not installed' : created.stderr.trim().split('\n')[0];
-      throw new DroverError('INFRASTRUCTURE_ERROR', `Cannot create the Kubernetes job: ${reason}; check the worker's kubeconfig and cluster`, {});
+      throw droverErrorOf('INFRASTRUCTURE_ERROR', `Cannot create the Kubernetes job: ${reason}; check the worker's kubeconfig and cluster`, {});
     }
     const [job = '', uid = ''] = created.stdout.trim().split(' ');
     if (!DNS_LABEL.test(job) || uid === '') {
-      throw new DroverError(
+      throw droverErrorOf(
         'INFRASTRUCTURE_ERROR',
         `kubectl create answered "${created.stdout.trim()}", not a Job's name and uid; check the worker's kubectl`,
         {},
@@ -151,7 +151,7 @@ export class KubernetesLauncher implements Launcher {
     );
     if (secret.code !== 0) {
       await deleteJob(namespace, job, spec.run.id, 0);
-      throw new DroverError(
+      throw droverErrorOf(
         'INFRASTRUCTURE_ERROR',
         `Cannot create Secret ${secretName} for Kubernetes job ${namespace}/${job} (the job was deleted): ${secret.stderr.trim().split('\n')[0]}; the worker's kubeconfig needs permission to create secrets in namespace "${namespace}"`,
         {},

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { DroverError, type FlowRun } from '@drover/schemas';
+import { droverErrorOf, type FlowRun } from '@drover/schemas';
 
 /** What a launcher needs to start one run's job. */
 export interface JobSpec {
@@ -53,6 +53,10 @@ export interface Launcher {
    * `drover.io/flow-run-id` label) and otherwise touches nothing.
    */
   stopById(infrastructureId: string, flowRunId: string, graceMs: number): Promise<StopOutcome>;
+  /** Gets ready for jobs of the pool's default configuration before the first run (the process launcher starts warm engines). */
+  prepare?(spec: Pick<JobSpec, 'configuration' | 'droverEnv' | 'secretEnv'>): void;
+  /** Ends what the launcher keeps besides jobs (warm engines), when the worker stops. */
+  close?(): Promise<void>;
 }
 
 /** How messages name the run a job is for: `run brave-otter of etl/nightly`. */
@@ -66,7 +70,7 @@ export function describeRun(run: FlowRun): string {
  */
 export function commandLineValue(spec: JobSpec, field: string, value: string, what: string): string {
   if (value.startsWith('-')) {
-    throw new DroverError(
+    throw droverErrorOf(
       'JOB_VARIABLES_INVALID',
       `Invalid job variable "${field}" for ${describeRun(spec.run)}: "${value}" starts with "-", which the command line would read as an option, not as ${what}; set "${field}" to a value that does not start with "-"`,
       { field, value, flowRunId: spec.run.id },
@@ -100,8 +104,15 @@ export function jobLabels(spec: JobSpec): Record<string, string> {
   };
 }
 
-/** The command a container runs when the configuration gives none: the engine installed with the project. */
-export const CONTAINER_ENGINE_COMMAND = ['npx', '--no-install', 'drover-engine'];
+/**
+ * What a container (docker or Kubernetes) runs when the configuration gives no `command`: the
+ * SDK's engine by its path under `node_modules`, relative to the image's working directory, with
+ * the image's `node`. Not `npx drover-engine`: an image needs neither npm nor a registry to start
+ * a run (a base made without a registry has only `node` and `/bin/sh`). Images that `deploy()`
+ * builds have the project, node_modules included, in their WORKDIR; a Dockerfile of your own needs
+ * the same, or a `command` job variable that starts the engine.
+ */
+export const CONTAINER_ENGINE_COMMAND: readonly string[] = ['node', 'node_modules/@drover/client/dist/engineMain.js'];
 
 /** The configured command as argv (through the shell, as it is written), or undefined for the default. */
 export function configuredCommand(configuration: Record<string, unknown>): string[] | undefined {

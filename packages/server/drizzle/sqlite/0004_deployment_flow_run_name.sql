@@ -1,0 +1,1 @@
+ALTER TABLE `deployments` ADD `flow_run_name` text;
