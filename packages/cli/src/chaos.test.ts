@@ -89,8 +89,8 @@ describe('Drover under SIGKILLs of its server, workers and jobs', () => {
       DROVER_LOG_LEVEL: 'warn',
       DROVER_RUN_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_TIMEOUT_SECONDS),
       DROVER_CANCELLATION_GRACE_SECONDS: '5',
-      DROVER_SCHEDULER_MIN_SECONDS: '6',
-      DROVER_SCHEDULER_MAX_RUNS: '5',
+      DROVER_SCHEDULER_MIN_SECONDS: '60',
+      DROVER_SCHEDULER_MAX_RUNS: '30',
       // Jobs inherit it from their worker: they beat well within the timeout.
       DROVER_RUN_HEARTBEAT_SECONDS: '0.5',
     };

@@ -279,7 +279,7 @@ const ROWS: Row[] = [
     code: 'JOB_VARIABLES_INVALID',
     status: 400,
     message:
-      'Invalid job variables for a run of etl/nightly in work pool "local": unknown variable "gpu" (pool "local" has: command, env, labels, name, workingDir, streamOutput)',
+      'Invalid job variables for a run of etl/nightly in work pool "local": unknown variable "gpu" (pool "local" has: command, env, labels, name, streamOutput, workingDir, reuseProcess)',
   },
   {
     name: 'a deployment whose job variable has the wrong type',
@@ -295,7 +295,7 @@ const ROWS: Row[] = [
     code: 'JOB_VARIABLES_INVALID',
     status: 400,
     message:
-      'Invalid job variables for deployment "etl/nightly" in work pool "local": unknown variable "image" (pool "local" has: command, env, labels, name, workingDir, streamOutput)',
+      'Invalid job variables for deployment "etl/nightly" in work pool "local": unknown variable "image" (pool "local" has: command, env, labels, name, streamOutput, workingDir, reuseProcess)',
   },
   {
     name: 'a tag over 100 characters',

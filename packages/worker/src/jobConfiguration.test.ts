@@ -50,7 +50,7 @@ describe('buildJobConfiguration', () => {
       'run x',
     );
     // Variables without a value (command, name) leave their keys out, as in Prefect.
-    expect(config).toEqual({ env: { A: 'deployment', B: 'run' }, labels: {}, streamOutput: true, workingDir: '/srv/app' });
+    expect(config).toEqual({ env: { A: 'deployment', B: 'run' }, labels: {}, reuseProcess: false, streamOutput: true, workingDir: '/srv/app' });
   });
 
   it('lists every unknown or ill-typed variable, naming where they came from', () => {

@@ -31,7 +31,7 @@ async function untilRunning(client: DroverClient, run: FlowRun): Promise<FlowRun
   }
 }
 
-describe('Warm engines of a process worker', () => {
+describe('Warm engines of a process worker', { timeout: 60_000 }, () => {
   it('hands a run to an engine started before the run was created, with the job’s env, working directory and claim', async () => {
     await withSdkServer(async (_server, client) => {
       const launcher = new ProcessLauncher({ warmProcesses: 1 });
@@ -134,10 +134,9 @@ describe('Warm engines of a process worker', () => {
       const launcher = new ProcessLauncher({ warmProcesses: 1 });
       await working(client, { launchers: { process: launcher } }, async () => {
         await client.deployments.upsert(deployment('again', 'whereAmI', { reuseProcess: true }));
-        const waiting = await launcher.warmPids();
+        // (That a first run lands on an engine started before it is the first test's.)
         const [first] = await allFinal(client, [await client.flowRuns.create({ deployment: 'where-am-i/again' })]);
         const [second] = await allFinal(client, [await client.flowRuns.create({ deployment: 'where-am-i/again' })]);
-        expect(waiting).toContain(pidOf(first as FlowRun));
         expect(pidOf(second as FlowRun)).toBe(pidOf(first as FlowRun));
         expect(first?.result).toMatchObject({ loads: 1, calls: 1, runIdInEnv: true, hasClaimToken: true });
         expect(second?.result).toMatchObject({ loads: 1, calls: 2, runIdInEnv: true, hasClaimToken: true });

@@ -185,22 +185,22 @@ describe('Worker on a process pool', () => {
     });
   });
 
-  it('refuses a job variable that reaches the shared prototype; the worker stays clean and later runs run their own command', async () => {
+  it('never lets a job variable reach the shared prototype: the server refuses the run, the worker stays clean and later runs run their own command', async () => {
     const marker = join(mkdtempSync(join(tmpdir(), 'drover-pwned-')), 'pwned');
     try {
       await withSdkServer(async (_server, client) => {
         await working(client, {}, async () => {
           await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
           await client.deployments.upsert(fixtureDeployment('other', 'quick'));
+          // Refused before any run exists (the worker's own check, for keys a pool's template might
+          // let through, is in jobConfiguration.test.ts).
           for (const key of ['__proto__.command', 'constructor.prototype.command']) {
-            const evil = await client.flowRuns.create({ deployment: 'quick/other', jobVariables: { [key]: `touch ${marker}` } });
-            const [refused] = await allFinal(client, [evil]);
-            const bad = key.split('.')[0];
-            expect(refused?.state).toMatchObject({
-              type: 'FAILED',
-              message: `Invalid job variables for run ${evil.name} of quick/other in pool "local": the key "${key}" in the run's job variables names "${bad}", which reaches the prototype every object of the worker shares; remove or rename it`,
+            await expect(client.flowRuns.create({ deployment: 'quick/other', jobVariables: { [key]: `touch ${marker}` } })).rejects.toMatchObject({
+              code: 'JOB_VARIABLES_INVALID',
+              message: expect.stringContaining(`unknown variable "${key}"`),
             });
           }
+          expect(await client.flowRuns.list({ deploymentId: (await client.deployments.read('quick/other')).id })).toEqual([]);
           expect(({} as Record<string, unknown>).command).toBeUndefined();
           const [later] = await allFinal(client, [await client.flowRuns.create({ deployment: 'quick/hello' })]);
           expect(later).toMatchObject({ state: { type: 'COMPLETED' }, result: 'done' });
@@ -226,16 +226,16 @@ describe('Worker on a process pool', () => {
     });
   });
 
-  it('fails a run whose job variables the pool does not know, naming them', async () => {
+  it('refuses a deployment whose job variables the pool does not know, naming them, before any run exists', async () => {
     await withSdkServer(async (_server, client) => {
       await working(client, {}, async () => {
-        await client.deployments.upsert(fixtureDeployment('bad', 'quick', { jobVariables: { colour: 'red', streamOutput: 'yes' } }));
-        const run = await client.flowRuns.create({ deployment: 'quick/bad' });
-        const [final] = await allFinal(client, [run]);
-        expect(final?.state.type).toBe('FAILED');
-        expect(final?.state.message).toBe(
-          `Invalid job variables for run ${run.name} of quick/bad in pool "local": unknown variable "colour" (this pool's variables: command, env, labels, name, streamOutput, workingDir); streamOutput must be boolean`,
-        );
+        await expect(
+          client.deployments.upsert(fixtureDeployment('bad', 'quick', { jobVariables: { colour: 'red', streamOutput: 'yes' } })),
+        ).rejects.toMatchObject({
+          code: 'JOB_VARIABLES_INVALID',
+          message:
+            'Invalid job variables for deployment "quick/bad" in work pool "local": unknown variable "colour" (pool "local" has: command, env, labels, name, streamOutput, workingDir, reuseProcess); streamOutput is "yes", which must be boolean',
+        });
       });
     });
   });
