@@ -9,10 +9,14 @@ import { allFinal, packageDir, withSdkServer, working } from './testHelpers.js';
 
 const FLOWS = join(packageDir, 'src/testFixtures/warmFlows.mjs');
 
-/** A deployment of a warm fixture flow (an absolute entrypoint, so any working directory does). */
+/**
+ * A deployment of a warm fixture flow (an absolute entrypoint, so any working directory does). Its
+ * jobs run in the worker's own working directory, the shape of the engines the worker warms at
+ * start, wherever vitest runs from (the package, or the repository root in CI).
+ */
 function deployment(name: string, exportName: string, jobVariables: Record<string, unknown> = {}): DeploymentCreate {
   const flowName = exportName === 'whereAmI' ? 'where-am-i' : 'waits';
-  return { flowName, name, entrypoint: `${FLOWS}:${exportName}`, workPoolName: 'local', jobVariables: { workingDir: packageDir, ...jobVariables } };
+  return { flowName, name, entrypoint: `${FLOWS}:${exportName}`, workPoolName: 'local', jobVariables: { workingDir: process.cwd(), ...jobVariables } };
 }
 
 /** The pid in `process:<host>:<pid>:<start time>:<boot id>`. */
