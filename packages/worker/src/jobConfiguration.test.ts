@@ -53,6 +53,23 @@ describe('buildJobConfiguration', () => {
     expect(config).toEqual({ env: { A: 'deployment', B: 'run' }, labels: {}, reuseProcess: false, streamOutput: true, workingDir: '/srv/app' });
   });
 
+  it("runs a pool template's patterns in linear time: a catastrophic one cannot stall the worker", () => {
+    const template = defaultBaseJobTemplate('process');
+    const hostile = {
+      ...template,
+      variables: { ...template.variables, properties: { ...template.variables.properties, name: { type: 'string', pattern: '^(a+)+$' } } },
+    };
+    // With V8's backtracking engine, 40 characters and a mismatch take about 20 minutes.
+    const started = performance.now();
+    expect(() => buildJobConfiguration(hostile, {}, { name: `${'a'.repeat(40)}!` }, 'run r of a/b in pool "p"')).toThrow(
+      expect.objectContaining({
+        code: 'JOB_VARIABLES_INVALID',
+        message: 'Invalid job variables for run r of a/b in pool "p": name must match pattern "^(a+)+$"',
+      }),
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
   it('lists every unknown or ill-typed variable, naming where they came from', () => {
     expect(() =>
       buildJobConfiguration(defaultBaseJobTemplate('docker'), { imageName: 'x', autoRemove: 'no' }, { networks: 'host' }, 'run r of a/b in pool "p"'),

@@ -6,6 +6,7 @@
  */
 import { type BaseJobTemplate, droverErrorOf, type JsonObject } from '@drover/schemas';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { RE2JS } from 're2js';
 
 type Values = Record<string, unknown>;
 
@@ -72,7 +73,28 @@ export function variableDefaults(template: BaseJobTemplate): Values {
   );
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+/**
+ * A pool's template comes from whoever created the pool: its `pattern`s run on RE2 (re2js, linear
+ * time), as the server's parameter schemas do, so a catastrophic pattern cannot stall the worker.
+ * A pattern RE2 cannot run (a lookahead, a backreference) is not checked here. The same wrapper
+ * as the server's (parameters.ts): the two share no runtime package but @drover/schemas, which
+ * stays zod-only.
+ */
+const linearRegExp = Object.assign(
+  (pattern: string) => {
+    let compiled: ReturnType<typeof RE2JS.compile> | null;
+    try {
+      compiled = RE2JS.compile(RE2JS.translateRegExp(pattern));
+    } catch {
+      compiled = null;
+    }
+    // ajv dedupes compiled patterns by `toString()`, which RE2JS does not make unique per pattern.
+    return { test: (text: string) => compiled === null || compiled.test(text), toString: () => `/${pattern}/` };
+  },
+  { code: 'RE2JS' },
+);
+
+const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp: linearRegExp } });
 // A worker renders every run with its pool's one template: compile its schema once.
 const validators = new WeakMap<BaseJobTemplate, ValidateFunction>();
 
