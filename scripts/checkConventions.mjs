@@ -4,7 +4,9 @@
 // - every package's src/index.ts (an app's src/main.ts) opens with its module comment (what it is
 //   for, with an example);
 // - @drover/schemas runs anywhere: no node: module, imported statically or dynamically;
-// - @drover/scheduling never reads the clock: time is a parameter, so results are exact in tests.
+// - @drover/scheduling never reads the clock: time is a parameter, so results are exact in tests;
+// - the UI's browser code takes only types from the server and schemas packages (their code is
+//   Node's, and zod's weight has no place in the bundle): `import type`, never a value import.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -36,6 +38,9 @@ for (const group of ['packages', 'apps']) {
       const where = relative(root, file);
       if (pkg.name === '@drover/schemas' && /(from\s+|import\s*\(\s*)['"]node:/.test(text)) {
         problems.push(`${where}: @drover/schemas runs anywhere (browsers included) and may not import node: modules`);
+      }
+      if (pkg.name === '@drover/ui' && where.includes('/src/app/') && /^import\s+(?!type\s)[^;]*from\s+['"]@drover\//m.test(text)) {
+        problems.push(`${where}: the UI takes only types from @drover/* packages (\`import type\`): their code runs in Node, not in the browser bundle`);
       }
       if (pkg.name === '@drover/scheduling' && !file.endsWith('.test.ts') && /Date\.now\(|new Date\(\s*\)|performance\.now\(/.test(text)) {
         problems.push(`${where}: @drover/scheduling never reads the clock; take the time as a parameter, so results are exact in tests`);

@@ -24,7 +24,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The packages a user installs; the test fails if the workspace's public packages differ. */
-const PUBLIC_PACKAGES = ['@drover/cli', '@drover/client', '@drover/scheduling', '@drover/schemas', '@drover/server', '@drover/worker'];
+const PUBLIC_PACKAGES = ['@drover/cli', '@drover/client', '@drover/scheduling', '@drover/schemas', '@drover/server', '@drover/ui', '@drover/worker'];
 
 interface Result {
   readonly code: number | null;
@@ -352,6 +352,14 @@ describe('the public packages, installed from their tarballs outside the workspa
       expect(existsSync(join(home, 'drover.db')), `the database in DROVER_HOME ${home}`).toBe(true);
       const health = await fetch(`${url}/health`);
       expect(health.status, 'GET /health').toBe(200);
+      // The web UI comes with the installed CLI: its page, and the script that page loads.
+      const page = await fetch(`${url}/runs`);
+      const html = await page.text();
+      expect(page.status, 'GET /runs (a UI page)').toBe(200);
+      const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script, `the UI's script in ${html}`).toBeDefined();
+      const asset = await fetch(`${url}${script}`);
+      expect([asset.status, asset.headers.get('content-type')], `GET ${script}`).toEqual([200, expect.stringContaining('javascript')]);
     });
   });
 

@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { isDroverError } from '@drover/schemas';
 import { loadServerConfig, startConfiguredServer } from '@drover/server';
+import { uiRoot } from '@drover/ui';
 import { pino } from 'pino';
 
 const USAGE = `Usage: drover-server [--host HOST] [--port PORT] [--no-services]
 
-Serves the Drover API and runs the background services (scheduler, late runs,
-worker health, run health) over the SQLite database in DROVER_HOME.
+Serves the Drover API and its web UI (at /) and runs the background services
+(scheduler, late runs, worker health, run health) over the SQLite database in
+DROVER_HOME.
 
 Options:
   --host HOST      address to listen on (default 127.0.0.1, env DROVER_SERVER_HOST)
@@ -50,7 +52,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   try {
     const config = loadServerConfig(env, { host: values.host, port: values.port, services: values['no-services'] ? false : undefined });
-    const server = await startConfiguredServer(config, pino({ level: config.logLevel }));
+    const server = await startConfiguredServer(config, pino({ level: config.logLevel }), uiRoot);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

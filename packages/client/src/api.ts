@@ -27,6 +27,8 @@ import type {
   LogsAppended,
   OrchestrationResult,
   PoolWorker,
+  RunActivity,
+  RunActivityQuery,
   RunHeartbeat,
   RunHeartbeatResult,
   SchedulePreview,
@@ -138,6 +140,8 @@ export class DroverClient {
     setInfrastructure: (input: SetInfrastructureInput): Promise<FlowRun> => this.#call((api) => api.flowRuns.setInfrastructure.mutate(input)),
     /** Tells the server these runs' jobs are alive; answers which to cancel and which are no longer the sender's. */
     heartbeat: (runs: RunHeartbeat['runs']): Promise<RunHeartbeatResult> => this.#call((api) => api.flowRuns.heartbeat.mutate({ runs })),
+    /** Runs by state in each hour of a window (at most 7 days), by expected start time. */
+    activity: (query: RunActivityQuery): Promise<RunActivity> => this.#call((api) => api.flowRuns.activity.query(query)),
     /** Long-poll: the run once it is final, or as it is after `timeoutMs`. */
     wait: (id: string, timeoutMs: number): Promise<FlowRun> => this.#call((api) => api.flowRuns.wait.query({ id, timeoutMs })),
     appendLogs: (lines: LogBatch): Promise<LogsAppended> => this.#call((api) => api.flowRuns.appendLogs.mutate(lines)),

@@ -197,5 +197,29 @@ export const LogQuery = z.strictObject({
   flowRunId: Id,
   afterId: z.number().int().min(0).default(0),
   limit: z.number().int().min(1).max(5000).default(1000),
+  /** Only lines containing this text, compared without regard to case. */
+  search: z.string().min(1).max(200).optional(),
 });
 export type LogQuery = z.input<typeof LogQuery>;
+
+/** The longest window `RunActivityQuery` answers: 7 days of hourly buckets. */
+const MAX_ACTIVITY_MS = 7 * 24 * 3_600_000;
+
+/** Runs by state in each hour of a window, by expected start time (the dashboard's chart). */
+export const RunActivityQuery = z
+  .strictObject({ since: Timestamp, until: Timestamp })
+  .refine(({ since, until }) => Date.parse(until) > Date.parse(since), { message: 'until must be later than since', path: ['until'] })
+  .refine(({ since, until }) => Date.parse(until) - Date.parse(since) <= MAX_ACTIVITY_MS, { message: 'a window of at most 7 days', path: ['until'] });
+export type RunActivityQuery = z.input<typeof RunActivityQuery>;
+
+/** One hour of `RunActivity`: how many runs expected to start in it are in each state now. */
+export const RunActivityBucket = z.strictObject({
+  /** The hour's first instant (UTC). */
+  hour: Timestamp,
+  counts: z.partialRecord(StateType, z.number().int()),
+});
+export type RunActivityBucket = z.infer<typeof RunActivityBucket>;
+
+/** The hours of the window that have runs, in time order. */
+export const RunActivity = z.array(RunActivityBucket);
+export type RunActivity = z.infer<typeof RunActivity>;

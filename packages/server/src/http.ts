@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DroverError } from '@drover/schemas';
 import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
+import sirv from 'sirv';
 import type { ServerMetrics } from './metrics.js';
 import { appRouter } from './router.js';
 import { BODY_TIMEOUT_MS, createRpcHandler } from './rpcHandler.js';
@@ -20,6 +21,8 @@ export interface HttpOptions {
   readonly bodyTimeoutMs?: number;
   /** Served at `GET /metrics` (behind the API key like the API), and told every API request's duration. */
   readonly metrics?: ServerMetrics;
+  /** The web UI's built files (`uiRoot` of `@drover/ui`), served at `/` and its pages' paths; none when absent. */
+  readonly uiRoot?: string;
 }
 
 /** Largest request body accepted (a batch of 1,000 log lines fits well within it). */
@@ -51,6 +54,7 @@ export function createHttpServer(options: HttpOptions): Server {
     maxBodyBytes: MAX_BODY_BYTES,
     bodyTimeoutMs: options.bodyTimeoutMs,
   });
+  const ui = options.uiRoot === undefined ? undefined : serveUi(options.uiRoot);
   const server = createServer((req, res) => {
     // A clock read and a listener on every request, for a log line: only when that line is wanted.
     if (options.logger.isLevelEnabled('info')) {
@@ -59,6 +63,10 @@ export function createHttpServer(options: HttpOptions): Server {
     }
     if (req.method === 'GET' && req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': HEALTH_BODY.length }).end(HEALTH_BODY);
+      return;
+    }
+    if (ui && (req.method === 'GET' || req.method === 'HEAD') && isUiPath(req.url)) {
+      ui(req, res);
       return;
     }
     const metrics = options.metrics;
@@ -80,6 +88,43 @@ export function createHttpServer(options: HttpOptions): Server {
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
   return server;
 }
+
+/**
+ * The UI's paths: `/`, its built files under `/assets/`, and its pages (`/runs/…`, …), which all
+ * answer `index.html` so a page's address can be reloaded or shared. API procedures never collide
+ * with them: their paths are procedure names (`/flowRuns.list`), with a dot and no slash.
+ */
+const UI_PAGES = /^\/(?:$|assets\/|favicon\.svg$|(?:runs|deployments|pools)(?:\/|$))/;
+
+function isUiPath(url: string | undefined): boolean {
+  return url !== undefined && UI_PAGES.test(url.split('?')[0] as string);
+}
+
+/**
+ * The UI's files, with sirv: hashed assets cached for good, `index.html` revalidated each time. The
+ * files hold no secret (the UI asks for the API key and keeps it in the browser's session), and a
+ * strict Content-Security-Policy lets them load nothing and talk to nothing but this server.
+ */
+function serveUi(root: string): (req: IncomingMessage, res: ServerResponse) => void {
+  const files = sirv(root, {
+    single: true,
+    etag: true,
+    gzip: true,
+    setHeaders(res, pathname) {
+      res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      res.setHeader('content-security-policy', UI_CSP);
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('referrer-policy', 'no-referrer');
+    },
+  });
+  return (req, res) =>
+    files(req, res, () => {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n');
+    });
+}
+
+const UI_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** `GET /metrics`: Prometheus' text format, refused with 401 (as the API refuses) without the API key. */
 function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics, expected: Buffer | undefined): void {

@@ -34,6 +34,8 @@ import {
   OrchestrationResult,
   Page,
   PoolWorker,
+  RunActivity,
+  RunActivityQuery,
   RunHeartbeat,
   type RunHeartbeatResult,
   SchedulePreview,
@@ -172,6 +174,11 @@ export const appRouter = router({
       .output(FlowRun)
       .mutation(({ ctx, input }) => ctx.store.flowRuns.setInfrastructure(input)),
     heartbeat: procedure.input(RunHeartbeat).mutation(({ ctx, input }): Promise<RunHeartbeatResult> => ctx.store.flowRuns.heartbeat(input)),
+    /** Runs by state in each hour of a window, by expected start time (the UI's dashboard chart). */
+    activity: procedure
+      .input(RunActivityQuery)
+      .output(RunActivity)
+      .query(({ ctx, input }) => ctx.store.flowRuns.activity(input)),
     /** Long-poll: answers as soon as the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait: procedure
       .input(runRef.extend({ timeoutMs: z.number().int().min(0).max(60_000).default(30_000) }))

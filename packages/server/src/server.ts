@@ -40,6 +40,8 @@ export interface DroverServerOptions {
   readonly otlpTracesUrl?: string;
   /** The `service.name` of its spans (default `drover-server`). */
   readonly serviceName?: string;
+  /** The web UI's built files to serve at `/` (`uiRoot` from `@drover/ui`); the API alone when absent. */
+  readonly uiRoot?: string;
 }
 
 /** A running server: its address, its store (for services and tests) and how to stop it. */
@@ -68,7 +70,7 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
     missedHeartbeats: store.settings.missedHeartbeats,
     procedures: Object.keys(appRouter._def.procedures),
   });
-  const http = createHttpServer({ store, logger, apiKey: options.apiKey, maxConnections: options.maxConnections, metrics });
+  const http = createHttpServer({ store, logger, apiKey: options.apiKey, maxConnections: options.maxConnections, metrics, uiRoot: options.uiRoot });
   let stopTracing: (() => Promise<void>) | undefined;
   let address: Awaited<ReturnType<typeof listen>>;
   try {
@@ -89,7 +91,7 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
       `Drover server listening on ${host}, reachable from other machines, with no API key: anyone who can reach it can run flows. Set DROVER_API_KEY, or bind 127.0.0.1`,
     );
   }
-  logger.info({ url, database: options.databaseFile, services: services.enabled }, 'Drover server listening');
+  logger.info({ url, database: options.databaseFile, services: services.enabled, ui: options.uiRoot !== undefined }, 'Drover server listening');
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -102,9 +104,10 @@ export async function startServer(options: DroverServerOptions): Promise<DroverS
   return { url, host, port: address.port, store, services, close, [Symbol.asyncDispose]: close };
 }
 
-/** Starts the server a configuration (`loadServerConfig`) describes. */
-export function startConfiguredServer(config: ServerConfig, logger: Logger): Promise<DroverServer> {
+/** Starts the server a configuration (`loadServerConfig`) describes, serving the UI in `uiRoot` when given. */
+export function startConfiguredServer(config: ServerConfig, logger: Logger, uiRoot?: string): Promise<DroverServer> {
   return startServer({
+    uiRoot,
     databaseFile: config.databaseFile,
     // loadServerConfig puts the database in the home folder unless DROVER_DATABASE_URL names another file.
     databaseSource: config.databaseFile === join(config.home, 'drover.db') ? 'DROVER_HOME' : 'DROVER_DATABASE_URL',

@@ -17,16 +17,20 @@ interface StartOptions {
 
 async function start(ctx: Context, options: StartOptions): Promise<void> {
   // Loaded here, not at the top: the server (SQLite driver, HTTP stack) is only needed by this command.
-  const [{ isLoopback, loadServerConfig, startConfiguredServer }, { pino }] = await Promise.all([import('@drover/server'), import('pino')]);
+  const [{ isLoopback, loadServerConfig, startConfiguredServer }, { pino }, { uiRoot }] = await Promise.all([
+    import('@drover/server'),
+    import('pino'),
+    import('@drover/ui'),
+  ]);
   const config = loadServerConfig(ctx.io.env as NodeJS.ProcessEnv, {
     host: options.host,
     port: options.port === undefined ? undefined : String(options.port),
     services: options.services ? undefined : false,
   });
   // Request and service logs are JSON lines on stderr; stdout keeps the few lines a person reads.
-  const server = await startConfiguredServer(config, pino({ level: config.logLevel }, { write: (line: string) => ctx.io.stderr.write(line) }));
+  const server = await startConfiguredServer(config, pino({ level: config.logLevel }, { write: (line: string) => ctx.io.stderr.write(line) }), uiRoot);
   const { out } = ctx;
-  out.line(`Drover server listening at ${out.paint('bold', server.url)}`);
+  out.line(`Drover server listening at ${out.paint('bold', server.url)} (open it in a browser for the UI)`);
   out.line(`  database: ${config.databaseFile}`);
   out.line(`  services: ${config.services.length > 0 ? config.services.join(', ') : 'none (--no-services)'}`);
   if (config.apiKey) out.line('  API key:  required (DROVER_API_KEY)');

@@ -1,6 +1,7 @@
 import { droverErrorOf, LogBatch, LogQuery, type LogRecord, type LogsAppended } from '@drover/schemas';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { flowRuns, logs } from '../db/schema.js';
+import { containsText } from './sqlDialect.js';
 import type { StoreContext } from './storeContext.js';
 
 /** Appends a batch of log lines (all or none); every run they name must exist. */
@@ -26,13 +27,15 @@ export async function appendLogs(ctx: StoreContext, input: LogBatch): Promise<Lo
   return { appended: batch.length };
 }
 
-/** A run's log lines after `afterId`, oldest first; pass the last id back to read on. */
+/** A run's log lines after `afterId` (those containing `search` when given), oldest first; pass the last id back to read on. */
 export async function readLogs(ctx: StoreContext, input: LogQuery): Promise<LogRecord[]> {
   const query = LogQuery.parse(input);
   return ctx.db
     .select()
     .from(logs)
-    .where(and(eq(logs.flowRunId, query.flowRunId), gt(logs.id, query.afterId)))
+    .where(
+      and(eq(logs.flowRunId, query.flowRunId), gt(logs.id, query.afterId), query.search === undefined ? undefined : containsText(logs.message, query.search)),
+    )
     .orderBy(asc(logs.id))
     .limit(query.limit)
     .all();

@@ -23,3 +23,13 @@ export function jsonArrayContainsAll(column: Column, tags: readonly string[]): S
 export function inJsonArray(column: Column, placeholder: string): SQL {
   return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(placeholder)}))`;
 }
+
+/** True when `column` contains `text`, without regard to (ASCII) case; `text` is matched literally, never as a pattern. */
+export function containsText(column: Column, text: string): SQL {
+  return sql`instr(lower(${column}), lower(${text})) > 0`;
+}
+
+/** The hour of an ISO-8601 UTC timestamp column as `YYYY-MM-DDTHH` (its first 13 characters). */
+export function isoHour(column: Column): SQL<string> {
+  return sql<string>`substr(${column}, 1, 13)`;
+}

@@ -29,6 +29,8 @@ import type {
   LogsAppended,
   OrchestrationResult,
   PoolWorker,
+  RunActivity,
+  RunActivityQuery,
   RunHeartbeat,
   RunHeartbeatResult,
   SchedulePreview,
@@ -80,6 +82,7 @@ import {
 } from './flowRuns.js';
 import { createOrReadFlow, listFlows, readFlow } from './flows.js';
 import { appendLogs, readLogs } from './logs.js';
+import { runActivity } from './runActivity.js';
 import { applyCatchup, crashSilentRuns, expireCancellations, markLateRuns } from './runMaintenance.js';
 import { schedulePreview } from './schedulePreview.js';
 import type { StoreContext, StoreSettings } from './storeContext.js';
@@ -140,6 +143,8 @@ export interface Store {
     /** Records where a run's job lives; only the holder of the run's claim may. */
     setInfrastructure(input: SetInfrastructureInput): Promise<FlowRun>;
     heartbeat(input: RunHeartbeat): Promise<RunHeartbeatResult>;
+    /** Runs by state in each hour of a window (the dashboard's chart). */
+    activity(query: RunActivityQuery): Promise<RunActivity>;
     /** Resolves when the run reaches a final state, or after `timeoutMs` with the run as it is. */
     wait(id: string, timeoutMs: number): Promise<FlowRun>;
     appendLogs(batch: LogBatch): Promise<LogsAppended>;
@@ -241,6 +246,7 @@ export class SqliteStore implements Store, StoreContext {
       delete: (id) => deleteFlowRun(this, id),
       setInfrastructure: (input) => setInfrastructure(this, input),
       heartbeat: (input) => heartbeatFlowRuns(this, input),
+      activity: (query) => runActivity(this, query),
       wait: (id, timeoutMs) => waitForFlowRun(this, id, timeoutMs),
       appendLogs: (batch) => appendLogs(this, batch),
       logs: (query) => readLogs(this, query),
