@@ -20,6 +20,12 @@ if ! source scripts/docker.sh; then
 fi
 trap drover_docker_stop EXIT
 
+# The web UI's tests drive Debian's Chromium: chromium.sh installs it when missing, or fails.
+if ! source scripts/chromium.sh; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 report=$(mktemp -t drover-vitest-XXXXXX.json)
 status=0
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?

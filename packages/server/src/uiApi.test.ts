@@ -124,8 +124,8 @@ describe('the UI files, served beside the API', () => {
         expect((await get(server.url, '/assets/missing.js')).status).toBe(404);
         // Out of the folder: never a file of the machine.
         for (const path of ['/assets/../../../../etc/passwd', '/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/runs/../../../etc/passwd']) {
-          const escape = await get(server.url, path);
-          expect(escape.body, path).not.toContain('root:');
+          const outside = await get(server.url, path);
+          expect(outside.body, path).not.toContain('root:');
         }
         // The API's own paths stay the API's.
         const api = await get(server.url, '/workPools.list');

@@ -174,6 +174,9 @@ export const flowRuns = sqliteTable(
     uniqueIndex('flow_runs_idempotency').on(t.flowId, t.idempotencyKey),
     index('flow_runs_claim').on(t.workQueueId, t.stateType, t.nextScheduledStartTime),
     index('flow_runs_deployment_state').on(t.deploymentId, t.stateType),
+    // A deployment's or a flow's runs newest first (the UI's run lists, filtered by either).
+    index('flow_runs_deployment_expected').on(t.deploymentId, t.expectedStartTime),
+    index('flow_runs_flow_expected').on(t.flowId, t.expectedStartTime),
     index('flow_runs_schedule_state').on(t.scheduleId, t.stateType, t.nextScheduledStartTime),
     index('flow_runs_state_expected').on(t.stateType, t.expectedStartTime),
     index('flow_runs_expected').on(t.expectedStartTime),

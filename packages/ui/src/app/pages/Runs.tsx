@@ -1,13 +1,16 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { lazy, Suspense } from 'react';
 import { useLocation, useSearch } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
-import { RunTimeline } from '../components/charts.js';
 import { ErrorNote, Loading } from '../components/common.js';
 import { RunsTable } from '../components/RunsTable.js';
 import { STATE_TYPES } from '../format.js';
 import { useNow } from '../hooks.js';
 
 const PAGE_SIZE = 50;
+
+// Chart.js loads only when the timeline is asked for: the table, the page's first view, needs none of it.
+const RunTimeline = lazy(() => import('../components/charts.js').then((charts) => ({ default: charts.RunTimeline })));
 
 const WINDOWS: Record<string, { label: string; ms: number | null }> = {
   '1h': { label: 'Last hour', ms: 3_600_000 },
@@ -144,7 +147,9 @@ export function Runs() {
         <Loading what="runs" />
       ) : view === 'timeline' ? (
         page.length ? (
-          <RunTimeline runs={page} now={now} />
+          <Suspense fallback={<Loading what="the timeline" />}>
+            <RunTimeline runs={page} now={now} />
+          </Suspense>
         ) : (
           <p className="muted">No runs.</p>
         )

@@ -1,0 +1,2 @@
+CREATE INDEX `flow_runs_deployment_expected` ON `flow_runs` (`deployment_id`,`expected_start_time`);--> statement-breakpoint
+CREATE INDEX `flow_runs_flow_expected` ON `flow_runs` (`flow_id`,`expected_start_time`);
