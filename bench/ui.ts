@@ -22,15 +22,23 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startServer } from '@drover/server';
 import { uiRoot } from '@drover/ui';
-import { chromium } from 'playwright-core';
 import { pino } from 'pino';
+import { chromium } from 'playwright-core';
 import { arg, machineLine, summarize } from './lib/harness.js';
 
 const RUNS = Number(arg('runs') ?? 100_000);
 const CALLS = Number(arg('calls') ?? 200);
 const LOADS = Number(arg('loads') ?? 5);
 const DAY_MS = 24 * 3_600_000;
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const home = mkdtempSync(join(tmpdir(), 'drover-bench-ui-'));
 const server = await startServer({ databaseFile: join(home, 'drover.db'), port: 0, logger: pino({ level: 'silent' }), services: { enabled: [] }, uiRoot });
@@ -40,7 +48,12 @@ try {
   await server.store.workPools.create({ name: 'local', type: 'process' });
   const deploymentIds: string[] = [];
   for (let i = 0; i < 20; i++) {
-    const { deployment } = await server.store.deployments.upsert({ flowName: `flow-${i % 5}`, name: `deployment-${i}`, workPoolName: 'local', tags: [`team-${i % 3}`] });
+    const { deployment } = await server.store.deployments.upsert({
+      flowName: `flow-${i % 5}`,
+      name: `deployment-${i}`,
+      workPoolName: 'local',
+      tags: [`team-${i % 3}`],
+    });
     deploymentIds.push(deployment.id);
   }
   const now = Date.now();
@@ -59,9 +72,16 @@ try {
        WHERE abs(random()) % 20 != 0 AND expected_start_time < ?`,
     )
     .run(new Date(now - 60_000).toISOString());
-  server.store.db.$client.prepare("UPDATE flow_runs SET state_name = CASE state_type WHEN 'FAILED' THEN 'Failed' WHEN 'COMPLETED' THEN 'Completed' ELSE state_name END").run();
-  const counts = server.store.db.$client.prepare('SELECT state_type AS state, count(*) AS n FROM flow_runs GROUP BY state_type').all() as { state: string; n: number }[];
-  console.log(`set-up: ${RUNS} runs (${counts.map((c) => `${c.n} ${c.state}`).join(', ')}) in ${((performance.now() - setupStart) / 1000).toFixed(1)} s, not timed below`);
+  server.store.db.$client
+    .prepare("UPDATE flow_runs SET state_name = CASE state_type WHEN 'FAILED' THEN 'Failed' WHEN 'COMPLETED' THEN 'Completed' ELSE state_name END")
+    .run();
+  const counts = server.store.db.$client.prepare('SELECT state_type AS state, count(*) AS n FROM flow_runs GROUP BY state_type').all() as {
+    state: string;
+    n: number;
+  }[];
+  console.log(
+    `set-up: ${RUNS} runs (${counts.map((c) => `${c.n} ${c.state}`).join(', ')}) in ${((performance.now() - setupStart) / 1000).toFixed(1)} s, not timed below`,
+  );
 
   const minute = Math.floor(now / 60_000) * 60_000;
   const week = new Date(minute - 7 * DAY_MS).toISOString();
@@ -80,7 +100,11 @@ try {
     ['runs page: flows.list', 'flows.list', { limit: 1000, offset: 0 }],
     ['dashboard: activity, 24 h', 'flowRuns.activity', { since: day, until }],
     ['dashboard: recent runs', 'flowRuns.list', { sort: 'EXPECTED_START_DESC', expectedStartBefore: until, page: { limit: 10, offset: 0 } }],
-    ['dashboard: failed, 24 h', 'flowRuns.list', { states: ['FAILED', 'CRASHED'], expectedStartAfter: day, sort: 'EXPECTED_START_DESC', page: { limit: 10, offset: 0 } }],
+    [
+      'dashboard: failed, 24 h',
+      'flowRuns.list',
+      { states: ['FAILED', 'CRASHED'], expectedStartAfter: day, sort: 'EXPECTED_START_DESC', page: { limit: 10, offset: 0 } },
+    ],
   ];
   console.log(`\nAPI calls, ${CALLS} each, one at a time over HTTP (ms)`);
   console.log(`  ${'call'.padEnd(36)}  ${'p50'.padStart(6)}  ${'p99'.padStart(6)}  ${'max'.padStart(6)}  rows`);
@@ -150,7 +174,9 @@ try {
   );
   console.log(`built JavaScript, gzipped: ${totalKb.toFixed(1)} KB (${gzipped.map((f) => `${f.name} ${(f.bytes / 1024).toFixed(1)} KB`).join(', ')})`);
   const ok = worstP99 <= 50 && load.max < 1000 && totalKb <= 300;
-  console.log(`check: ${ok ? 'OK' : 'FAILED'}: worst p99 ${worstP99.toFixed(1)} ms (aim ≤ 50), slowest load ${load.max.toFixed(0)} ms (aim < 1000), ${totalKb.toFixed(1)} KB (aim ≤ 300)`);
+  console.log(
+    `check: ${ok ? 'OK' : 'FAILED'}: worst p99 ${worstP99.toFixed(1)} ms (aim ≤ 50), slowest load ${load.max.toFixed(0)} ms (aim < 1000), ${totalKb.toFixed(1)} KB (aim ≤ 300)`,
+  );
   console.log(`command: pnpm build && pnpm --filter @drover/bench exec tsx ui.ts --runs=${RUNS} --calls=${CALLS} --loads=${LOADS}`);
 } finally {
   await server.close();

@@ -16,6 +16,7 @@ import { drover, freePort, killHard, makeProject, repoRoot, spawnDrover } from '
 const requireHere = createRequire(import.meta.url);
 const clientEntry = requireHere.resolve('@drover/client');
 const zodEntry = join(dirname(requireHere.resolve('zod')), 'index.js');
+// Read as a file and evaluated in each page (knip, which sees no import, is told in knip.json).
 const axeSource = readFileSync(requireHere.resolve('axe-core/axe.min.js'), 'utf8');
 const shots = join(repoRoot, 'test-results/ui');
 
