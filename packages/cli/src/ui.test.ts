@@ -293,6 +293,7 @@ describe('the web UI, served by drover server start', { timeout: 90_000 }, () =>
     await checkPage(page, 'runs-timeline');
     // By keyboard: the skip link, then the main navigation.
     await page.goto(`${server.url}/runs`);
+    await page.locator('table tbody tr').first().waitFor();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     await page.keyboard.press('Tab');
