@@ -20,7 +20,7 @@ import {
 import type { DroverClient } from './api.js';
 import { getClient } from './api.js';
 import { type AnyFlow, isFlow } from './flow.js';
-import { exportNameAt, importModule } from './loadFlow.js';
+import { exportNameAt, importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
 import type { ServeOptions } from './runner.js';
 import { serve } from './runner.js';
 
@@ -129,6 +129,22 @@ export class RunnerDeployment<F extends AnyFlow = AnyFlow> {
   /** Keeps the flow's type, so `runDeployment(deployment, { parameters })` checks the parameters. */
   static fromFlow<F extends AnyFlow>(flow: F, options: DeploymentOptions = {}): RunnerDeployment<F> {
     return new RunnerDeployment(flow, options);
+  }
+
+  /**
+   * A deployment of the flow that `entrypoint` (`path/to/file.ts:exportName`, relative to the
+   * project root: the folder of the nearest package.json) exports, without importing it yourself:
+   * it is loaded here to read its name and parameter schema.
+   *
+   * @example
+   * const etl = await RunnerDeployment.fromEntrypoint('flows/etl.ts:etl', { workPoolName: 'local' });
+   * await etl.deploy();
+   */
+  static async fromEntrypoint(entrypoint: string, options: DeploymentOptions = {}): Promise<RunnerDeployment> {
+    const root = findProjectRoot(process.cwd());
+    const { path, exportName } = parseEntrypoint(entrypoint);
+    const flow = await loadFlow(entrypoint, root);
+    return new RunnerDeployment(flow, { ...options, entrypoint: `${relative(root, resolve(root, path))}:${exportName}` });
   }
 
   /** `flow-name/deployment-name`. */

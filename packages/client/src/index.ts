@@ -15,6 +15,9 @@
  * await deploy(etl, { workPoolName: 'local', schedule: { cron: '0 2 * * *', timezone: 'Europe/London' } });
  * const run = await runDeployment('etl/etl', { parameters: { date: '2026-01-01' }, timeout: 600 });
  */
+import { flow as defineFlow } from './flow.js';
+import { fromSource } from './fromSource.js';
+
 export type { Deployment, DeploymentImage, FlowRun, State, WorkPoolJobConfiguration } from '@drover/schemas';
 // Every error a call can throw, by family, so SDK users catch them without importing @drover/schemas.
 export {
@@ -45,7 +48,14 @@ export {
 } from './deployments.js';
 export { type EngineOptions, executeFlowRun, FlowCancelledError, FlowClaimLostError } from './engine.js';
 export { ChildRunFailedError, RunWaitTimeoutError, ServerUnreachableError, toSdkError } from './errors.js';
-export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, flow, isFlow, type SourcePosition } from './flow.js';
+export { type AnyFlow, type Flow, type FlowOptions, type FlowParameters, FlowTimeoutError, isFlow, type SourcePosition } from './flow.js';
+export type { FlowSource } from './fromSource.js';
+
+/**
+ * `flow(options, fn)` defines a flow; `flow.fromSource(source, entrypoint, options)` makes a
+ * deployment of one that lives in a git repository, as Prefect's `flow.from_source`.
+ */
+export const flow = Object.assign(defineFlow, { fromSource });
 export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './flowContext.js';
 export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
 export { LogShipper, runLogs } from './logShipper.js';

@@ -50,6 +50,28 @@ describe('runPullSteps', () => {
     expect(lines[0]).toBe(`Cloning ${origin} at ${commit} into ${join(root, 'clone')}`);
   });
 
+  it("fills in earlier steps' outputs: a directory, a script's stdout", async () => {
+    mkdirSync(join(root, 'outputs', 'nested'), { recursive: true });
+    const { lines, log } = collect();
+    const directory = await runPullSteps(
+      [
+        { set_working_directory: { id: 'base', directory: 'outputs' } },
+        { run_shell_script: { id: 'name', script: "printf 'nes'; printf 'ted\\n\\n'", env: {} } },
+        { run_shell_script: { script: 'echo "$WHERE"', env: { WHERE: '{{ base.directory }}/{{ name.stdout }}' } } },
+        { set_working_directory: { directory: '{{ base.directory }}/{{name.stdout}}' } },
+      ],
+      root,
+      log,
+    );
+    expect(directory).toBe(join(root, 'outputs', 'nested'));
+    expect(lines).toContain(join(root, 'outputs', 'nested'));
+    // Steps saved before ids existed, or by hand into the database: a reference to nothing fails the step, named.
+    await expect(runPullSteps([{ set_working_directory: { directory: '{{ nothing.directory }}' } }], root, log)).rejects.toMatchObject({
+      code: 'FLOW_LOAD_ERROR',
+      message: 'Pull step set_working_directory.directory: {{ nothing.directory }} names no output of an earlier step',
+    });
+  });
+
   it('names the step that failed, its exit code and its last lines', async () => {
     const { log } = collect();
     await expect(runPullSteps([{ run_shell_script: { script: 'echo almost; exit 3', env: {} } }], root, log)).rejects.toMatchObject({

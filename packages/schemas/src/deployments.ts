@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { droverErrorOf } from './errors.js';
 import {
   DeploymentFullName,
   DeploymentName,
@@ -85,11 +86,21 @@ export const DeploymentImage = z.strictObject({
 export type DeploymentImage = z.infer<typeof DeploymentImage>;
 export type DeploymentImageInput = z.input<typeof DeploymentImage>;
 
+/**
+ * A pull step's id, by which later steps use its outputs: `{{ clone.directory }}`, as
+ * prefect.yaml's `id:`. `env` is taken: `{{ env.NAME }}` reads the job's environment.
+ */
+const StepId = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, 'a step id: a letter, then letters, digits, "-" or "_", at most 63 in all')
+  .refine((id) => id !== 'env', { message: '"env" is not a step id: {{ env.NAME }} reads the job\'s environment' });
+
 /** A step a worker runs before the flow: fetch or locate the flow's code. */
 export const PullStep = z.union([
-  z.strictObject({ set_working_directory: z.strictObject({ directory: z.string().min(1) }) }),
+  z.strictObject({ set_working_directory: z.strictObject({ id: StepId.optional(), directory: z.string().min(1) }) }),
   z.strictObject({
     git_clone: z.strictObject({
+      id: StepId.optional(),
       // Neither may start with "-": git would read it as an option (`--upload-pack=…` runs a command).
       repository: z.string().min(1).regex(/^[^-]/, 'a repository URL or path, not starting with "-"'),
       /** A branch or a tag. */
@@ -114,6 +125,7 @@ export const PullStep = z.union([
   }),
   z.strictObject({
     run_shell_script: z.strictObject({
+      id: StepId.optional(),
       script: z.string().min(1),
       directory: z.string().min(1).optional(),
       env: z.record(z.string(), z.string()).default({}),
@@ -121,6 +133,91 @@ export const PullStep = z.union([
   }),
 ]);
 export type PullStep = z.infer<typeof PullStep>;
+
+/** What each kind of pull step gives the steps after it, by name (`{{ <id>.<output> }}`). */
+export const PULL_STEP_OUTPUTS = {
+  set_working_directory: ['directory'],
+  git_clone: ['directory'],
+  run_shell_script: ['stdout', 'stderr'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** `{{ id.output }}` in a pull step's text: an earlier step's output, filled in where the job runs. */
+const STEP_OUTPUT_REFERENCE = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** The kind of a pull step (its one key) and its fields. */
+function pullStepParts(step: PullStep): [keyof typeof PULL_STEP_OUTPUTS, Record<string, unknown>] {
+  const [kind, fields] = Object.entries(step)[0] as [keyof typeof PULL_STEP_OUTPUTS, Record<string, unknown>];
+  return [kind, fields];
+}
+
+/** Every text of a step's fields that may hold references (not its id, not git's accessToken), with its key path. */
+function referenceTexts(fields: Record<string, unknown>): [string[], string][] {
+  return Object.entries(fields).flatMap(([key, value]): [string[], string][] => {
+    if (key === 'id' || key === 'accessToken') return [];
+    if (typeof value === 'string') return [[[key], value]];
+    if (value !== null && typeof value === 'object')
+      return Object.entries(value).flatMap(([name, text]): [string[], string][] => (typeof text === 'string' ? [[[key, name], text]] : []));
+    return [];
+  });
+}
+
+/**
+ * The step with every `{{ id.output }}` replaced by that earlier step's output, from `outputs`
+ * (by step id). A reference to an output not there throws, naming the field (`PullSteps` refuses
+ * such steps when they are saved; this guards steps saved by an older server).
+ */
+export function fillStepOutputs(step: PullStep, outputs: ReadonlyMap<string, Readonly<Record<string, string>>>): PullStep {
+  const [kind, fields] = pullStepParts(step);
+  const filled: Record<string, unknown> = structuredClone(fields);
+  for (const [path, text] of referenceTexts(fields)) {
+    const value = text.replace(STEP_OUTPUT_REFERENCE, (whole, id: string, output: string) => {
+      const found = outputs.get(id)?.[output];
+      if (found === undefined) {
+        throw droverErrorOf('FLOW_LOAD_ERROR', `Pull step ${kind}.${path.join('.')}: ${whole} names no output of an earlier step`, {
+          step: kind,
+          field: path.join('.'),
+        });
+      }
+      return found;
+    });
+    const [key, name] = path as [string, string | undefined];
+    if (name === undefined) filled[key] = value;
+    else (filled[key] as Record<string, unknown>)[name] = value;
+  }
+  return { [kind]: filled } as PullStep;
+}
+
+/**
+ * Pull steps, in order: ids are unique, and every `{{ id.output }}` names an earlier step and an
+ * output that kind of step has, so a deployment whose steps can only fail is refused when saved.
+ */
+export const PullSteps = z
+  .array(PullStep)
+  .max(50)
+  .superRefine((steps, ctx) => {
+    const earlier = new Map<string, keyof typeof PULL_STEP_OUTPUTS>();
+    steps.forEach((step, index) => {
+      const [kind, fields] = pullStepParts(step);
+      for (const [path, text] of referenceTexts(fields)) {
+        for (const [whole, id, output] of text.matchAll(STEP_OUTPUT_REFERENCE)) {
+          const known = earlier.get(id as string);
+          const problem =
+            id === 'env'
+              ? `${whole}: only a git_clone's accessToken reads the job's environment`
+              : known === undefined
+                ? `${whole} names step "${id}", which no earlier step is (${earlier.size ? `ids so far: ${[...earlier.keys()].join(', ')}` : 'no earlier step has an id'})`
+                : !(PULL_STEP_OUTPUTS[known] as readonly string[]).includes(output as string)
+                  ? `${whole}: step "${id}" (${known}) has no output "${output}"; it has ${PULL_STEP_OUTPUTS[known].join(', ')}`
+                  : undefined;
+          if (problem) ctx.addIssue({ code: 'custom', path: [index, kind, ...path], message: problem });
+        }
+      }
+      const id = fields.id as string | undefined;
+      if (id === undefined) return;
+      if (earlier.has(id)) ctx.addIssue({ code: 'custom', path: [index, kind, 'id'], message: `step id "${id}" is already used by an earlier step` });
+      earlier.set(id, kind);
+    });
+  });
 
 /** A deployment: which flow to run, with what defaults, when, and where. */
 export const Deployment = z.strictObject({
@@ -176,7 +273,7 @@ const deploymentFields = {
   jobVariables: jsonObjectAtMost('jobVariables'),
   concurrencyLimit: z.number().int().min(1).nullable(),
   concurrencyOptions: ConcurrencyOptions,
-  pullSteps: z.array(PullStep).max(50),
+  pullSteps: PullSteps,
   /** A template over the parameters and the scheduled time (see RunNameTemplate); its keys are checked at deploy time. */
   flowRunName: RunNameTemplate.nullable(),
   paused: z.boolean(),

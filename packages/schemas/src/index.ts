@@ -25,8 +25,11 @@ export {
   DeploymentScheduleUpdate,
   DeploymentUpdate,
   DeploymentUpserted,
+  fillStepOutputs,
   MAX_SCHEDULED_RUNS,
+  PULL_STEP_OUTPUTS,
   PullStep,
+  PullSteps,
   SchedulePreview,
   SchedulePreviewInput,
 } from './deployments.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CatchupPolicy, type DeploymentScheduleCreate, MAX_SCHEDULED_RUNS, PullStep } from './deployments.js';
+import { CatchupPolicy, type DeploymentScheduleCreate, MAX_SCHEDULED_RUNS, PullSteps } from './deployments.js';
 import { DeploymentName, FlowName, JsonObject, ScheduleSlug, Tag, WorkPoolName, WorkQueueName } from './names.js';
 import { RunNameTemplate } from './runNames.js';
 import { byScheduleKind, CronSchedule, IntervalSchedule, RRuleSchedule } from './schedules.js';
@@ -69,7 +69,7 @@ export const ProjectDeployment = z.strictObject({
     })
     .optional(),
   /** Replaces the project's `pull` steps for this deployment. */
-  pull: z.array(PullStep).max(50).optional(),
+  pull: PullSteps.optional(),
 });
 export type ProjectDeployment = z.infer<typeof ProjectDeployment>;
 
@@ -79,7 +79,7 @@ export const Project = z.strictObject({
   droverVersion: z.string().optional(),
   build: z.array(BuildStep).max(50).default([]),
   push: z.array(BuildStep).max(50).default([]),
-  pull: z.array(PullStep).max(50).default([]),
+  pull: PullSteps.default([]),
   deployments: z.array(ProjectDeployment).max(1000).default([]),
 });
 export type Project = z.infer<typeof Project>;

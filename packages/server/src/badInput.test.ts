@@ -215,6 +215,23 @@ const ROWS: Row[] = [
     message: 'Invalid input to deployments.update: changes.pullSteps.0.git_clone.commit: a commit is 7-40 hex characters',
   },
   {
+    name: "a pull step that uses a later step's output",
+    call: (api) =>
+      api.deployments.update.mutate({
+        deployment: 'etl/nightly',
+        changes: {
+          pullSteps: [
+            { set_working_directory: { directory: '{{ clone.directory }}/flows' } },
+            { git_clone: { id: 'clone', repository: 'https://x/y.git' } },
+          ],
+        },
+      }),
+    code: 'VALIDATION_ERROR',
+    status: 400,
+    message:
+      'Invalid input to deployments.update: changes.pullSteps.0.set_working_directory.directory: {{ clone.directory }} names step "clone", which no earlier step is (no earlier step has an id)',
+  },
+  {
     name: 'a deployment on an unknown work pool (the new flow is not kept either)',
     call: (api) => api.deployments.upsert.mutate({ flowName: 'fresh', name: 'a', workPoolName: 'nope' }),
     code: 'WORK_POOL_NOT_FOUND',

@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allFinal, fixtureDeployment, packageDir, withSdkServer, working } from './testHelpers.js';
 
@@ -50,6 +51,78 @@ describe('pull steps', () => {
           'prepared test in repo',
           'running the cloned flow',
         ]);
+      });
+    });
+  });
+
+  it("give a step's outputs to the steps after it", async () => {
+    await withSdkServer(async (_server, client) => {
+      await working(client, {}, async () => {
+        await client.deployments.upsert(
+          fixtureDeployment('from-outputs', 'cloned', {
+            entrypoint: 'flows.mjs:cloned',
+            pullSteps: [
+              { run_shell_script: { id: 'where', script: `echo ${clones}` } },
+              { git_clone: { id: 'clone', repository: origin, commit: v1, directory: '{{ where.stdout }}/outputs' } },
+              { run_shell_script: { id: 'head', script: 'git rev-parse HEAD' } },
+              { set_working_directory: { directory: '{{ clone.directory }}' } },
+              { run_shell_script: { script: 'echo "at {{ head.stdout }} in {{ clone.directory }}"' } },
+            ],
+          }),
+        );
+        const [run] = await allFinal(client, [await client.flowRuns.create({ deployment: 'cloned/from-outputs' })]);
+        expect(run).toMatchObject({ state: { type: 'COMPLETED' }, result: 'v1' });
+        const messages = (await client.flowRuns.logs({ flowRunId: run?.id as string })).map((l) => l.message);
+        expect(messages).toContain(`Cloning ${origin} at ${v1} into ${clones}/outputs`);
+        expect(messages).toContain(`at ${v1} in ${clones}/outputs`);
+      });
+    });
+  });
+
+  it('deploy a flow from its git repository (flow.fromSource) and from an entrypoint, importing neither', async () => {
+    await withSdkServer(async (server, client) => {
+      await client.workPools.create({ name: 'local', type: 'process' });
+      // A user's deploy script: it names the flows, the SDK loads them.
+      const script = join(clones, 'deploy.mjs');
+      writeFileSync(
+        script,
+        `import { flow, RunnerDeployment } from '@drover/client';
+const fromGit = await flow.fromSource({ repository: ${JSON.stringify(origin)}, branch: 'release' }, 'flows.mjs:cloned', {
+  name: 'from-source', workPoolName: 'local', jobVariables: { workingDir: ${JSON.stringify(clones)} },
+});
+const local = await RunnerDeployment.fromEntrypoint('src/testFixtures/flows.mjs:quick', { name: 'from-entrypoint', workPoolName: 'local' });
+console.log(fromGit.fullName, await fromGit.deploy(), local.fullName, await local.deploy());
+`,
+      );
+      const cache = join(packageDir, 'node_modules', '.cache', 'drover', 'sources');
+      try {
+        // Not execFileSync: the server answering the script runs in this process.
+        const { stdout: printed } = await promisify(execFile)(process.execPath, [script], {
+          cwd: packageDir,
+          env: { ...process.env, DROVER_API_URL: server.url },
+        });
+        expect(printed).toMatch(/^Created deployment cloned\/from-source \S+\nCreated deployment quick\/from-entrypoint \S+\ncloned\/from-source \S+ quick\/from-entrypoint \S+\n$/);
+      } finally {
+        rmSync(cache, { recursive: true, force: true });
+      }
+      const fromGit = await client.deployments.read('cloned/from-source');
+      expect(fromGit).toMatchObject({ entrypoint: 'flows.mjs:cloned', pullSteps: [{ git_clone: { repository: origin, branch: 'release' } }] });
+      expect(await client.deployments.read('quick/from-entrypoint')).toMatchObject({
+        entrypoint: 'src/testFixtures/flows.mjs:quick',
+        pullSteps: [{ set_working_directory: { directory: packageDir.replace(/\/$/, '') } }],
+      });
+      await working(client, {}, async () => {
+        const runs = await allFinal(client, [
+          await client.flowRuns.create({ deployment: 'cloned/from-source' }),
+          await client.flowRuns.create({ deployment: 'quick/from-entrypoint' }),
+        ]);
+        // The job cloned the release branch (v1) itself, into its working directory.
+        expect(runs.map((run) => [run.state.type, run.result])).toEqual([
+          ['COMPLETED', 'v1'],
+          ['COMPLETED', expect.anything()],
+        ]);
+        const messages = (await client.flowRuns.logs({ flowRunId: runs[0]?.id as string })).map((l) => l.message);
+        expect(messages).toContain(`Cloning ${origin} at release into ${join(clones, basename(origin))}`);
       });
     });
   });
