@@ -101,7 +101,9 @@ console.log(fromGit.fullName, await fromGit.deploy(), local.fullName, await loca
           cwd: packageDir,
           env: { ...process.env, DROVER_API_URL: server.url },
         });
-        expect(printed).toMatch(/^Created deployment cloned\/from-source \S+\nCreated deployment quick\/from-entrypoint \S+\ncloned\/from-source \S+ quick\/from-entrypoint \S+\n$/);
+        expect(printed).toMatch(
+          /^Created deployment cloned\/from-source \S+\nCreated deployment quick\/from-entrypoint \S+\ncloned\/from-source \S+ quick\/from-entrypoint \S+\n$/,
+        );
       } finally {
         rmSync(cache, { recursive: true, force: true });
       }
