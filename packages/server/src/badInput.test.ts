@@ -220,10 +220,7 @@ const ROWS: Row[] = [
       api.deployments.update.mutate({
         deployment: 'etl/nightly',
         changes: {
-          pullSteps: [
-            { set_working_directory: { directory: '{{ clone.directory }}/flows' } },
-            { git_clone: { id: 'clone', repository: 'https://x/y.git' } },
-          ],
+          pullSteps: [{ set_working_directory: { directory: '{{ clone.directory }}/flows' } }, { git_clone: { id: 'clone', repository: 'https://x/y.git' } }],
         },
       }),
     code: 'VALIDATION_ERROR',
