@@ -70,6 +70,8 @@ deployments:
     schedules:
       - cron: "0 2 * * *"
         timezone: Europe/London
+      - rrule: "FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=9;BYMINUTE=0"
+        timezone: America/New_York
     workPool: { name: local }
 `,
 };
@@ -267,10 +269,11 @@ describe('the web UI, served by drover server start', { timeout: 90_000 }, () =>
     const deployment = await server.client.deployments.read('nightly/at-two');
     await page.goto(`${server.url}/deployments/${deployment.id}`);
     const words = page.getByTestId('schedule-words');
-    await expect.poll(() => words.textContent()).toMatch(/02:00.*Europe\/London/);
+    await expect.poll(() => words.first().textContent()).toMatch(/02:00.*Europe\/London/);
+    await expect.poll(() => words.nth(1).textContent()).toMatch(/^Every week on Monday, Friday at 9.*\(America\/New_York\)$/);
     await expect.poll(() => page.locator('.next-runs li').count()).toBeGreaterThan(0);
     await checkPage(page, 'deployment');
-    await page.getByRole('button', { name: 'Pause schedule' }).click();
+    await page.getByRole('button', { name: 'Pause schedule' }).first().click();
     await expect.poll(async () => (await server.client.deployments.read(deployment.id)).schedules[0]?.active).toBe(false);
     await expect.poll(() => page.getByRole('button', { name: 'Resume schedule' }).isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Resume schedule' }).click();

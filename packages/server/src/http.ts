@@ -109,7 +109,6 @@ function serveUi(root: string): (req: IncomingMessage, res: ServerResponse) => v
   const files = sirv(root, {
     single: true,
     etag: true,
-    gzip: true,
     setHeaders(res, pathname) {
       res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
       res.setHeader('content-security-policy', UI_CSP);
@@ -123,8 +122,7 @@ function serveUi(root: string): (req: IncomingMessage, res: ServerResponse) => v
     });
 }
 
-const UI_CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+const UI_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** `GET /metrics`: Prometheus' text format, refused with 401 (as the API refuses) without the API key. */
 function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics, expected: Buffer | undefined): void {

@@ -84,7 +84,9 @@ export function registerServer(program: Command, ctx: Context): void {
   examples(
     server
       .command('start')
-      .description('Serve the API and run the scheduler and other services here, until Ctrl+C (SIGINT) or SIGTERM')
+      .description(
+        'Serve the API and the web UI (open its address in a browser) and run the scheduler and other services here, until Ctrl+C (SIGINT) or SIGTERM',
+      )
       .option('--host <host>', 'address to listen on (default 127.0.0.1, env DROVER_SERVER_HOST)')
       .option('--port <port>', 'port to listen on, 0 for any free one (default 4200, env DROVER_SERVER_PORT)', intFlag('--port', 0, 65_535))
       .option('--no-services', 'serve the API only: no scheduler, late-run, worker or run health service')

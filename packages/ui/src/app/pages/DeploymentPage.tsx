@@ -4,7 +4,7 @@ import { Link } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
 import { ErrorNote, Field, Json, Loading, Time } from '../components/common.js';
 import { RunsTable } from '../components/RunsTable.js';
-import { describeSchedule } from '../format.js';
+import { ScheduleWords } from '../components/ScheduleWords.js';
 import { useNow } from '../hooks.js';
 
 // The form and its JSON Schema validator load when a user opens it, not with every page.
@@ -78,7 +78,7 @@ export function DeploymentPage({ id }: { id: string }) {
           {d.schedules.map((s) => (
             <li key={s.id}>
               <span className={s.active ? '' : 'muted'} data-testid="schedule-words">
-                {describeSchedule(s.schedule)}
+                <ScheduleWords schedule={s.schedule} />
               </span>{' '}
               {s.active ? (
                 <button type="button" onClick={() => setActive.mutate({ deployment: id, scheduleId: s.id, changes: { active: false } })}>

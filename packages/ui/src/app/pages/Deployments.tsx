@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
 import { ErrorNote, Loading, Time } from '../components/common.js';
-import { describeSchedule } from '../format.js';
+import { ScheduleWords } from '../components/ScheduleWords.js';
 
 export function Deployments() {
   const trpc = useTRPC();
@@ -45,7 +45,7 @@ export function Deployments() {
                     ) : (
                       deployment.schedules.map((s) => (
                         <div key={s.id} className={s.active ? '' : 'muted'}>
-                          {describeSchedule(s.schedule)}
+                          <ScheduleWords schedule={s.schedule} />
                           {s.active ? '' : ' (paused)'}
                         </div>
                       ))
