@@ -1,8 +1,8 @@
 /**
  * Runs through the process worker: each run is a `node` job running the engine
- * (`@drover/client/engine`), which loads flows/flows.mjs.
+ * (`@drover/client/engine`), which loads flows/flows.mjs (flows/flows.ts with `--typescript`).
  *
- *   pnpm build && pnpm --filter @drover/bench exec tsx worker.ts [--rounds=3] [--triggered=20] [--scheduled=10] [--burst=100] [--chain=40]
+ *   pnpm build && pnpm --filter @drover/bench exec tsx worker.ts [--rounds=3] [--triggered=20] [--scheduled=10] [--burst=100] [--chain=40] [--typescript]
  *
  * Where things run: the server in a child process (lib/serverMain.mjs, a fresh SQLite file per
  * phase, services off), each worker in its own child process (lib/workerMain.mjs: plain node, the
@@ -51,6 +51,8 @@ const SCHEDULED = Number(arg('scheduled') ?? 10);
 const BURST = Number(arg('burst') ?? 100);
 const CHAIN = Number(arg('chain') ?? 40);
 const ONLY = arg('only')?.split(',');
+/** `--typescript`: the deployments' entrypoint is flows/flows.ts (through tsx in the job), not flows.mjs. */
+const TYPESCRIPT = process.argv.includes('--typescript');
 type Mode = 'cold' | 'warm' | 'reuse';
 const MODES = (arg('modes') ?? 'cold,warm,reuse').split(',') as Mode[];
 /** The mode the phases run in now; rows of the warm modes are prefixed with it. */
@@ -59,7 +61,7 @@ const label = (text: string) => (mode === 'cold' ? text : `${mode === 'warm' ? '
 const BURST_WORKERS = 4;
 const BURST_LIMIT = 4;
 const POOL = 'bench';
-const COMMAND = `pnpm --filter @drover/bench exec tsx worker.ts --rounds=${ROUNDS} --triggered=${TRIGGERED} --scheduled=${SCHEDULED} --burst=${BURST} --chain=${CHAIN} --modes=${MODES.join(',')}`;
+const COMMAND = `pnpm --filter @drover/bench exec tsx worker.ts --rounds=${ROUNDS} --triggered=${TRIGGERED} --scheduled=${SCHEDULED} --burst=${BURST} --chain=${CHAIN} --modes=${MODES.join(',')}${ONLY ? ` --only=${ONLY.join(',')}` : ''}${TYPESCRIPT ? ' --typescript' : ''}`;
 
 const table = new Table();
 let peakWorkerRss = 0;
@@ -103,7 +105,7 @@ async function withWorkers<T>(workers: { count: number; limit?: number }, body: 
     ] as const) {
       const deployment = RunnerDeployment.fromFlow(flow, {
         name,
-        entrypoint: `flows/flows.mjs:${name}`,
+        entrypoint: `flows/flows.${TYPESCRIPT ? 'ts' : 'mjs'}:${name}`,
         workPoolName: POOL,
         jobVariables: { workingDir: benchDir, reuseProcess: mode === 'reuse' },
       });

@@ -10,6 +10,7 @@
  * leaves untouched for a new process); `done` after a run when it stays for another one.
  */
 import { z } from 'zod';
+import { useTypeScriptLoader } from './loadFlow.js';
 
 /** A run handed to a warm engine. */
 export const EngineHandoff = z.strictObject({
@@ -58,12 +59,12 @@ function listen(): void {
 }
 
 /**
- * Loads what every run needs before the first one comes (tsx, which `loadFlow` imports for
- * TypeScript entrypoints), then tells the worker the engine is ready.
+ * Loads what every run needs before the first one comes (tsx, registered as the process's loader
+ * for TypeScript entrypoints), then tells the worker the engine is ready.
  */
 export async function becomeWarm(): Promise<void> {
   listen();
-  await import('tsx/esm/api');
+  await useTypeScriptLoader({ now: true });
   reportToWorker({ type: 'ready' });
 }
 

@@ -20,7 +20,7 @@ import { getClient } from './api.js';
 import { executeFlowRun, FlowCancelledError } from './engine.js';
 import { becomeWarm, type EngineHandoff, nextHandoff, reportToWorker, writeDoneMarker } from './engineHandoff.js';
 import type { AnyFlow } from './flow.js';
-import { loadFlow } from './loadFlow.js';
+import { loadFlow, useTypeScriptLoader } from './loadFlow.js';
 import { runLogs } from './logShipper.js';
 import { runPullSteps } from './pullSteps.js';
 import { untilServerAnswers } from './serverRetry.js';
@@ -60,6 +60,9 @@ const stop = (signal: string) => () => {
 process.once('SIGTERM', stop('SIGTERM'));
 process.once('SIGINT', stop('SIGINT'));
 
+// This process exists to run a flow: a TypeScript entrypoint loads through tsx as the process's
+// loader, sharing the SDK and zod already loaded (see useTypeScriptLoader).
+void useTypeScriptLoader();
 const client = getClient();
 // Traced only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the worker passes its job span as TRACEPARENT.
 const tracing = await setupTracing('drover-engine').catch((error: Error) => {

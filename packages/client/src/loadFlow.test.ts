@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
 import { exportNameAt } from './loadFlow.js';
 
 /** `source` with `^` marking where the stack frame of the `flow(…)` call points (the `flow` itself). */
@@ -43,5 +46,34 @@ describe('exportNameAt', () => {
     ['export const flows = { etl: ^flow({ name: "etl" }, fn) };'],
   ])('finds no export in %s', (source) => {
     expect(exportNameOf(source)).toBeNull();
+  });
+});
+
+describe('useTypeScriptLoader', () => {
+  // In this package's folder, so `@drover/client` resolves (to dist/) as it does for a user's flow.
+  const dir = mkdtempSync(join(fileURLToPath(new URL('..', import.meta.url)), '.test-loader-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'flow.ts'), "export { flow } from '@drover/client';\nexport const typed: number = 1;\n");
+  // In a child process: registering a loader would change how this test process loads modules.
+  const sameSdk = async (registerFirst: boolean) => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import * as sdk from '@drover/client';
+import { importModule, useTypeScriptLoader } from ${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../dist/loadFlow.js', import.meta.url))).href)};
+${registerFirst ? 'useTypeScriptLoader();' : ''}
+const loaded = await importModule(${JSON.stringify(join(dir, 'flow.ts'))});
+console.log(loaded.typed, loaded.flow === sdk.flow);`,
+      ],
+      { cwd: dir },
+    );
+    return stdout.trim();
+  };
+
+  it("loads a .ts flow into the engine's own module graph, where tsImport loads the SDK a second time", async () => {
+    expect(await sameSdk(true)).toBe('1 true');
+    expect(await sameSdk(false)).toBe('1 false');
   });
 });
