@@ -171,6 +171,8 @@ export function fillStepOutputs(step: PullStep, outputs: ReadonlyMap<string, Rea
   const filled: Record<string, unknown> = structuredClone(fields);
   for (const [path, text] of referenceTexts(fields)) {
     const value = text.replace(STEP_OUTPUT_REFERENCE, (whole, id: string, output: string) => {
+      // Not a step: left as written, as steps saved before ids existed had it.
+      if (id === 'env') return whole;
       const found = outputs.get(id)?.[output];
       if (found === undefined) {
         throw droverErrorOf('FLOW_LOAD_ERROR', `Pull step ${kind}.${path.join('.')}: ${whole} names no output of an earlier step`, {

@@ -44,9 +44,12 @@ describe('PullSteps', () => {
   it('fills references in from the outputs given, leaving the id and other text as they are', () => {
     const outputs = new Map([['clone', { directory: '/work/repo' }]]);
     expect(
-      fillStepOutputs({ run_shell_script: { id: 'x', script: 'ls {{clone.directory}} {{ $HOME }}', env: { D: '{{ clone.directory }}/a' } } }, outputs),
+      fillStepOutputs(
+        { run_shell_script: { id: 'x', script: 'ls {{clone.directory}} {{ $HOME }} {{ env.HOME }}', env: { D: '{{ clone.directory }}/a' } } },
+        outputs,
+      ),
     ).toEqual({
-      run_shell_script: { id: 'x', script: 'ls /work/repo {{ $HOME }}', env: { D: '/work/repo/a' } },
+      run_shell_script: { id: 'x', script: 'ls /work/repo {{ $HOME }} {{ env.HOME }}', env: { D: '/work/repo/a' } },
     });
   });
 });
