@@ -76,4 +76,28 @@ console.log(loaded.typed, loaded.flow === sdk.flow);`,
     expect(await sameSdk(true)).toBe('1 true');
     expect(await sameSdk(false)).toBe('1 false');
   });
+
+  it('leaves a .ts file outside an ES module package to tsImport, which loads it', async () => {
+    // A project folder with no package.json, as `drover init` tests and quick experiments have.
+    const bare = mkdtempSync(join(tmpdir(), 'drover-loader-bare-'));
+    try {
+      // It imports an ES module (the SDK, by path): tsx's process-wide loader would compile this file to CommonJS and fail.
+      const sdk = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+      writeFileSync(join(bare, 'flow.ts'), `import { flow } from ${JSON.stringify(sdk)};\nexport const typed: string = typeof flow({ name: 'x' }, () => 1);\n`);
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { importModule, useTypeScriptLoader } from ${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../dist/loadFlow.js', import.meta.url))).href)};
+useTypeScriptLoader();
+console.log((await importModule(${JSON.stringify(join(bare, 'flow.ts'))})).typed);`,
+        ],
+        { cwd: bare },
+      );
+      expect(stdout.trim()).toBe('function');
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
 });

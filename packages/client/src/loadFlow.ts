@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { droverErrorOf } from '@drover/schemas';
 import { type AnyFlow, isFlow, type SourcePosition } from './flow.js';
@@ -22,19 +22,43 @@ function registerTsx(): Promise<void> {
  * namespace of their own and so loads every dependency of the flow again: 0.9-1.8 s for a flow
  * importing `@drover/client` and zod, measured here on a loaded 2-core machine, against about
  * 50 ms this way (plus ~400 ms, once, to register, which a warm engine pays before its run
- * comes). Only for processes that exist to run flows: a user's own process keeps `tsImport`,
- * which leaves the process's loaders alone.
+ * comes). Only for processes that exist to run flows (a user's own process keeps `tsImport`,
+ * which leaves the process's loaders alone), and only for files Node loads as ES modules (see
+ * `isEsmScope`).
  */
 export function useTypeScriptLoader(options: { now?: boolean } = {}): Promise<void> {
   processWide = true;
   return options.now ? registerTsx() : Promise.resolve();
 }
 
+/**
+ * Whether Node loads `file` as an ES module: `.mts`, or `.ts`/`.tsx` under a package.json with
+ * `"type": "module"`. Only those go through the process-wide loader: tsx compiles a `.ts` file
+ * of a CommonJS scope (or of a folder with no package.json) to CommonJS, and such a file written
+ * with `import`s then fails to load ("Cannot require() ES Module … in a cycle"), where `tsImport`
+ * loads it.
+ */
+function isEsmScope(file: string): boolean {
+  if (file.endsWith('.mts')) return true;
+  if (file.endsWith('.cts')) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
+}
+
 /** Imports a module the way the engine does: TypeScript through tsx (Node 20 cannot strip types), JavaScript natively. */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
   if (/\.[cm]?tsx?$/.test(file)) {
-    if (processWide) {
+    if (processWide && isEsmScope(file)) {
       await registerTsx();
       return (await import(url)) as Record<string, unknown>;
     }
