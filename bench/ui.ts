@@ -90,6 +90,7 @@ try {
   const page = { limit: 51, offset: 0 };
   const calls: [string, string, unknown][] = [
     ['runs page: flowRuns.list, 7 days', 'flowRuns.list', { expectedStartAfter: week, sort: 'EXPECTED_START_DESC', page }],
+    ['runs page: flowRuns.count, 7 days', 'flowRuns.count', { expectedStartAfter: week }],
     ['runs page: page 20 (offset 950)', 'flowRuns.list', { expectedStartAfter: week, sort: 'EXPECTED_START_DESC', page: { limit: 51, offset: 950 } }],
     ['runs page: state FAILED', 'flowRuns.list', { states: ['FAILED'], expectedStartAfter: week, sort: 'EXPECTED_START_DESC', page }],
     ['runs page: one deployment', 'flowRuns.list', { deploymentId: deploymentIds[3], expectedStartAfter: week, sort: 'EXPECTED_START_DESC', page }],
@@ -118,10 +119,11 @@ try {
     for (let i = 0; i < CALLS; i++) {
       const t = performance.now();
       const response = await fetch(url);
-      const body = (await response.json()) as { result?: { data: unknown[] }; error?: unknown };
+      const body = (await response.json()) as { result?: { data: unknown[] | { count: number } }; error?: unknown };
       times.push(performance.now() - t);
       if (!body.result) throw new Error(`${path} failed: ${JSON.stringify(body.error)}`);
-      rows = body.result.data.length;
+      const data = body.result.data;
+      rows = Array.isArray(data) ? data.length : data.count;
     }
     const { p50, p99, max } = summarize(times);
     worstP99 = Math.max(worstP99, p99);

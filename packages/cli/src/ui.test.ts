@@ -290,6 +290,7 @@ describe('the web UI, served by drover server start', { timeout: 90_000 }, () =>
     await checkPage(page, 'runs');
     const made = await server.client.flowRuns.create({ deployment: 'greet/on-demand', parameters: { name: 'live' } });
     await expect.poll(() => page.locator('table tbody tr').count(), { timeout: 30_000 }).toBe(2);
+    await expect.poll(() => page.locator('.pager').textContent()).toContain('Runs 1–2 of 2');
     expect(await page.locator(`a[href="/runs/${made.id}"]`).count()).toBe(1);
     await page.getByRole('button', { name: 'Timeline' }).click();
     await expect.poll(() => page.locator('canvas[aria-label^="Timeline of 2 runs"]').count()).toBe(1);

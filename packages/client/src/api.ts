@@ -18,6 +18,8 @@ import type {
   Flow,
   FlowCreate,
   FlowRun,
+  FlowRunCount,
+  FlowRunCountFilter,
   FlowRunCreate,
   FlowRunDeleted,
   FlowRunFilter,
@@ -130,6 +132,8 @@ export class DroverClient {
     create: (input: FlowRunCreate): Promise<FlowRun> => this.#call((api) => api.flowRuns.create.mutate(input)),
     read: (id: string): Promise<FlowRun> => this.#call((api) => api.flowRuns.read.query({ id })),
     list: (filter: FlowRunFilter = {}): Promise<FlowRun[]> => this.#call((api) => api.flowRuns.list.query(filter)),
+    /** How many runs match the filter (the filters of `list`, without its order and page). */
+    count: (filter: FlowRunCountFilter = {}): Promise<FlowRunCount> => this.#call((api) => api.flowRuns.count.query(filter)),
     history: (id: string): Promise<State[]> => this.#call((api) => api.flowRuns.history.query({ id })),
     setState: (input: SetStateInput): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.setState.mutate(input)),
     cancel: (id: string, message?: string): Promise<OrchestrationResult> => this.#call((api) => api.flowRuns.cancel.mutate({ id, message })),

@@ -92,6 +92,14 @@ export const FlowRunFilter = z.strictObject({
 });
 export type FlowRunFilter = z.input<typeof FlowRunFilter>;
 
+/** The filters of `FlowRunFilter`, for a count: no order, no page. */
+export const FlowRunCountFilter = FlowRunFilter.omit({ sort: true, page: true });
+export type FlowRunCountFilter = z.input<typeof FlowRunCountFilter>;
+
+/** How many runs a filter matches. */
+export const FlowRunCount = z.strictObject({ count: z.number().int() });
+export type FlowRunCount = z.infer<typeof FlowRunCount>;
+
 /**
  * The secret a claim hands to the worker or runner that made it, and to the job it launches: only
  * its holder may say where the job lives, and a job whose claim has moved on (its run crashed

@@ -54,6 +54,8 @@ export {
   ClaimedFlowRun,
   ClaimToken,
   FlowRun,
+  FlowRunCount,
+  FlowRunCountFilter,
   FlowRunCreate,
   FlowRunDeleted,
   FlowRunFilter,

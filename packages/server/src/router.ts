@@ -23,6 +23,8 @@ import {
   Flow,
   FlowCreate,
   FlowRun,
+  FlowRunCount,
+  FlowRunCountFilter,
   FlowRunCreate,
   FlowRunDeleted,
   FlowRunFilter,
@@ -151,6 +153,11 @@ export const appRouter = router({
       .input(FlowRunFilter.prefault({}))
       .output(z.array(FlowRun))
       .query(({ ctx, input }) => ctx.store.flowRuns.list(input)),
+    /** How many runs match the filter: a list's total, or the slots a pool's runs hold. */
+    count: procedure
+      .input(FlowRunCountFilter.prefault({}))
+      .output(FlowRunCount)
+      .query(({ ctx, input }) => ctx.store.flowRuns.count(input)),
     history: procedure
       .input(runRef)
       .output(z.array(State))

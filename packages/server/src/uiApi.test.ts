@@ -1,5 +1,5 @@
 // What the web UI asks of the server: its files at `/` and its pages' paths (beside the API, which
-// keeps its own paths and its API key), runs by state per hour, and a search through a run's logs.
+// keeps its own paths and its API key), runs by state per hour, counts of runs, and a search through a run's logs.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,32 @@ describe('flowRuns.activity', () => {
         message: expect.stringContaining('until: until must be later than since'),
       });
     });
+  });
+});
+
+describe('flowRuns.count', () => {
+  it('counts the runs a list filter matches, through the same joins (pool, flow)', async () => {
+    await withApiServer(
+      async ({ api }) => {
+        await api.workPools.create.mutate({ name: 'local', type: 'process' });
+        await api.deployments.upsert.mutate({ flowName: 'etl', name: 'pooled', workPoolName: 'local', tags: ['a'] });
+        await api.deployments.upsert.mutate({ flowName: 'report', name: 'served' });
+        for (let i = 0; i < 3; i++) await api.flowRuns.create.mutate({ deployment: 'etl/pooled' });
+        const served = await api.flowRuns.create.mutate({ deployment: 'report/served', tags: ['b'] });
+        await api.flowRuns.cancel.mutate({ id: served.id });
+        const count = async (filter: Parameters<typeof api.flowRuns.count.query>[0]) => (await api.flowRuns.count.query(filter)).count;
+        expect(await count({})).toBe(4);
+        expect(await count({ workPoolName: 'local' })).toBe(3);
+        expect(await count({ flowName: 'report' })).toBe(1);
+        expect(await count({ states: ['CANCELLED'] })).toBe(1);
+        expect(await count({ tags: ['a'] })).toBe(3);
+        expect(await count({ workPoolName: 'local', states: ['PENDING', 'RUNNING', 'CANCELLING'] })).toBe(0);
+        expect(await count({ expectedStartAfter: '2026-03-01T12:00:01Z' })).toBe(0);
+        // Every filter of `list` counts the same rows `list` returns.
+        expect(await count({ flowName: 'etl', tags: ['a'] })).toBe((await api.flowRuns.list.query({ flowName: 'etl', tags: ['a'] })).length);
+      },
+      { clock: new FakeClock(T0) },
+    );
   });
 });
 

@@ -20,6 +20,8 @@ import type {
   Flow,
   FlowCreate,
   FlowRun,
+  FlowRunCount,
+  FlowRunCountFilter,
   FlowRunCreate,
   FlowRunDeleted,
   FlowRunFilter,
@@ -69,6 +71,7 @@ import {
 import {
   announceRunsAvailable,
   cancelFlowRun,
+  countFlowRuns,
   createFlowRun,
   deleteFlowRun,
   heartbeatFlowRuns,
@@ -133,6 +136,7 @@ export interface Store {
     create(input: FlowRunCreate): Promise<FlowRun>;
     read(id: string): Promise<FlowRun>;
     list(filter: FlowRunFilter): Promise<FlowRun[]>;
+    count(filter: FlowRunCountFilter): Promise<FlowRunCount>;
     history(id: string): Promise<State[]>;
     /** Proposes a state; orchestration accepts, rejects or delays it. */
     setState(input: SetStateInput): Promise<OrchestrationResult>;
@@ -239,6 +243,7 @@ export class SqliteStore implements Store, StoreContext {
       create: (input) => createFlowRun(this, input),
       read: (id) => readFlowRun(this, id),
       list: (filter) => listFlowRuns(this, filter),
+      count: (filter) => countFlowRuns(this, filter),
       history: (id) => readStateHistory(this, id),
       setState: (input) => setFlowRunState(this, input),
       cancel: (id, message) => cancelFlowRun(this, id, message),

@@ -58,15 +58,11 @@ export function Pools() {
 
 function SlotsInUse({ pool, limit }: { pool: string; limit: number | null }) {
   const trpc = useTRPC();
-  // A pool's limit is at most what a page holds in practice; 1,000 is the API's page bound.
-  const active = useQuery(
-    trpc.flowRuns.list.queryOptions({ workPoolName: pool, states: [...SLOT_STATES], page: { limit: 1000, offset: 0 } }, { refetchInterval: LIVE_MS }),
-  );
+  const active = useQuery(trpc.flowRuns.count.queryOptions({ workPoolName: pool, states: [...SLOT_STATES] }, { refetchInterval: LIVE_MS }));
   if (!active.data) return <span className="muted">…</span>;
-  const used = active.data.length >= 1000 ? '1000+' : String(active.data.length);
   return (
     <span>
-      {used}
+      {active.data.count}
       {limit === null ? '' : ` of ${limit}`}
     </span>
   );

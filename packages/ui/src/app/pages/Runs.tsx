@@ -41,21 +41,21 @@ export function Runs() {
   // By the minute, so a live refetch keeps its query key.
   const after = windowMs === null ? undefined : new Date(Math.floor(now / 60_000) * 60_000 - windowMs).toISOString();
 
+  const filter = {
+    states: states.length ? (states as never) : undefined,
+    deploymentId: deploymentId || undefined,
+    flowName: flowName || undefined,
+    tags: tags.length ? tags : undefined,
+    expectedStartAfter: after,
+  };
   const runs = useQuery(
     trpc.flowRuns.list.queryOptions(
-      {
-        states: states.length ? (states as never) : undefined,
-        deploymentId: deploymentId || undefined,
-        flowName: flowName || undefined,
-        tags: tags.length ? tags : undefined,
-        expectedStartAfter: after,
-        sort: 'EXPECTED_START_DESC',
-        // One more than a page tells whether there is a next one.
-        page: { limit: PAGE_SIZE + 1, offset },
-      },
+      // One more than a page tells whether there is a next one.
+      { ...filter, sort: 'EXPECTED_START_DESC', page: { limit: PAGE_SIZE + 1, offset } },
       { refetchInterval: LIVE_MS, placeholderData: keepPreviousData },
     ),
   );
+  const total = useQuery(trpc.flowRuns.count.queryOptions(filter, { refetchInterval: LIVE_MS, placeholderData: keepPreviousData }));
   const deployments = useQuery(trpc.deployments.list.queryOptions({ page: { limit: 1000, offset: 0 } }));
   const flows = useQuery(trpc.flows.list.queryOptions({ limit: 1000, offset: 0 }));
 
@@ -160,7 +160,9 @@ export function Runs() {
         <button type="button" disabled={offset === 0} onClick={() => update({ offset: String(Math.max(0, offset - PAGE_SIZE)) })}>
           ← Newer
         </button>
-        <span aria-live="polite">{page?.length ? `Runs ${offset + 1}–${offset + page.length}` : ''}</span>
+        <span aria-live="polite">
+          {page?.length ? `Runs ${offset + 1}–${offset + page.length}${total.data ? ` of ${total.data.count.toLocaleString()}` : ''}` : ''}
+        </span>
         <button type="button" disabled={!hasNext} onClick={() => update({ offset: String(offset + PAGE_SIZE) })}>
           Older →
         </button>
