@@ -23,22 +23,14 @@ import { gzipSync } from 'node:zlib';
 import { startServer } from '@drover/server';
 import { uiRoot } from '@drover/ui';
 import { pino } from 'pino';
-import { chromium } from 'playwright-core';
+// The UI tests' launcher: Debian's Chromium with this machine's flags.
+import { launchChromium } from '../packages/cli/src/testBrowser.js';
 import { arg, machineLine, summarize } from './lib/harness.js';
 
 const RUNS = Number(arg('runs') ?? 100_000);
 const CALLS = Number(arg('calls') ?? 200);
 const LOADS = Number(arg('loads') ?? 5);
 const DAY_MS = 24 * 3_600_000;
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const home = mkdtempSync(join(tmpdir(), 'drover-bench-ui-'));
 const server = await startServer({ databaseFile: join(home, 'drover.db'), port: 0, logger: pino({ level: 'silent' }), services: { enabled: [] }, uiRoot });
@@ -130,7 +122,7 @@ try {
     console.log(`  ${label.padEnd(36)}  ${p50.toFixed(1).padStart(6)}  ${p99.toFixed(1).padStart(6)}  ${max.toFixed(1).padStart(6)}  ${rows}`);
   }
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  const browser = await launchChromium();
   const loads: number[] = [];
   const walls: number[] = [];
   try {

@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DroverClient } from '@drover/client';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './testBrowser.js';
 import { drover, freePort, killHard, makeProject, repoRoot, spawnDrover } from './testCli.js';
 
 const requireHere = createRequire(import.meta.url);
@@ -19,22 +20,6 @@ const zodEntry = join(dirname(requireHere.resolve('zod')), 'index.js');
 // Read as a file and evaluated in each page (knip, which sees no import, is told in knip.json).
 const axeSource = readFileSync(requireHere.resolve('axe-core/axe.min.js'), 'utf8');
 const shots = join(repoRoot, 'test-results/ui');
-
-/** Debian's Chromium, which scripts/chromium.sh installs when it is missing. */
-const CHROMIUM = '/usr/bin/chromium';
-/**
- * The flags that work on this machine. playwright-core adds `--headless` and a new, empty
- * `--user-data-dir` for every launch; the rest keep Chromium off a network it cannot reach.
- */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const FLOWS = {
   'flows/greet.ts': `import { flow } from '${clientEntry}';
@@ -114,7 +99,7 @@ async function startServerProcess(extraEnv: Record<string, string> = {}): Promis
 let browser: Browser;
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -26,6 +26,19 @@ export function StateBadge({ type, name }: { type: string; name?: string }) {
   );
 }
 
+/**
+ * A status (READY, NOT_READY, ONLINE, OFFLINE) in words with its coloured dot, or `paused` when
+ * the thing is paused, which says more than its status then; `reason` shows on hover.
+ */
+export function Status({ status, paused = false, reason }: { status: string; paused?: boolean; reason?: string | null }) {
+  const shown = paused ? 'paused' : status.toLowerCase();
+  return (
+    <span className={`status status-${shown}`} title={reason ?? undefined}>
+      {shown.replace('_', ' ')}
+    </span>
+  );
+}
+
 export function Json({ value, label }: { value: unknown; label: string }) {
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus, so a keyboard can scroll it (WCAG 2.1.1).

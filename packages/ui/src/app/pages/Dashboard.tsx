@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense } from 'react';
 import { Link } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
-import { ErrorNote, Loading, Time } from '../components/common.js';
+import { ErrorNote, Loading, Status, Time } from '../components/common.js';
 import { RunsTable } from '../components/RunsTable.js';
 import { useNow } from '../hooks.js';
 
@@ -93,8 +93,7 @@ function PoolHealth({ name, status, paused }: { name: string; status: string; pa
         <Link href={`/pools/${encodeURIComponent(name)}`}>{name}</Link>
       </h3>
       <p>
-        <span className={`status status-${status.toLowerCase()}`}>{paused ? 'paused' : status.toLowerCase().replace('_', ' ')}</span> ·{' '}
-        {workers.data ? `${online.length} of ${workers.data.length} workers online` : '…'}
+        <Status status={status} paused={paused} /> · {workers.data ? `${online.length} of ${workers.data.length} workers online` : '…'}
       </p>
       {newest && (
         <p className="muted">

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense, useState } from 'react';
 import { Link } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
-import { ErrorNote, Field, Json, Loading, Time } from '../components/common.js';
+import { ErrorNote, Field, Json, Loading, Status, Time } from '../components/common.js';
 import { RunsTable } from '../components/RunsTable.js';
 import { ScheduleWords } from '../components/ScheduleWords.js';
 import { useNow } from '../hooks.js';
@@ -44,10 +44,7 @@ export function DeploymentPage({ id }: { id: string }) {
   return (
     <>
       <h1>
-        {d.flowName}/{d.name}{' '}
-        <span className={`status status-${d.paused ? 'paused' : d.status.toLowerCase()}`}>
-          {d.paused ? 'paused' : d.status.toLowerCase().replace('_', ' ')}
-        </span>
+        {d.flowName}/{d.name} <Status status={d.status} paused={d.paused} />
       </h1>
       {d.description && <p>{d.description}</p>}
       {!d.paused && d.statusReason && <p className="muted">{d.statusReason}</p>}

@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
-import { ErrorNote, Loading, Time } from '../components/common.js';
+import { ErrorNote, Loading, Status, Time } from '../components/common.js';
 import { ScheduleWords } from '../components/ScheduleWords.js';
 
 export function Deployments() {
@@ -52,12 +52,7 @@ export function Deployments() {
                     )}
                   </td>
                   <td>
-                    <span
-                      className={`status status-${deployment.paused ? 'paused' : deployment.status.toLowerCase()}`}
-                      title={deployment.statusReason ?? undefined}
-                    >
-                      {deployment.paused ? 'paused' : deployment.status.toLowerCase().replace('_', ' ')}
-                    </span>
+                    <Status status={deployment.status} paused={deployment.paused} reason={deployment.statusReason} />
                   </td>
                   <td>{deployment.workPoolName ?? <span className="muted">served</span>}</td>
                   <td>

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { LIVE_MS, useTRPC } from '../api.js';
-import { ErrorNote, Loading, Time } from '../components/common.js';
+import { ErrorNote, Loading, Status, Time } from '../components/common.js';
 
 /** Runs that hold a pool slot: claimed and not yet ended. */
 const SLOT_STATES = ['PENDING', 'RUNNING', 'CANCELLING'] as const;
@@ -39,9 +39,7 @@ export function Pools() {
                   </td>
                   <td>{pool.type}</td>
                   <td>
-                    <span className={`status status-${pool.isPaused ? 'paused' : pool.status.toLowerCase()}`}>
-                      {pool.isPaused ? 'paused' : pool.status.toLowerCase().replace('_', ' ')}
-                    </span>
+                    <Status status={pool.status} paused={pool.isPaused} />
                   </td>
                   <td>
                     <SlotsInUse pool={pool.name} limit={pool.concurrencyLimit} />
@@ -86,10 +84,7 @@ export function PoolPage({ name }: { name: string }) {
   return (
     <>
       <h1>
-        {p.name}{' '}
-        <span className={`status status-${p.isPaused ? 'paused' : p.status.toLowerCase()}`}>
-          {p.isPaused ? 'paused' : p.status.toLowerCase().replace('_', ' ')}
-        </span>
+        {p.name} <Status status={p.status} paused={p.isPaused} />
       </h1>
       {p.description && <p>{p.description}</p>}
       <p>
@@ -169,7 +164,7 @@ export function PoolPage({ name }: { name: string }) {
                   <tr key={worker.id}>
                     <td>{worker.name}</td>
                     <td>
-                      <span className={`status status-${worker.status.toLowerCase()}`}>{worker.status.toLowerCase()}</span>
+                      <Status status={worker.status} />
                     </td>
                     <td>
                       <Time iso={worker.lastHeartbeat} />
