@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DroverError, droverErrorOf, PullStep } from '@drover/schemas';
+import { DroverError, describeIssues, droverErrorOf, GitCloneStep, toIssues } from '@drover/schemas';
 import { type DeploymentOptions, findProjectRoot, RunnerDeployment } from './deployments.js';
 import { loadFlow } from './loadFlow.js';
 import { runPullSteps } from './pullSteps.js';
@@ -33,17 +33,13 @@ export interface FlowSource {
  * await etl.deploy();
  */
 export async function fromSource(source: FlowSource, entrypoint: string, options: DeploymentOptions = {}): Promise<RunnerDeployment> {
-  const parsed = PullStep.safeParse({ git_clone: source });
+  const parsed = GitCloneStep.safeParse(source);
   if (!parsed.success) {
-    throw new DroverError(
-      'VALIDATION_ERROR',
-      `Invalid source for flow.fromSource: ${parsed.error.issues.map((i) => `${i.path.slice(1).join('.')}: ${i.message}`).join('; ')}`,
-      {
-        repository: String(source.repository),
-      },
-    );
+    throw new DroverError('VALIDATION_ERROR', `Invalid source for flow.fromSource: ${describeIssues(toIssues(parsed.error))}`, {
+      repository: String(source.repository),
+    });
   }
-  const step = parsed.data as Extract<PullStep, { git_clone: unknown }>;
+  const step = { git_clone: parsed.data };
   const key = createHash('sha256').update(JSON.stringify(step)).digest('hex').slice(0, 16);
   const cache = join(findProjectRoot(process.cwd()), 'node_modules', '.cache', 'drover', 'sources');
   mkdirSync(cache, { recursive: true });

@@ -95,34 +95,35 @@ const StepId = z
   .regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, 'a step id: a letter, then letters, digits, "-" or "_", at most 63 in all')
   .refine((id) => id !== 'env', { message: '"env" is not a step id: {{ env.NAME }} reads the job\'s environment' });
 
+/** A `git_clone` pull step's fields: where the code is, and how to reach it. */
+export const GitCloneStep = z.strictObject({
+  id: StepId.optional(),
+  // Neither may start with "-": git would read it as an option (`--upload-pack=…` runs a command).
+  repository: z.string().min(1).regex(/^[^-]/, 'a repository URL or path, not starting with "-"'),
+  /** A branch or a tag. */
+  branch: z.string().min(1).regex(/^[^-]/, 'a branch or tag name, not starting with "-"').optional(),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{7,40}$/, 'a commit is 7-40 hex characters')
+    .optional(),
+  directory: z.string().min(1).optional(),
+  /**
+   * A token for an HTTPS repository, given only as a reference to an environment variable of
+   * the job (`{{ env.GITHUB_TOKEN }}`): resolved where the job runs, never stored on the
+   * server, sent to git in its environment (not its arguments) and redacted from logs.
+   */
+  accessToken: z
+    .string()
+    .regex(/^\{\{\s*env\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$/, 'a reference to an environment variable of the job, {{ env.NAME }}, never the token itself')
+    .optional(),
+  /** Also check out the repository's submodules (recursively). */
+  submodules: z.boolean().optional(),
+});
+
 /** A step a worker runs before the flow: fetch or locate the flow's code. */
 export const PullStep = z.union([
   z.strictObject({ set_working_directory: z.strictObject({ id: StepId.optional(), directory: z.string().min(1) }) }),
-  z.strictObject({
-    git_clone: z.strictObject({
-      id: StepId.optional(),
-      // Neither may start with "-": git would read it as an option (`--upload-pack=…` runs a command).
-      repository: z.string().min(1).regex(/^[^-]/, 'a repository URL or path, not starting with "-"'),
-      /** A branch or a tag. */
-      branch: z.string().min(1).regex(/^[^-]/, 'a branch or tag name, not starting with "-"').optional(),
-      commit: z
-        .string()
-        .regex(/^[0-9a-f]{7,40}$/, 'a commit is 7-40 hex characters')
-        .optional(),
-      directory: z.string().min(1).optional(),
-      /**
-       * A token for an HTTPS repository, given only as a reference to an environment variable of
-       * the job (`{{ env.GITHUB_TOKEN }}`): resolved where the job runs, never stored on the
-       * server, sent to git in its environment (not its arguments) and redacted from logs.
-       */
-      accessToken: z
-        .string()
-        .regex(/^\{\{\s*env\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$/, 'a reference to an environment variable of the job, {{ env.NAME }}, never the token itself')
-        .optional(),
-      /** Also check out the repository's submodules (recursively). */
-      submodules: z.boolean().optional(),
-    }),
-  }),
+  z.strictObject({ git_clone: GitCloneStep }),
   z.strictObject({
     run_shell_script: z.strictObject({
       id: StepId.optional(),

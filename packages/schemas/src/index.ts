@@ -26,6 +26,7 @@ export {
   DeploymentUpdate,
   DeploymentUpserted,
   fillStepOutputs,
+  GitCloneStep,
   MAX_SCHEDULED_RUNS,
   PULL_STEP_OUTPUTS,
   PullStep,
