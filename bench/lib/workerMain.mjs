@@ -38,7 +38,13 @@ process.on('message', (ask) => {
     // The memory the waiting engines hold: the sum of their resident sets.
     void (launcher?.warmPids() ?? Promise.resolve([])).then((pids) => {
       const rss = pids.reduce((sum, pid) => sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024, 0);
-      process.send?.({ id: ask.id, engines: pids.length, rssBytes: rss });
+      // utime + stime (fields 14 and 15 of /proc/<pid>/stat, in USER_HZ: 100 per second on Linux).
+      const cpuMs = pids.map((pid) => {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      });
+      process.send?.({ id: ask.id, engines: pids.length, rssBytes: rss, cpuMs });
     });
   } else if (ask.cmd === 'stop') {
     void stop().then(() => process.send?.({ id: ask.id }, () => process.exit(0)));

@@ -1,6 +1,7 @@
 // Runs that really run: a `drover worker start` process launches them, `drover deployment run
 // --watch` and `drover flow-run logs --follow` stream their states and logs as they happen, and
 // the exit code says whether the run COMPLETED.
+import { readFileSync } from 'node:fs';
 import { FlowRun, LogRecord } from '@drover/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLOWS, makeProject, type RunningCli, startTestServer, type TestServer } from './testCli.js';
@@ -138,5 +139,36 @@ describe('runs through a worker', { timeout: 180_000 }, () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('Stopping worker w1: running jobs get their grace period, then are stopped...\n');
     expect(result.stdout).toMatch(/\nWorker w1 stopped\n$/);
+  });
+
+  it('worker start --warm-processes keeps that many engines waiting; a value out of range is refused (exit 2)', async () => {
+    /** The worker's children started as warm engines (DROVER_ENGINE_WAIT=ipc), once `count` of them exist. */
+    const engines = async (pid: number, count: number) => {
+      for (let tries = 0; ; tries++) {
+        const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+        const warm = children.filter((child) => {
+          try {
+            return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('DROVER_ENGINE_WAIT=ipc');
+          } catch {
+            return false; // ended meanwhile
+          }
+        });
+        if (warm.length === count || tries === 50) return warm.length;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    for (const count of [3, 0]) {
+      const tuned = srv.start(['worker', 'start', '--pool', 'warm', '--type', 'process', '--name', `warm-${count}`, '--warm-processes', String(count)]);
+      try {
+        await tuned.waitFor(/Worker warm-\d started on process pool "warm"/);
+        expect(await engines(tuned.child.pid as number, count)).toBe(count);
+      } finally {
+        tuned.child.kill('SIGTERM');
+        await tuned.exited;
+      }
+    }
+    const refused = await srv.run(['worker', 'start', '--pool', 'warm', '--warm-processes', '65']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--warm-processes');
   });
 });

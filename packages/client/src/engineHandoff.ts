@@ -1,7 +1,7 @@
 /**
  * How a warm engine gets its runs. A worker's process pool starts `drover-engine` with
- * DROVER_ENGINE_WAIT=ipc before any run exists: node, the SDK and tsx load while nothing waits
- * for them, the engine says `ready`, and the worker later hands it a run over the IPC channel.
+ * DROVER_ENGINE_WAIT=ipc before any run exists: node, the SDK (and tsx for TypeScript flows) load
+ * while nothing waits for them, the engine says `ready`, and the worker later hands it a run over the IPC channel.
  * The claim token travels in that message, so it is on no command line and in no process's
  * initial environment (`/proc/<pid>/environ`).
  *
@@ -39,6 +39,9 @@ export function reportToWorker(report: EngineReport): boolean {
   return process.send(report, undefined, {}, () => {}); // a send error means the worker is gone; nothing to do
 }
 
+/** The longest a warm engine waits for its warm-up call before saying it is ready. */
+const WARM_UP_MS = 1000;
+
 const handoffs: EngineHandoff[] = [];
 let wake: (() => void) | undefined;
 let listening = false;
@@ -59,12 +62,20 @@ function listen(): void {
 }
 
 /**
- * Loads what every run needs before the first one comes (tsx, registered as the process's loader
- * for TypeScript entrypoints), then tells the worker the engine is ready.
+ * Loads what every run needs before the first one comes, then tells the worker the engine is
+ * ready: with `typescript` (DROVER_ENGINE_PRELOAD=typescript: the pool starts it for TypeScript
+ * entrypoints), tsx as the process's loader, about 100 ms of CPU and a loader thread that a
+ * JavaScript flow's engine is spared; the SDK's public entry, which a flow's `import
+ * '@drover/client'` then finds loaded when the project's SDK is the engine's own (measured: a
+ * flow's load 40–60 ms → 6–13 ms); and `warmUp`, the engine's first call to the server (V8
+ * compiles the client's path on it, not on the run's first read).
  */
-export async function becomeWarm(): Promise<void> {
+export async function becomeWarm(options: { typescript: boolean; warmUp: () => Promise<unknown> }): Promise<void> {
   listen();
-  await useTypeScriptLoader({ now: true });
+  if (options.typescript) await useTypeScriptLoader({ now: true });
+  await import('./index.js');
+  // A server that does not answer (yet) is the run's to wait for, not the pool's: never hold `ready` long for it.
+  await Promise.race([options.warmUp().catch(() => {}), new Promise((resolve) => setTimeout(resolve, WARM_UP_MS).unref())]);
   reportToWorker({ type: 'ready' });
 }
 

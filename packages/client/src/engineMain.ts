@@ -10,9 +10,10 @@
  * truth), 1 when the engine could not finish, 2 when its environment is wrong.
  *
  * With DROVER_ENGINE_WAIT=ipc (a worker's warm process pool) it starts before its run exists,
- * loads what every run needs, and waits for the run, its claim token and its own variables over
- * the IPC channel (engineHandoff.ts); then it runs it exactly as above, and ends, or with
- * `reuse` stays for the next run of the same deployment, keeping the flow it loaded.
+ * loads what every run needs (tsx too with DROVER_ENGINE_PRELOAD=typescript), and waits for the
+ * run, its claim token and its own variables over the IPC channel (engineHandoff.ts); then it
+ * runs it exactly as above, and ends, or with `reuse` stays for the next run of the same
+ * deployment, keeping the flow it loaded.
  */
 import { isTerminal, type State } from '@drover/schemas';
 import { z } from 'zod';
@@ -150,7 +151,7 @@ if (!warm) {
   // keep the process (and the worker's slot) alive.
   await exitWith((await runFlowRun(envFlowRunId as string, process.env.DROVER_CLAIM_TOKEN || undefined)) as number);
 }
-await becomeWarm();
+await becomeWarm({ typescript: process.env.DROVER_ENGINE_PRELOAD === 'typescript', warmUp: () => client.health() });
 let previousRunEnv: string[] = [];
 for (;;) {
   const handoff = await nextHandoff();

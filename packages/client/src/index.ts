@@ -57,7 +57,7 @@ export type { FlowSource } from './fromSource.js';
  */
 export const flow = Object.assign(defineFlow, { fromSource });
 export { type FlowContext, type FlowLogger, LOG_MARKER, type LogOutput, parseMarkedLine } from './flowContext.js';
-export { importModule, loadFlow, parseEntrypoint } from './loadFlow.js';
+export { importModule, isTypeScript, loadFlow, parseEntrypoint } from './loadFlow.js';
 export { LogShipper, runLogs } from './logShipper.js';
 export { createWorkQueue, deleteDeployment, getDeployment, getWorkPool, updateDeployment } from './management.js';
 export { type InitializeProjectOptions, initializeProject, projectFor, RECIPES, type Recipe } from './project.js';

@@ -54,10 +54,15 @@ function isEsmScope(file: string): boolean {
   }
 }
 
+/** Whether `file` (or the file of an entrypoint `file:export`) is TypeScript, which loads through tsx. */
+export function isTypeScript(file: string): boolean {
+  return /\.[cm]?tsx?(:[^:/\\]*)?$/.test(file);
+}
+
 /** Imports a module the way the engine does: TypeScript through tsx (Node 20 cannot strip types), JavaScript natively. */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
-  if (/\.[cm]?tsx?$/.test(file)) {
+  if (isTypeScript(file)) {
     if (processWide && isEsmScope(file)) {
       await registerTsx();
       return (await import(url)) as Record<string, unknown>;

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DroverClient } from '@drover/client';
@@ -6,6 +7,7 @@ import type { DeploymentCreate, FlowRun } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { ENGINE_ENTRY, ProcessLauncher } from './launchers/process.js';
 import { allFinal, packageDir, withSdkServer, working } from './testHelpers.js';
+import { shapeOf, WarmPool } from './warmPool.js';
 
 const FLOWS = join(packageDir, 'src/testFixtures/warmFlows.mjs');
 
@@ -26,6 +28,9 @@ function startTime(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
 }
+
+/** Whether `pid`'s environment, from its start, holds `entry` (`NAME=value`). */
+const startedWith = (pid: number, entry: string) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry);
 
 async function untilRunning(client: DroverClient, run: FlowRun): Promise<FlowRun> {
   for (;;) {
@@ -154,5 +159,97 @@ describe('Warm engines of a process worker', { timeout: 60_000 }, () => {
         expect(pidOf(third as FlowRun)).not.toBe(pidOf(first as FlowRun));
       });
     });
+  });
+
+  it('starts engines for the deployments of its pool before their first run, with tsx loaded for a TypeScript one only', async () => {
+    // A TypeScript flow in an ES module package of its own, importing the SDK the engine runs (by path: the folder is outside the workspace).
+    const project = realpathSync(mkdtempSync(join(tmpdir(), 'drover-warm-ts-')));
+    const sdk = createRequire(import.meta.url).resolve('@drover/client');
+    writeFileSync(join(project, 'package.json'), '{ "type": "module" }');
+    writeFileSync(
+      join(project, 'typed.ts'),
+      `import { flow } from ${JSON.stringify(sdk)};\nconst pid: number = process.pid;\nexport const typed = flow({ name: 'typed' }, () => ({ pid }));\n`,
+    );
+    try {
+      await withSdkServer(async (_server, client) => {
+        await client.workPools.create({ name: 'local', type: 'process' });
+        await client.deployments.upsert(deployment('js', 'whereAmI'));
+        await client.deployments.upsert({
+          flowName: 'typed',
+          name: 'ts',
+          entrypoint: 'typed.ts:typed',
+          workPoolName: 'local',
+          jobVariables: { workingDir: project },
+        });
+        const launcher = new ProcessLauncher({ warmProcesses: 2 });
+        await working(client, { launchers: { process: launcher } }, async () => {
+          // Ready with the worker: one engine per deployment's shape (two shapes share the pool's two places).
+          const waiting = await launcher.warmPids();
+          expect(waiting).toHaveLength(2);
+          const tsEngine = waiting.find((pid) => readlinkSync(`/proc/${pid}/cwd`) === project) as number;
+          const jsEngine = waiting.find((pid) => pid !== tsEngine) as number;
+          expect(startedWith(tsEngine, 'DROVER_ENGINE_PRELOAD=typescript')).toBe(true);
+          expect(startedWith(jsEngine, 'DROVER_ENGINE_PRELOAD=typescript')).toBe(false);
+          expect(readlinkSync(`/proc/${jsEngine}/cwd`)).toBe(process.cwd());
+
+          const [js, ts] = await allFinal(client, [
+            await client.flowRuns.create({ deployment: 'where-am-i/js' }),
+            await client.flowRuns.create({ deployment: 'typed/ts' }),
+          ]);
+          expect(js?.result).toMatchObject({ pid: jsEngine, loads: 1 });
+          expect(ts?.result).toEqual({ pid: tsEngine });
+        });
+      });
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  it('with reuseProcess, keeps an engine for each run that ran at once, until it has waited keptIdleSeconds', async () => {
+    await withSdkServer(async (_server, client) => {
+      const launcher = new ProcessLauncher({ warmProcesses: 1, keptIdleSeconds: 1.5 });
+      await working(client, { launchers: { process: launcher } }, async () => {
+        await client.deployments.upsert(deployment('kept', 'waits', { reuseProcess: true }));
+        // Three runs at once, each in a warm engine: the next starts once the pool's replacement is ready.
+        const together: FlowRun[] = [];
+        for (let i = 0; i < 3; i++) {
+          const waiting = await launcher.warmPids();
+          const run = await untilRunning(client, await client.flowRuns.create({ deployment: 'waits/kept', parameters: { ms: 1500 } }));
+          expect(waiting).toContain(pidOf(run));
+          together.push(run);
+        }
+        const first = await allFinal(client, together);
+        expect(first.map((run) => run.state.type)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+        const engines = new Set(first.map(pidOf));
+        expect(engines.size).toBe(3);
+        // All three stay (more than the pool's one place): the next three runs at once take them.
+        const again = await allFinal(
+          client,
+          await Promise.all([1, 2, 3].map(() => client.flowRuns.create({ deployment: 'waits/kept', parameters: { ms: 200 } }))),
+        );
+        expect(new Set(again.map(pidOf))).toEqual(engines);
+        // Kept without a run for 1.5 s, they end.
+        const deadline = Date.now() + 10_000;
+        while ([...engines].some((pid) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect([...engines].filter((pid) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '))).toEqual([]);
+      });
+    });
+  });
+
+  it('gives an engine to one launch only, when two ask at once while it starts', async () => {
+    // No server: the engine's warm-up call fails at once, and it says it is ready anyway.
+    const pool = new WarmPool(ENGINE_ENTRY, 1, 60_000);
+    const shape = shapeOf(process.cwd(), { DROVER_API_URL: 'http://127.0.0.1:9' }, false);
+    try {
+      pool.fill([shape]);
+      const taken = await Promise.all([pool.take(shape, undefined), pool.take(shape, undefined)]);
+      expect(taken.filter((engine) => engine !== undefined)).toHaveLength(1);
+      expect(taken[0]?.isReady).toBe(true);
+      await taken[0]?.kill(2000);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,39 +1,42 @@
 /**
  * The process launcher's warm engines: `node` running the engine with DROVER_ENGINE_WAIT=ipc,
- * started before any run needs them (node, the SDK and tsx loaded, which is almost all of a cold
- * job's 300 ms), each waiting on its IPC channel for one run (`EngineHandoff` in
- * @drover/client's engineHandoff.ts).
+ * started before any run needs them (node and the SDK loaded, and tsx for a TypeScript
+ * entrypoint: almost all of a cold job's 180 ms, 225 ms of CPU), each waiting on its IPC channel
+ * for one run (`EngineHandoff` in @drover/client's engineHandoff.ts).
  *
  * A warm engine is started for a *shape*: the working directory and the whole environment a cold
  * job of that shape would start with, less what belongs to one run (its id, trace parent, claim
- * token), which the handoff carries. So a warm job starts exactly as a cold one would have, and a
+ * token), which the handoff carries, and whether it preloads tsx. So a warm job starts exactly as a cold one would have, and a
  * job of a shape with no warm engine starts cold, while the pool starts one of that shape for the
  * next run. Measured (bench/worker.ts): the alternative, a warm engine that changes directory and
  * environment on handoff, would also serve deployments whose `workingDir` or `env` differ, but
  * anything read at start (NODE_OPTIONS, a preloaded module's config, TZ caches) would differ from
  * a cold job's; and since nearly every process deployment sets `workingDir`, a pool of the
- * worker's own directory alone would rarely be warm. Learning shapes costs one cold run per shape.
+ * worker's own directory alone would rarely be warm. The worker starts engines for its pool's
+ * deployments when it starts; a shape learnt later costs one cold run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { JobExit, JobSpec } from './launchers/launcher.js';
 
-/** How a warm engine is started: the cwd and environment it starts with, and its key. */
+/** How a warm engine is started: the cwd and environment it starts with, what it preloads, and its key. */
 export interface Shape {
   readonly key: string;
   readonly cwd: string;
   /** Added over the worker's environment at spawn. */
   readonly env: Readonly<Record<string, string>>;
+  /** Preload tsx, for TypeScript entrypoints (about 100 ms of CPU and a loader thread a JavaScript flow does not need). */
+  readonly typescript: boolean;
 }
 
-export function shapeOf(cwd: string, env: Readonly<Record<string, string>>): Shape {
+export function shapeOf(cwd: string, env: Readonly<Record<string, string>>, typescript: boolean): Shape {
   const entries = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // A digest, so the key that a pool keeps in memory holds no secret of the environment.
   const key = createHash('sha256')
-    .update(JSON.stringify([cwd, entries]))
+    .update(JSON.stringify([cwd, entries, typescript]))
     .digest('hex');
-  return { key, cwd, env };
+  return { key, cwd, env, typescript };
 }
 
 /** What a handed-over run does with the engine's output and its end. */
@@ -62,16 +65,19 @@ export class WarmEngine {
   reusableFor: string | undefined;
   /** When it last became idle (for eviction, oldest first). */
   idleSince = performance.now();
+  /** Ends it when it has been kept for reuse, idle, for too long. */
+  idleTimer: NodeJS.Timeout | undefined;
   #tenant: Tenant | undefined;
   readonly #early: { stream: 'stdout' | 'stderr'; line: string }[] = [];
   readonly #replies: ((message: { type: string; exitCode?: number }) => void)[] = [];
   #exited = false;
+  #isReady = false;
 
   constructor(entry: string, shape: Shape) {
     this.shape = shape;
     this.child = spawn(process.execPath, [entry], {
       cwd: shape.cwd,
-      env: { ...process.env, ...shape.env, DROVER_ENGINE_WAIT: 'ipc' },
+      env: { ...process.env, ...shape.env, DROVER_ENGINE_WAIT: 'ipc', ...(shape.typescript ? { DROVER_ENGINE_PRELOAD: 'typescript' } : {}) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.closed = new Promise((resolve) =>
@@ -83,8 +89,10 @@ export class WarmEngine {
     this.child.once('error', () => {}); // a failed spawn closes too: `ready` says false
     this.ready = new Promise<boolean>((resolve) => {
       this.child.on('message', (message: { type?: string; exitCode?: number }) => {
-        if (message?.type === 'ready') resolve(true);
-        else if (message?.type === 'done') this.#onDone(message.exitCode ?? 1);
+        if (message?.type === 'ready') {
+          this.#isReady = true;
+          resolve(true);
+        } else if (message?.type === 'done') this.#onDone(message.exitCode ?? 1);
         if (typeof message?.type === 'string') for (const reply of this.#replies.splice(0)) reply(message as { type: string });
       });
       void this.closed.then(() => resolve(false));
@@ -97,6 +105,11 @@ export class WarmEngine {
 
   get pid(): number {
     return this.child.pid as number;
+  }
+
+  /** Whether it has said it is ready (`ready` resolved true). */
+  get isReady(): boolean {
+    return this.#isReady;
   }
 
   /** Whether it is alive and can take a run. */
@@ -181,6 +194,7 @@ export class WarmEngine {
 
   /** SIGTERM, then SIGKILL after `graceMs` if it is still there. */
   async kill(graceMs: number): Promise<void> {
+    clearTimeout(this.idleTimer);
     if (this.#exited || !this.child.kill('SIGTERM')) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -194,22 +208,29 @@ export class WarmEngine {
 
 /** A run a reused engine may take again at most this often: whatever a flow leaks (memory, timers) ends with its process. */
 const MAX_RUNS_PER_PROCESS = 100;
+/** At most this many engines kept for reuse, whatever the worker's concurrency: each holds 70–90 MB. */
+const MAX_KEPT = 64;
 
 /**
  * The warm engines of one launcher: at most `size` fresh ones (never given a run) across shapes,
- * the shape of the latest launch first, and at most `size` kept for reuse (`reuseProcess`), by
- * shape and deployment; the longest idle go first when room is needed.
+ * each replaced by one of its shape when a run takes it; and those kept for reuse
+ * (`reuseProcess`), by shape and deployment: every engine whose run is over, so a worker running
+ * N runs of a deployment at once keeps N processes for it (no more than it already ran together),
+ * each ending after `keptIdleMs` without a run.
  */
 export class WarmPool {
   readonly size: number;
   readonly #entry: string;
+  readonly #keptIdleMs: number;
   #fresh: WarmEngine[] = [];
   #reusable: WarmEngine[] = [];
   #closed = false;
 
-  constructor(entry: string, size: number) {
+  /** `keptIdleMs`: how long an engine kept for reuse waits for its deployment's next run before it ends. */
+  constructor(entry: string, size: number, keptIdleMs: number) {
     this.#entry = entry;
     this.size = size;
+    this.#keptIdleMs = keptIdleMs;
   }
 
   /** The pids of the engines that wait for a run (fresh and kept), once those starting are ready. */
@@ -227,32 +248,42 @@ export class WarmPool {
   async take(shape: Shape, deploymentId: string | undefined): Promise<WarmEngine | undefined> {
     const kept = deploymentId ? this.#reusable.find((e) => e.shape.key === shape.key && e.reusableFor === deploymentId && e.usable) : undefined;
     if (kept) {
+      clearTimeout(kept.idleTimer);
       this.#reusable = this.#reusable.filter((e) => e !== kept);
       return kept;
     }
     const ofShape = this.#fresh.filter((e) => e.shape.key === shape.key && e.usable);
-    const ready: WarmEngine[] = [];
-    await Promise.all(ofShape.map((e) => Promise.race([e.ready, Promise.resolve(false)]).then((r) => r && ready.push(e))));
-    const engine = ready[0] ?? ofShape[0];
+    const engine = ofShape.find((e) => e.isReady) ?? ofShape[0];
     if (!engine) return undefined;
+    // Out of the pool before any wait, so no launch running beside this one takes it too.
     this.#fresh = this.#fresh.filter((e) => e !== engine);
     return (await engine.ready) && engine.usable ? engine : undefined;
   }
 
-  /** Starts fresh engines of `shape` up to the pool's size, ending the longest idle ones of other shapes when it is full. */
-  fill(shape: Shape): void {
-    if (this.#closed) return;
+  /**
+   * Starts fresh engines for `shapes`, most wanted first (a worker's deployments before its first
+   * run): the pool's places shared among the first `size` distinct shapes, one shape taking them all.
+   */
+  fill(shapes: readonly Shape[]): void {
+    const wanted = [...new Map(shapes.map((shape) => [shape.key, shape])).values()].slice(0, this.size);
+    for (let i = 0; i < this.size; i++) this.add(wanted[i % wanted.length] as Shape);
+  }
+
+  /**
+   * Starts one fresh engine of `shape`, in place of one just taken or for a shape that had none;
+   * when the pool is full, in place of the longest idle engine of another shape. So the pool
+   * follows what runs: each shape keeps as many engines as its runs took lately.
+   */
+  add(shape: Shape | undefined): void {
+    if (this.#closed || !shape) return;
     this.#fresh = this.#fresh.filter((e) => e.usable);
-    const ofShape = () => this.#fresh.filter((e) => e.shape.key === shape.key).length;
-    while (ofShape() < this.size) {
-      if (this.#fresh.length >= this.size) {
-        const evict = this.#fresh.filter((e) => e.shape.key !== shape.key).sort((a, b) => a.idleSince - b.idleSince)[0];
-        if (!evict) break;
-        this.#fresh = this.#fresh.filter((e) => e !== evict);
-        void evict.kill(2000);
-      }
-      this.#start(shape);
+    if (this.#fresh.length >= this.size) {
+      const evict = this.#fresh.filter((e) => e.shape.key !== shape.key).sort((a, b) => a.idleSince - b.idleSince)[0];
+      if (!evict) return;
+      this.#fresh = this.#fresh.filter((e) => e !== evict);
+      void evict.kill(2000);
     }
+    this.#start(shape);
   }
 
   #start(shape: Shape): void {
@@ -273,7 +304,11 @@ export class WarmPool {
     }
     engine.reusableFor = deploymentId;
     this.#reusable.push(engine);
-    while (this.#reusable.length > this.size) void this.#reusable.shift()?.kill(2000);
+    engine.idleTimer = setTimeout(() => {
+      this.#reusable = this.#reusable.filter((e) => e !== engine);
+      void engine.kill(2000);
+    }, this.#keptIdleMs).unref();
+    while (this.#reusable.length > MAX_KEPT) void this.#reusable.shift()?.kill(2000);
   }
 
   /** Ends every waiting engine (jobs running in engines are the worker's to stop). */

@@ -185,7 +185,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       throw error;
     }
     this.#pool = pool;
-    this.#prepareLauncher(pool);
+    await this.#prepareLauncher(pool).catch((error: unknown) => this.#print(`Worker ${this.name} could not start warm engines: ${(error as Error).message}`));
     const every = (seconds: number, fn: () => Promise<void>) =>
       this.#timers.push(setInterval(() => void fn().catch((e: unknown) => this.#print(`Worker ${this.name}: ${(e as Error).message}`)), seconds * 1000));
     every(this.#options.heartbeatSeconds, () => this.#beat());
@@ -359,6 +359,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         configuration,
         droverEnv,
         secretEnv,
+        entrypoint: deployment.entrypoint ?? undefined,
         onOutput: (stream, line) => {
           // The engine's own lines are in the run's logs already; anything else the job printed is shipped here.
           const marked = parseMarkedLine(line);
@@ -416,20 +417,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Lets the launcher get ready for runs of the pool's own configuration (a process pool starts
-   * its warm engines). The environment is the part of #launch's every job shares; a launcher
-   * learns any other shape from the jobs it launches.
+   * Lets the launcher get ready for the runs to come (a process pool starts its warm engines): the
+   * job configurations of the pool's deployments, the latest updated first, or the pool's own
+   * default when it has none. The environment is the part of #launch's every job shares; a
+   * launcher learns any other shape from the jobs it launches.
    */
-  #prepareLauncher(pool: WorkPool): void {
-    try {
-      this.#launcher?.prepare?.({
-        configuration: buildJobConfiguration(pool.baseJobTemplate, {}, {}, `the default job of pool "${pool.name}"`),
-        droverEnv: { DROVER_API_URL: this.#client.apiUrl, DROVER_LOG_ECHO: 'marked' },
-        secretEnv: this.#client.apiKey ? { DROVER_API_KEY: this.#client.apiKey } : {},
-      });
-    } catch {
-      // a template whose defaults do not render fails each run with its message; nothing to prepare
-    }
+  async #prepareLauncher(pool: WorkPool): Promise<void> {
+    const prepare = this.#launcher?.prepare?.bind(this.#launcher);
+    if (!prepare) return;
+    const droverEnv = { DROVER_API_URL: this.#client.apiUrl, DROVER_LOG_ECHO: 'marked' };
+    const secretEnv: Record<string, string> = this.#client.apiKey ? { DROVER_API_KEY: this.#client.apiKey } : {};
+    const deployments = await this.#client.deployments.list({ workPoolName: pool.name, paused: false }).catch(() => []);
+    const configurations = [...deployments]
+      .sort((a, b) => Date.parse(b.updated) - Date.parse(a.updated))
+      .map((d) => ({
+        variables: d.jobVariables,
+        entrypoint: d.entrypoint ?? undefined,
+        context: `the job of deployment ${d.flowName}/${d.name} in pool "${pool.name}"`,
+      }));
+    if (configurations.length === 0) configurations.push({ variables: {}, entrypoint: undefined, context: `the default job of pool "${pool.name}"` });
+    const specs = configurations.flatMap(({ variables, entrypoint, context }) => {
+      try {
+        return [{ configuration: buildJobConfiguration(pool.baseJobTemplate, variables, {}, context), droverEnv, secretEnv, entrypoint }];
+      } catch {
+        return []; // a configuration that does not render fails each of its runs with its message; nothing to prepare
+      }
+    });
+    prepare(specs);
   }
 
   #jobStreams(held: Held): boolean {

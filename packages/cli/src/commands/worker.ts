@@ -12,12 +12,16 @@ interface StartOptions {
   type?: WorkPoolType;
   prefetchSeconds?: number;
   metricsPort?: number;
+  warmProcesses?: number;
+  keptIdleSeconds?: number;
 }
 
 async function start(ctx: Context, options: StartOptions): Promise<void> {
   // Loaded here: only this command needs the launchers.
-  const { Worker } = await import('@drover/worker');
+  const { ProcessLauncher, Worker } = await import('@drover/worker');
+  const tuned = options.warmProcesses !== undefined || options.keptIdleSeconds !== undefined;
   const worker = new Worker({
+    launchers: tuned ? { process: new ProcessLauncher({ warmProcesses: options.warmProcesses, keptIdleSeconds: options.keptIdleSeconds }) } : undefined,
     workPoolName: options.pool,
     workQueues: options.queue,
     name: options.name,
@@ -58,8 +62,19 @@ export function registerWorker(program: Command, ctx: Context): void {
       )
       .option('--prefetch-seconds <s>', 'claim runs due this far ahead and launch each at its time', intFlag('--prefetch-seconds', 0, 3600))
       .option('--metrics-port <port>', "serve the worker's Prometheus metrics at http://127.0.0.1:<port>/metrics", intFlag('--metrics-port', 0, 65_535))
+      .option(
+        '--warm-processes <n>',
+        'process pools: engines kept started, waiting for a run (default 2, about 70 MB each; 0 starts every job cold)',
+        intFlag('--warm-processes', 0, 64),
+      )
+      .option(
+        '--kept-idle-seconds <s>',
+        'process pools with reuseProcess: how long an engine whose run is over waits for the next run of its deployment (default 60)',
+        intFlag('--kept-idle-seconds', 1, 86_400),
+      )
       .action((options: StartOptions) => start(ctx, options)),
     'drover worker start --pool local',
     'drover worker start --pool local --queue urgent --queue default --limit 4',
+    'drover worker start --pool local --warm-processes 4',
   );
 }

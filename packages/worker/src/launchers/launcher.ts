@@ -14,6 +14,8 @@ export interface JobSpec {
    * and never put on a command line or in clear in a manifest (`ps` and the cluster show both).
    */
   readonly secretEnv: Record<string, string>;
+  /** The deployment's entrypoint (`path/to/file.ts:flow`), for a launcher that prepares for it (a TypeScript one gets engines with tsx loaded). */
+  readonly entrypoint?: string;
   /** Each line the job prints. */
   readonly onOutput: (stream: 'stdout' | 'stderr', line: string) => void;
 }
@@ -22,6 +24,9 @@ export interface JobExit {
   readonly code: number | null;
   readonly signal: string | null;
 }
+
+/** What a launcher may prepare for before a run of it comes. */
+export type PreparedJob = Pick<JobSpec, 'configuration' | 'droverEnv' | 'secretEnv' | 'entrypoint'>;
 
 /** A started job. */
 export interface Job {
@@ -53,8 +58,11 @@ export interface Launcher {
    * `drover.io/flow-run-id` label) and otherwise touches nothing.
    */
   stopById(infrastructureId: string, flowRunId: string, graceMs: number): Promise<StopOutcome>;
-  /** Gets ready for jobs of the pool's default configuration before the first run (the process launcher starts warm engines). */
-  prepare?(spec: Pick<JobSpec, 'configuration' | 'droverEnv' | 'secretEnv'>): void;
+  /**
+   * Gets ready for jobs of these configurations, most likely first, before their runs come (the
+   * process launcher starts warm engines of their shapes).
+   */
+  prepare?(specs: readonly PreparedJob[]): void;
   /** Ends what the launcher keeps besides jobs (warm engines), when the worker stops. */
   close?(): Promise<void>;
 }

@@ -4,9 +4,21 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { createRequire } from 'node:module';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isTypeScript } from '@drover/client';
 import { droverErrorOf } from '@drover/schemas';
 import { type Shape, shapeOf, type WarmEngine, WarmPool } from '../warmPool.js';
-import { configuredCommand, describeRun, forwardLines, type Job, type JobExit, type JobSpec, jobEnv, type Launcher, type StopOutcome } from './launcher.js';
+import {
+  configuredCommand,
+  describeRun,
+  forwardLines,
+  type Job,
+  type JobExit,
+  type JobSpec,
+  jobEnv,
+  type Launcher,
+  type PreparedJob,
+  type StopOutcome,
+} from './launcher.js';
 
 /** The engine program of @drover/client, which a process job runs by default. */
 export const ENGINE_ENTRY = createRequire(import.meta.url).resolve('@drover/client/engine');
@@ -139,10 +151,15 @@ export interface ProcessLauncherOptions {
    * burst larger than the pool waits for the engines being started, or starts cold.
    */
   readonly warmProcesses?: number;
+  /**
+   * With `reuseProcess`, how long an engine whose run is over waits for its deployment's next run
+   * before it ends (default 60). A worker keeps one such engine per run it ran at once.
+   */
+  readonly keptIdleSeconds?: number;
 }
 
 /** The defaults of `ProcessLauncherOptions`. */
-export const PROCESS_LAUNCHER_DEFAULTS = { warmProcesses: 2 } as const;
+export const PROCESS_LAUNCHER_DEFAULTS = { warmProcesses: 2, keptIdleSeconds: 60 } as const;
 
 /**
  * Variables of a job's environment that every job of a worker has alike (and the collector's
@@ -166,7 +183,11 @@ export class ProcessLauncher implements Launcher {
   readonly #records: string | undefined;
 
   constructor(options: ProcessLauncherOptions = {}) {
-    this.#pool = new WarmPool(ENGINE_ENTRY, options.warmProcesses ?? PROCESS_LAUNCHER_DEFAULTS.warmProcesses);
+    this.#pool = new WarmPool(
+      ENGINE_ENTRY,
+      options.warmProcesses ?? PROCESS_LAUNCHER_DEFAULTS.warmProcesses,
+      (options.keptIdleSeconds ?? PROCESS_LAUNCHER_DEFAULTS.keptIdleSeconds) * 1000,
+    );
     this.#records = this.#pool.size > 0 ? handoffDir() : undefined;
     if (this.#records) pruneHandoffRecords(this.#records);
   }
@@ -176,10 +197,10 @@ export class ProcessLauncher implements Launcher {
     return this.#pool.ready();
   }
 
-  /** Starts warm engines for jobs of `spec`'s shape before the first run comes. */
-  prepare(spec: Pick<JobSpec, 'configuration' | 'droverEnv' | 'secretEnv'>): void {
-    if (this.#pool.size === 0 || configuredCommand(spec.configuration)) return;
-    this.#pool.fill(this.#shapeOf(spec).shape);
+  /** Starts warm engines for jobs of the shapes of `specs` (most likely first) before the first run comes. */
+  prepare(specs: readonly PreparedJob[]): void {
+    if (this.#pool.size === 0) return;
+    this.#pool.fill(specs.filter((spec) => !configuredCommand(spec.configuration)).map((spec) => this.#shapeOf(spec).shape));
   }
 
   /** Ends the engines waiting for a run. */
@@ -192,7 +213,7 @@ export class ProcessLauncher implements Launcher {
   }
 
   /** The job's shape (what its process must start with), and its own variables for the handoff. */
-  #shapeOf(spec: Pick<JobSpec, 'configuration' | 'droverEnv' | 'secretEnv'>): { shape: Shape; runEnv: Record<string, string> } {
+  #shapeOf(spec: PreparedJob): { shape: Shape; runEnv: Record<string, string> } {
     const shared: Record<string, string> = {};
     const runEnv: Record<string, string> = {};
     const configured = jobEnv({ ...spec, droverEnv: {} } as JobSpec);
@@ -200,7 +221,7 @@ export class ProcessLauncher implements Launcher {
       if (SHARED_DROVER_ENV.has(name) || (name.startsWith('OTEL_') && !name.startsWith('OTEL_TRACE'))) shared[name] = value;
       else if (name !== 'DROVER_CLAIM_TOKEN') runEnv[name] = value;
     }
-    return { shape: shapeOf(resolve(this.#cwd(spec)), { ...configured, ...shared }), runEnv };
+    return { shape: shapeOf(resolve(this.#cwd(spec)), { ...configured, ...shared }, spec.entrypoint !== undefined && isTypeScript(spec.entrypoint)), runEnv };
   }
 
   async launch(spec: JobSpec): Promise<Job> {
@@ -213,14 +234,14 @@ export class ProcessLauncher implements Launcher {
       const job = await this.#handOff(engine, spec, runEnv, reuse);
       if (job) {
         // A fresh engine taken: start its replacement (a kept one comes back by itself).
-        if (engine.runs === 1) this.#pool.fill(shape);
+        if (engine.runs === 1) this.#pool.add(shape);
         return job;
       }
       void engine.kill(2000);
     }
     // No warm engine of this shape: this run starts cold, and the next one finds engines of its shape.
     const job = await this.#launchCold(spec);
-    this.#pool.fill(shape);
+    this.#pool.add(shape);
     return job;
   }
 
