@@ -219,7 +219,15 @@ const CASES: Case[] = [
     args: ['work-pool', 'ls'],
     env: () => ({ DROVER_API_URL: 'not a url' }),
     code: 1,
-    stderr: 'Error: Invalid DROVER_API_URL "not a url": expected an http(s) URL such as http://127.0.0.1:4200\n',
+    stderr: 'Error: Invalid DROVER_API_URL "not a url": expected an http(s) URL such as http://127.0.0.1:4200, or several separated by commas\n',
+  },
+  {
+    name: 'DROVER_API_URL listing a replica that is not a URL',
+    args: ['work-pool', 'ls'],
+    env: () => ({ DROVER_API_URL: 'http://127.0.0.1:4200, ftp://b' }),
+    code: 1,
+    stderr:
+      'Error: Invalid DROVER_API_URL "http://127.0.0.1:4200, ftp://b": "ftp://b" is not an http(s) URL; expected an http(s) URL such as http://127.0.0.1:4200, or several separated by commas\n',
   },
   { name: 'unknown deployment', args: ['deployment', 'inspect', 'nope/nope'], code: 1, stderr: 'Error: Deployment "nope/nope" not found\n' },
   {
@@ -296,7 +304,7 @@ const CASES: Case[] = [
     name: 'bad api.url',
     args: ['config', 'set', 'api.url', 'ftp://example.com'],
     code: 2,
-    stderr: 'Error: Invalid api.url "ftp://example.com": expected an http(s) URL such as http://127.0.0.1:4200\n',
+    stderr: 'Error: Invalid api.url "ftp://example.com": expected an http(s) URL such as http://127.0.0.1:4200, or several separated by commas\n',
   },
   {
     name: 'bad --port',

@@ -2,6 +2,7 @@
  * The typed API client. Its methods take and return @drover/schemas types only (the server's
  * router type is used inside, never shipped), and every error leaves as an SDK error.
  */
+import { randomUUID } from 'node:crypto';
 import type {
   BaseJobTemplate,
   ClaimDeploymentRunsInput,
@@ -59,7 +60,10 @@ import { rpcLink } from './rpcLink.js';
 import { apiSettings } from './settings.js';
 
 export interface ClientOptions {
-  /** The server, e.g. `http://127.0.0.1:4200`; `DROVER_API_URL` or the profile when absent. */
+  /**
+   * The server, e.g. `http://127.0.0.1:4200`, or several replicas separated by commas, each asked in
+   * turn when one cannot be reached; `DROVER_API_URL` or the profile when absent.
+   */
   readonly apiUrl?: string;
   /** Sent as a bearer token; `DROVER_API_KEY` or the profile when absent. */
   readonly apiKey?: string;
@@ -67,9 +71,15 @@ export interface ClientOptions {
 
 /** Procedures that may wait on the server before answering. */
 const LONG_POLLS = new Set(['flowRuns.wait', 'workPools.claimRuns', 'deployments.claimRuns']);
+/**
+ * Mutations that do the same when done twice, so a request whose answer was lost may be sent
+ * again (to another replica): upserts, and `flowRuns.create`, which always carries an idempotency key.
+ */
+const REPEATABLE = new Set(['flowRuns.create', 'deployments.upsert', 'deployments.upsertMany']);
 
 /** A Drover API client. Build one with `getClient()`. */
 export class DroverClient {
+  /** The server's URL, or the replicas' separated by commas: what a worker passes on to its jobs as DROVER_API_URL. */
   readonly apiUrl: string;
   /** The key sent with every request, if any (workers pass it on to their jobs). */
   readonly apiKey: string | undefined;
@@ -82,7 +92,9 @@ export class DroverClient {
     const headers: Record<string, string> = settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {};
     // Calls made in the same turn of the event loop travel in one request; long-polls go alone,
     // since a batch's answer waits for its slowest call and would hold every other call back.
-    this.#trpc = createTRPCClient<AppRouter>({ links: [rpcLink({ url: this.apiUrl, headers, longPolls: LONG_POLLS, maxItems: 100 })] });
+    this.#trpc = createTRPCClient<AppRouter>({
+      links: [rpcLink({ urls: settings.apiUrls, headers, longPolls: LONG_POLLS, repeatable: REPEATABLE, maxItems: 100 })],
+    });
   }
 
   /**
@@ -129,7 +141,13 @@ export class DroverClient {
   };
 
   readonly flowRuns = {
-    create: (input: FlowRunCreate): Promise<FlowRun> => this.#call((api) => api.flowRuns.create.mutate(input)),
+    /**
+     * Creates a run. Without an `idempotencyKey` the SDK sends one of its own (`drover-sdk-<uuid>`),
+     * so a create sent again after its answer was lost (a dropped connection, a replica that died)
+     * returns the run it made instead of making a second.
+     */
+    create: (input: FlowRunCreate): Promise<FlowRun> =>
+      this.#call((api) => api.flowRuns.create.mutate({ ...input, idempotencyKey: input.idempotencyKey ?? `drover-sdk-${randomUUID()}` })),
     read: (id: string): Promise<FlowRun> => this.#call((api) => api.flowRuns.read.query({ id })),
     list: (filter: FlowRunFilter = {}): Promise<FlowRun[]> => this.#call((api) => api.flowRuns.list.query(filter)),
     /** How many runs match the filter (the filters of `list`, without its order and page). */

@@ -11,9 +11,28 @@ import { z } from 'zod';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:4200';
 
+const HttpUrl = z.url({ protocol: /^https?$/ });
+
+/** The servers' URLs in a setting: one, or several replicas separated by commas (tried in turn when one cannot be reached). */
+function splitApiUrls(value: string): string[] {
+  return value
+    .split(',')
+    .map((url) => url.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+}
+
+const ApiUrls = z.string().superRefine((value, ctx) => {
+  const urls = splitApiUrls(value);
+  const bad = urls.find((url) => !HttpUrl.safeParse(url).success);
+  if (urls.length === 0 || bad !== undefined) {
+    const expected = 'expected an http(s) URL such as http://127.0.0.1:4200, or several separated by commas';
+    ctx.addIssue({ code: 'custom', message: urls.length > 1 ? `"${bad}" is not an http(s) URL; ${expected}` : expected });
+  }
+});
+
 /** The profile file: settings saved by `drover config set`. */
 export const Profile = z.strictObject({
-  'api.url': z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://127.0.0.1:4200' }).optional(),
+  'api.url': ApiUrls.optional(),
   'api.key': z.string().min(1).optional(),
 });
 export type Profile = z.infer<typeof Profile>;
@@ -45,7 +64,10 @@ export function readProfile(env: NodeJS.ProcessEnv = process.env): Profile {
 }
 
 export interface ApiSettings {
+  /** The server's URL, or several replicas' separated by commas (as DROVER_API_URL takes them). */
   readonly apiUrl: string;
+  /** Each server's URL, in the order given. */
+  readonly apiUrls: readonly string[];
   readonly apiKey: string | undefined;
 }
 
@@ -53,10 +75,11 @@ export interface ApiSettings {
 export function apiSettings(options: { apiUrl?: string; apiKey?: string } = {}, env: NodeJS.ProcessEnv = process.env): ApiSettings {
   const profile = options.apiUrl && options.apiKey ? {} : readProfile(env);
   const apiUrl = options.apiUrl ?? (env.DROVER_API_URL || undefined) ?? profile['api.url'] ?? DEFAULT_API_URL;
-  const parsed = Profile.shape['api.url'].safeParse(apiUrl);
+  const parsed = ApiUrls.safeParse(apiUrl);
   if (!parsed.success) {
     const source = options.apiUrl ? 'apiUrl' : env.DROVER_API_URL ? 'DROVER_API_URL' : 'api.url in the profile';
-    throw droverErrorOf('VALIDATION_ERROR', `Invalid ${source} "${apiUrl}": expected an http(s) URL such as http://127.0.0.1:4200`, { source });
+    throw droverErrorOf('VALIDATION_ERROR', `Invalid ${source} "${apiUrl}": ${parsed.error.issues[0]?.message}`, { source });
   }
-  return { apiUrl: apiUrl.replace(/\/+$/, ''), apiKey: options.apiKey ?? (env.DROVER_API_KEY || undefined) ?? profile['api.key'] };
+  const apiUrls = splitApiUrls(apiUrl);
+  return { apiUrl: apiUrls.join(','), apiUrls, apiKey: options.apiKey ?? (env.DROVER_API_KEY || undefined) ?? profile['api.key'] };
 }
