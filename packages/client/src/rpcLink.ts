@@ -133,9 +133,9 @@ class Transport {
       current?.destroy();
       settleAll(() => Object.assign(new Error('The call was aborted'), { name: 'AbortError' }));
     };
-    /** Sends to the server `tries` places after the preferred one, in pass `pass`. */
-    const attempt = (tries: number, pass: number) => {
-      const index = (this.#preferred + tries) % this.#endpoints.length;
+    /** Sends to the server `tries` places after `first` (the preferred one when the pass began), in pass `pass`. */
+    const attempt = (first: number, tries: number, pass: number) => {
+      const index = (first + tries) % this.#endpoints.length;
       const { base, agent, request } = this.#endpoints[index] as Endpoint;
       const query = [base.search.slice(1), search].filter(Boolean).join('&');
       const req = request(
@@ -162,16 +162,16 @@ class Transport {
         const code = error.code ?? '';
         const again = NEVER_SENT.has(code) || (repeatable && (ANSWER_LOST.has(code) || error.message === 'socket hang up'));
         if (!again || signal?.aborted) return settleAll(() => error);
-        if (tries + 1 < this.#endpoints.length) return attempt(tries + 1, pass);
+        if (tries + 1 < this.#endpoints.length) return attempt(first, tries + 1, pass);
         if (pass + 1 >= PASSES) return settleAll(() => error);
-        retryTimer = setTimeout(() => attempt(0, pass + 1), backoffDelayMs(pass));
+        retryTimer = setTimeout(() => attempt(this.#preferred, 0, pass + 1), backoffDelayMs(pass));
       });
       req.end(body);
     };
     if (signal?.aborted) hangUp();
     else {
       signal?.addEventListener('abort', hangUp, { once: true });
-      attempt(0, 0);
+      attempt(this.#preferred, 0, 0);
     }
     return hangUp;
   }
