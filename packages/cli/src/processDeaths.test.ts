@@ -78,19 +78,56 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, sec
   }
 }
 
+/** The children of `pid` started as warm engines (DROVER_ENGINE_WAIT=ipc in their environment). */
+function warmEngines(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((child) => {
+      try {
+        return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('DROVER_ENGINE_WAIT=ipc');
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Whether `pid` is a process that has not exited (a zombie has). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 const final = (run: FlowRun) => ['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(run.state.type);
 
 describe('a job', () => {
   it('outlives its SIGKILLed worker: it goes on logging and completes its run, once', { timeout: 120_000 }, async () => {
     const { client, worker, record } = await start('worker-killed');
     const run = await client.flowRuns.create({ deployment: 'steady/steady', parameters: { record, lines: 30 } });
-    await until(
+    const running = await until(
       () => client.flowRuns.read(run.id),
       (r) => r.state.type === 'RUNNING',
     );
+    // The worker's warm engines that wait for a run: they end with their worker, leaving no process behind.
+    const jobPid = Number(running.infrastructureId?.split(':')[2]);
+    const waiting = warmEngines(worker.pid as number).filter((pid) => pid !== jobPid);
+    expect(waiting.length).toBeGreaterThan(0);
     await killHard(worker);
     const ended = await until(() => untilAnswered(() => client.flowRuns.read(run.id)), final);
     expect(ended, ended.state.message ?? '').toMatchObject({ state: { type: 'COMPLETED' }, runCount: 1, result: { lines: 30 } });
+    expect(
+      await until(
+        async () => waiting.filter(isRunning),
+        (left) => left.length === 0,
+        10,
+      ),
+    ).toEqual([]);
     const logs = await client.flowRuns.logs({ flowRunId: run.id });
     expect(logs.map((l) => l.message)).toEqual(Array.from({ length: 30 }, (_, i) => `line ${i + 1}`));
     expect(readFileSync(record, 'utf8').trim().split('\n')).toHaveLength(1);
