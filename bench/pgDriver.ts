@@ -3,7 +3,7 @@
  * `postgres` (postgres.js), measured on the two paths that carry a run, with the statements a
  * store makes for them, on this machine's PostgreSQL.
  *
- *   pnpm --filter @drover/bench exec tsx pgDriver.ts [--rounds=3] [--creates=4000] [--claims=8000] [--url=postgres://postgres@127.0.0.1:5432/postgres]
+ *   pnpm --filter @drover/bench exec tsx pgDriver.ts [--rounds=3] [--creates=4000] [--claims=8000] [--url=postgres://postgres@127.0.0.1:5432/postgres, or DROVER_TEST_PG_URL]
  *
  * - create: `--creates` runs made by 16 concurrent callers, each a transaction of two inserts (the
  *   run and its first state), as `flowRuns.create` writes them: creates/s and each create's p50/p99.
@@ -24,7 +24,7 @@ import { arg, machineLine, summarize, Table } from './lib/harness.js';
 const ROUNDS = Number(arg('rounds') ?? 3);
 const CREATES = Number(arg('creates') ?? 4000);
 const CLAIMS = Number(arg('claims') ?? 8000);
-const URL_ = arg('url') ?? process.env.DROVER_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const URL_ = arg('url') ?? process.env.DROVER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CREATORS = 16;
 const CLAIMERS = 4;
 const BATCH = 100;

@@ -20,6 +20,12 @@ if ! source scripts/docker.sh; then
 fi
 trap drover_docker_stop EXIT
 
+# The PostgreSQL tests use the machine's PostgreSQL: postgres.sh starts (or installs) it, or fails.
+if ! source scripts/postgres.sh; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 # The web UI's tests drive Debian's Chromium: chromium.sh installs it when missing, or fails.
 if ! source scripts/chromium.sh; then
   echo "0 passed, 1 failed"
