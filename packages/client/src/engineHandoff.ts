@@ -1,7 +1,8 @@
 /**
  * How a warm engine gets its runs. A worker's process pool starts `drover-engine` with
  * DROVER_ENGINE_WAIT=ipc before any run exists: node, the SDK (and tsx for TypeScript flows) load
- * while nothing waits for them, the engine says `ready`, and the worker later hands it a run over the IPC channel.
+ * while nothing waits for them, the engine says `ready`, and the worker later hands it a run over
+ * the IPC channel.
  * The claim token travels in that message, so it is on no command line and in no process's
  * initial environment (`/proc/<pid>/environ`).
  *
