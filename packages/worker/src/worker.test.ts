@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DroverClient } from '@drover/client';
@@ -8,6 +9,7 @@ import type { ClaimedFlowRun, FlowRun } from '@drover/schemas';
 import { type DroverServer, startServer } from '@drover/server';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ENGINE_ENTRY } from './launchers/process.js';
 import { allFinal, fixtureDeployment, packageDir, withSdkServer, working } from './testHelpers.js';
 import { Worker } from './worker.js';
 
@@ -81,6 +83,27 @@ describe('Worker on a process pool', () => {
       });
       expect(lines[0]).toBe('Created work pool "local" of type process with its default job template');
       expect(lines).toContain(`${(await client.flowRuns.list())[0]?.name} | hello from ${(await client.flowRuns.list())[0]?.name}`);
+    });
+  });
+
+  it('works through a server list whose first server is down: the worker and its jobs, warm and cold, go to the next', async () => {
+    await withSdkServer(async (server, client) => {
+      // A port nothing listens on, first in the list the worker and its jobs are given.
+      const closed = createServer().listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const { port } = closed.address() as AddressInfo;
+      closed.close();
+      await once(closed, 'close');
+      const listed = new DroverClient({ apiUrl: `http://127.0.0.1:${port},${server.url}`, apiKey: '' });
+      await client.workPools.create({ name: 'local', type: 'process' });
+      await client.deployments.upsert(fixtureDeployment('hello', 'quick'));
+      await client.deployments.upsert(fixtureDeployment('cold', 'quick', { jobVariables: { command: `exec ${process.execPath} ${ENGINE_ENTRY}` } }));
+      await working(listed, {}, async () => {
+        const runs = await Promise.all([client.flowRuns.create({ deployment: 'quick/hello' }), client.flowRuns.create({ deployment: 'quick/cold' })]);
+        const finals = await allFinal(client, runs);
+        expect(finals.map((run) => run.state.type)).toEqual(['COMPLETED', 'COMPLETED']);
+        for (const run of finals) expect((await client.flowRuns.logs({ flowRunId: run.id })).map((l) => l.message)).toContain(`hello from ${run.name}`);
+      });
     });
   });
 
