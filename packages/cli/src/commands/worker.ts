@@ -64,7 +64,7 @@ export function registerWorker(program: Command, ctx: Context): void {
       .option('--metrics-port <port>', "serve the worker's Prometheus metrics at http://127.0.0.1:<port>/metrics", intFlag('--metrics-port', 0, 65_535))
       .option(
         '--warm-processes <n>',
-        'process pools: engines kept started, waiting for a run (default 2, about 70 MB each; 0 starts every job cold)',
+        'process pools: engines kept started, waiting for a run (default 2, 65–85 MB each; 0 starts every job cold)',
         intFlag('--warm-processes', 0, 64),
       )
       .option(

@@ -147,7 +147,7 @@ async function terminate(pid: number, expected: { startTime: string; bootId: str
 export interface ProcessLauncherOptions {
   /**
    * Engine processes kept started and waiting for a run (default 2; 0: every job starts cold).
-   * Each holds about 70 MB. Two keep a worker warm through runs that come one after another; a
+   * Each holds 65–85 MB (85 with tsx). Two keep a worker warm through runs that come one after another; a
    * burst larger than the pool waits for the engines being started, or starts cold.
    */
   readonly warmProcesses?: number;
