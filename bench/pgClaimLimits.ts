@@ -22,11 +22,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { arg, machineLine, summarize, Table } from './lib/harness.js';
+import { withDatabase } from './lib/postgres.js';
 
 const ROUNDS = Number(arg('rounds') ?? 3);
 const RUNS = Number(arg('runs') ?? 8000);
 const LIMIT = Number(arg('limit') ?? 100);
-const URL_ = arg('url') ?? process.env.DROVER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CLAIMERS = 4;
 const BATCH = 50;
 const COMMAND = `pnpm --filter @drover/bench exec tsx pgClaimLimits.ts --rounds=${ROUNDS} --runs=${RUNS} --limit=${LIMIT}`;
@@ -112,26 +112,6 @@ async function transaction<T>(client: pg.PoolClient, body: () => Promise<T>): Pr
   }
 }
 
-/** A fresh database for one round, made and dropped through the maintenance connection. */
-async function withDatabase<T>(body: (url: string) => Promise<T>): Promise<T> {
-  const name = `drover_bench_limits_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: URL_ });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(URL_);
-  url.pathname = `/${name}`;
-  try {
-    const setup = new pg.Client({ connectionString: url.href });
-    await setup.connect();
-    for (const statement of SCHEMA) await setup.query(statement);
-    await setup.end();
-    return await body(url.href);
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
-}
-
 async function measure(url: string, name: string, design: { claim: Claim; finish: Finish }, table: Table): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: CLAIMERS + 1 });
   pool.on('error', () => {}); // an idle connection ended by the round's DROP DATABASE
@@ -196,7 +176,7 @@ const table = new Table();
 console.log(`# Pool limits across claimers on PostgreSQL (pgClaimLimits.ts): ${machineLine()}`);
 console.log(`  reproduce: ${COMMAND}`);
 for (let round = 1; round <= ROUNDS; round++) {
-  await withDatabase(async (url) => {
+  await withDatabase('drover_bench_limits', SCHEMA, async (url) => {
     const designs = [['lock and count', lockAndCount] as const, ['slot leases', slotLeases] as const];
     for (const [name, design] of round % 2 ? designs : [...designs].reverse()) await measure(url, name, design, table);
   });

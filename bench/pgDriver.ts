@@ -20,11 +20,11 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import postgres from 'postgres';
 import { arg, machineLine, summarize, Table } from './lib/harness.js';
+import { withDatabase } from './lib/postgres.js';
 
 const ROUNDS = Number(arg('rounds') ?? 3);
 const CREATES = Number(arg('creates') ?? 4000);
 const CLAIMS = Number(arg('claims') ?? 8000);
-const URL_ = arg('url') ?? process.env.DROVER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CREATORS = 16;
 const CLAIMERS = 4;
 const BATCH = 100;
@@ -108,29 +108,6 @@ function postgresJsDriver(url: string, pipelined: boolean): Driver {
   };
 }
 
-/** A fresh database for one round, made and dropped through the maintenance connection. */
-async function withDatabase<T>(body: (url: string) => Promise<T>): Promise<T> {
-  const name = `drover_bench_driver_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: URL_ });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(URL_);
-  url.pathname = `/${name}`;
-  try {
-    const setup = new pg.Client({ connectionString: url.href });
-    await setup.connect();
-    for (const statement of SCHEMA) await setup.query(statement);
-    await setup.end();
-    return await body(url.href);
-  } catch (error) {
-    console.error(error);
-    throw error;
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
-}
-
 async function truncate(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -200,7 +177,7 @@ const table = new Table();
 console.log(`# PostgreSQL drivers (pgDriver.ts): ${machineLine()}`);
 console.log(`  reproduce: ${COMMAND}`);
 for (let round = 1; round <= ROUNDS; round++) {
-  await withDatabase(async (url) => {
+  await withDatabase('drover_bench_driver', SCHEMA, async (url) => {
     // The order of the drivers turns each round, so none is always first on a cold database.
     const makers = [() => pgDriver(url, false), () => pgDriver(url, true), () => postgresJsDriver(url, false), () => postgresJsDriver(url, true)];
     const order = [...makers.slice(round % makers.length), ...makers.slice(0, round % makers.length)];
