@@ -1,4 +1,5 @@
 // Test helpers (not exported): a server, an SDK client, and deployments of the fixture flows.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DroverClient } from '@drover/client';
 import { type DeploymentCreate, type FlowRun, isTerminal } from '@drover/schemas';
@@ -48,4 +49,20 @@ export async function allFinal(client: DroverClient, runs: readonly FlowRun[], s
       return current;
     }),
   );
+}
+
+/** The children of `pid` started as warm engines (DROVER_ENGINE_WAIT=ipc in their environment). */
+export function warmEngines(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((child) => {
+      try {
+        return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('DROVER_ENGINE_WAIT=ipc');
+      } catch {
+        return false; // ended meanwhile
+      }
+    });
 }

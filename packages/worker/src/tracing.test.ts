@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { DroverClient } from '@drover/client';
 import { withTemporaryServer } from '@drover/server';
 import { describe, expect, it } from 'vitest';
-import { allFinal, fixtureDeployment, packageDir } from './testHelpers.js';
+import { allFinal, fixtureDeployment, packageDir, warmEngines } from './testHelpers.js';
 
 interface ExportedSpan {
   readonly service: string;
@@ -57,9 +57,16 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
             stdio: ['ignore', 'ignore', 'inherit'],
           });
           try {
+            // Traced, the worker still starts engines for its deployments first, and the run gets one.
+            let waiting: number[] = [];
+            while (waiting.length < 2) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              waiting = warmEngines(worker.pid as number);
+            }
             const run = await client.flowRuns.create({ deployment: 'parent/traced' });
             const [done] = await allFinal(client, [run]);
             expect(done?.state.type).toBe('COMPLETED');
+            expect(waiting).toContain(Number(done?.infrastructureId?.split(':')[2]));
             expect(done?.traceContext).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
           } finally {
             worker.kill('SIGTERM');

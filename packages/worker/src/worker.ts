@@ -347,13 +347,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
       configuration.name ??= run.name;
       held.configuration = configuration;
-      // The engine ships its own log lines; it also marks them on stdout so this worker can show them.
-      const droverEnv: Record<string, string> = { DROVER_API_URL: this.#client.apiUrl, DROVER_FLOW_RUN_ID: run.id, DROVER_LOG_ECHO: 'marked' };
-      // The job's spans go under its job span (W3C TRACEPARENT), to the worker's collector.
-      if (jobSpan) Object.assign(droverEnv, { TRACEPARENT: jobSpan.traceParent, ...otlpEnv() });
+      const shared = this.#sharedJobEnv();
+      const droverEnv: Record<string, string> = { ...shared.droverEnv, DROVER_FLOW_RUN_ID: run.id };
+      // The job's spans go under its job span (W3C TRACEPARENT).
+      if (jobSpan) droverEnv.TRACEPARENT = jobSpan.traceParent;
       // The job heartbeats and proposes under the worker's claim, and stops once it is lost.
-      const secretEnv: Record<string, string> = { DROVER_CLAIM_TOKEN: run.claimToken };
-      if (this.#client.apiKey) secretEnv.DROVER_API_KEY = this.#client.apiKey;
+      const secretEnv: Record<string, string> = { ...shared.secretEnv, DROVER_CLAIM_TOKEN: run.claimToken };
       const job = await (this.#launcher as Launcher).launch({
         run,
         configuration,
@@ -417,16 +416,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
+   * The environment every job of this worker gets alike: the server and its key, the engine's
+   * marked log lines (it ships them itself, and marks them on stdout so this worker can show them),
+   * and, when tracing, the collector's settings. #launch adds each run's own; #prepareLauncher
+   * starts warm engines with exactly this, so their shape is the one #launch later asks for.
+   */
+  #sharedJobEnv(): { droverEnv: Record<string, string>; secretEnv: Record<string, string> } {
+    return {
+      droverEnv: { DROVER_API_URL: this.#client.apiUrl, DROVER_LOG_ECHO: 'marked', ...(this.#tracing ? otlpEnv() : {}) },
+      secretEnv: this.#client.apiKey ? { DROVER_API_KEY: this.#client.apiKey } : {},
+    };
+  }
+
+  /**
    * Lets the launcher get ready for the runs to come (a process pool starts its warm engines): the
    * job configurations of the pool's deployments, the latest updated first, or the pool's own
-   * default when it has none. The environment is the part of #launch's every job shares; a
-   * launcher learns any other shape from the jobs it launches.
+   * default when it has none, with the environment every job shares; a launcher learns any other
+   * shape from the jobs it launches.
    */
   async #prepareLauncher(pool: WorkPool): Promise<void> {
     const prepare = this.#launcher?.prepare?.bind(this.#launcher);
     if (!prepare) return;
-    const droverEnv = { DROVER_API_URL: this.#client.apiUrl, DROVER_LOG_ECHO: 'marked' };
-    const secretEnv: Record<string, string> = this.#client.apiKey ? { DROVER_API_KEY: this.#client.apiKey } : {};
+    const { droverEnv, secretEnv } = this.#sharedJobEnv();
     const deployments = await this.#client.deployments.list({ workPoolName: pool.name, paused: false }).catch(() => []);
     const configurations = [...deployments]
       .sort((a, b) => Date.parse(b.updated) - Date.parse(a.updated))
