@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { getClient } from '@drover/client';
 import type { FlowRun } from '@drover/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, killHard, spawnDrover, untilAnswered } from './testCli.js';
+import { freePort, killHard, spawnDrover, untilAnswered, warmEngines } from './testCli.js';
 
 const requireHere = createRequire(import.meta.url);
 const clientEntry = requireHere.resolve('@drover/client');
@@ -76,22 +76,6 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, sec
     if (done(value) || Date.now() > end) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** The children of `pid` started as warm engines (DROVER_ENGINE_WAIT=ipc in their environment). */
-function warmEngines(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
-    .filter((child) => {
-      try {
-        return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('DROVER_ENGINE_WAIT=ipc');
-      } catch {
-        return false;
-      }
-    });
 }
 
 /** Whether `pid` is a process that has not exited (a zombie has). */

@@ -1,10 +1,9 @@
 // Runs that really run: a `drover worker start` process launches them, `drover deployment run
 // --watch` and `drover flow-run logs --follow` stream their states and logs as they happen, and
 // the exit code says whether the run COMPLETED.
-import { readFileSync } from 'node:fs';
 import { FlowRun, LogRecord } from '@drover/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLOWS, makeProject, type RunningCli, startTestServer, type TestServer } from './testCli.js';
+import { FLOWS, makeProject, type RunningCli, startTestServer, type TestServer, warmEngines } from './testCli.js';
 
 let srv: TestServer;
 let project: { dir: string; remove(): void };
@@ -142,18 +141,11 @@ describe('runs through a worker', { timeout: 180_000 }, () => {
   });
 
   it('worker start --warm-processes keeps that many engines waiting; a value out of range is refused (exit 2)', async () => {
-    /** The worker's children started as warm engines (DROVER_ENGINE_WAIT=ipc), once `count` of them exist. */
+    /** The worker's warm engines, once `count` of them exist (or after 5 s). */
     const engines = async (pid: number, count: number) => {
       for (let tries = 0; ; tries++) {
-        const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-        const warm = children.filter((child) => {
-          try {
-            return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('DROVER_ENGINE_WAIT=ipc');
-          } catch {
-            return false; // ended meanwhile
-          }
-        });
-        if (warm.length === count || tries === 50) return warm.length;
+        const warm = warmEngines(pid).length;
+        if (warm === count || tries === 50) return warm;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };

@@ -192,3 +192,19 @@ export async function killHard(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');
   await exited;
 }
+
+/** The children of `pid` started as warm engines (DROVER_ENGINE_WAIT=ipc in their environment). */
+export function warmEngines(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((child) => {
+      try {
+        return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('DROVER_ENGINE_WAIT=ipc');
+      } catch {
+        return false;
+      }
+    });
+}

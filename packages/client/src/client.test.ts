@@ -1,7 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { RunWaitTimeoutError } from './errors.js';
 import { flow } from './flow.js';
 import { type RunDeploymentOptions, runDeployment } from './runDeployment.js';
 import { Runner } from './runner.js';
-import { withSdkServer } from './testServer.js';
+import { closedPort, withSdkServer } from './testServer.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const quiet = { printStartingMessage: false, handleSignals: false, print: () => {}, pollWaitSeconds: 1 };
@@ -289,10 +288,7 @@ describe('the engine as a process', () => {
 
 describe('the client', () => {
   it('names the URL and how to start a server when none answers', async () => {
-    const probe = createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const port = (probe.address() as { port: number }).port;
-    probe.close(); // nothing listens there now
+    const port = await closedPort();
     const error = await new DroverClient({ apiUrl: `http://127.0.0.1:${port}`, apiKey: 'k' }).health().catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'SERVER_UNREACHABLE',

@@ -6,7 +6,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { isDroverError } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
 import { DroverClient } from './api.js';
-import { withSdkServer } from './testServer.js';
+import { closedPort, withSdkServer } from './testServer.js';
 
 /** A TCP proxy to `target`: `dropAnswers` answers are cut off as they start (the server did the call; the client never hears it), and `close()` makes it refuse. */
 async function proxyTo(target: string) {
@@ -46,16 +46,6 @@ async function proxyTo(target: string) {
       await once(server, 'close');
     },
   };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 describe('a client of several servers', { timeout: 60_000 }, () => {
