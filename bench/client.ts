@@ -1,12 +1,15 @@
 /**
  * Runs through a served runner (`Runner`, what `serve()` runs), end to end over the real API.
  *
- *   pnpm build && pnpm --filter @drover/bench exec tsx client.ts [--rounds=3] [--runs=3000] [--rate=200] [--seconds=10]
+ *   pnpm build && pnpm --filter @drover/bench exec tsx client.ts [--rounds=3] [--runs=3000] [--rate=200] [--seconds=10] [--store=sqlite|postgres]
  *
  * Where things run: the server in a child process (lib/serverMain.mjs: `startServer` on
- * 127.0.0.1, a fresh SQLite file per phase, services off, plain node). The runner, the flows and
- * the callers that trigger runs share this process, so a run's trigger and its flow's first line
- * are taken on one monotonic clock (`performance.now()`). The flows (flows/flows.mjs) are no-ops
+ * 127.0.0.1, a fresh database per phase, services off, plain node): a SQLite file, or with
+ * `--store=postgres` a database made on the machine's PostgreSQL (`--url=`, DROVER_TEST_PG_URL or
+ * postgres://postgres@127.0.0.1:5432/postgres; see lib/postgres.ts). Several servers on one
+ * PostgreSQL database are measured in scaleOut.ts. The runner, the flows and the callers that
+ * trigger runs share this process, so a run's trigger and its flow's first line are taken on one
+ * monotonic clock (`performance.now()`). The flows (flows/flows.mjs) are no-ops
  * whose first statement takes the time. The runner: `new Runner([...], { limit: 1000 })`, every
  * other option as `serve()` has it (prefetch 10 s, poll wait 10 s, heartbeat 10 s).
  *
@@ -29,34 +32,22 @@
  * Peak RSS: this process (runner + callers + the tsx loader) and the server, as the kernel's
  * maxRSS. The median over rounds is printed, with the range beside it.
  */
-import { DroverClient, Runner, RunnerDeployment, runDeployment } from '@drover/client';
-import type { FlowRun } from '@drover/schemas';
-import { nap, noop } from './flows/flows.mjs';
-import { arg, machineLine, mb, type ServerProcess, sleep, startServerProcess, summarize, Table } from './lib/harness.js';
+import { DroverClient, type Runner, type RunnerDeployment, runDeployment } from '@drover/client';
+import { arg, machineLine, mb, type ServerProcess, summarize, Table } from './lib/harness.js';
+import { storeArg } from './lib/postgres.js';
+import { checkCompleted, deploymentId, deployments, firstLines, NAP, NOOP, openLoop, startRunner, untilDone, withServers } from './lib/runs.js';
 
 const ROUNDS = Number(arg('rounds') ?? 3);
 const RUNS = Number(arg('runs') ?? 3000);
 const RATE = Number(arg('rate') ?? 200);
 const SECONDS = Number(arg('seconds') ?? 10);
+const STORE = storeArg();
 const WARM_UP_SECONDS = 2;
 const ONLY = arg('only')?.split(',');
 const CREATORS = 16;
 const RUN_DEPLOYMENT_CALLS = 300;
 const CHAIN = 40;
-const COMMAND = `pnpm --filter @drover/bench exec tsx client.ts --rounds=${ROUNDS} --runs=${RUNS} --rate=${RATE} --seconds=${SECONDS}`;
-
-/** performance.now() of each run's first line, by run id (set by flows/flows.mjs). */
-const firstLines = new Map<string, number>();
-(globalThis as { droverBenchFirstLine?: (id: string) => void }).droverBenchFirstLine = (id) => {
-  if (!firstLines.has(id)) firstLines.set(id, performance.now());
-};
-
-const NOOP = 'bench-noop/noop';
-const NAP = 'bench-nap/nap';
-const deployments = (suffix = '') => [
-  RunnerDeployment.fromFlow(noop, { name: `noop${suffix}`, entrypoint: 'flows/flows.mjs:noop' }),
-  RunnerDeployment.fromFlow(nap, { name: `nap${suffix}`, entrypoint: 'flows/flows.mjs:nap' }),
-];
+const COMMAND = `pnpm --filter @drover/bench exec tsx client.ts --rounds=${ROUNDS} --runs=${RUNS} --rate=${RATE} --seconds=${SECONDS} --store=${STORE}${ONLY ? ` --only=${ONLY.join(',')}` : ''}`;
 
 let peakSelfRss = 0;
 let peakServerRss = 0;
@@ -68,61 +59,21 @@ interface Served {
   readonly runner: Runner;
 }
 
-async function startRunner(client: DroverClient, suffix = ''): Promise<{ runner: Runner; stopped: Promise<void> }> {
-  const lines: string[] = [];
-  const runner = new Runner(deployments(suffix), { client, limit: 1000, handleSignals: false, printStartingMessage: false, print: (l) => lines.push(l) });
-  const stopped = runner.start().then(() => {
-    if (lines.length > 0) console.log(`  runner said: ${lines.slice(0, 5).join(' | ')}`);
-  });
-  await Promise.race([runner.ready, stopped]);
-  return { runner, stopped };
-}
-
-/** A fresh server and, unless `serveNow` is false, a runner serving the bench flows; both stopped after. */
+/** A fresh server and a runner serving the bench flows; both stopped after. */
 async function withServed<T>(body: (served: Served) => Promise<T>): Promise<T> {
-  const server = await startServerProcess();
-  const client = new DroverClient({ apiUrl: server.url, apiKey: '' });
-  const { runner, stopped } = await startRunner(client);
-  firstLines.clear();
-  try {
-    return await body({ server, client, runner });
-  } finally {
-    runner.stop();
-    await stopped;
-    peakServerRss = Math.max(peakServerRss, (await server.usage()).maxRssBytes);
-    peakSelfRss = Math.max(peakSelfRss, process.resourceUsage().maxRSS * 1024);
-    await server.close();
-  }
-}
-
-/** Waits until every one of `ids` has run its first line and `runner` holds nothing (bounded by `seconds`). */
-async function untilDone(runner: Runner, count: () => number, expected: number, seconds: number): Promise<void> {
-  const deadline = performance.now() + seconds * 1000;
-  while (count() < expected || runner.running > 0) {
-    if (performance.now() > deadline) throw new Error(`only ${count()} of ${expected} runs started (${runner.running} still running) after ${seconds} s`);
-    await sleep(2);
-  }
-}
-
-/** Every run of `deploymentId` COMPLETED, and a sample's history in full. */
-async function checkCompleted(client: DroverClient, deploymentId: string, expected: number): Promise<void> {
-  let completed = 0;
-  const sample: FlowRun[] = [];
-  for (let offset = 0; offset < expected + 1000; offset += 1000) {
-    const page = await client.flowRuns.list({ deploymentId, states: ['COMPLETED'], page: { limit: 1000, offset } });
-    completed += page.length;
-    if (sample.length < 20) sample.push(...page.slice(0, 20 - sample.length));
-    if (page.length < 1000) break;
-  }
-  if (completed !== expected) throw new Error(`${completed} of ${expected} runs COMPLETED`);
-  for (const run of sample) {
-    const types = (await client.flowRuns.history(run.id)).map((s) => s.type).join(' → ');
-    if (types !== 'SCHEDULED → PENDING → RUNNING → COMPLETED') throw new Error(`run ${run.name} has history ${types}`);
-  }
-}
-
-async function deploymentId(client: DroverClient, name: string): Promise<string> {
-  return (await client.deployments.read(name)).id;
+  return withServers(STORE, 1, {}, async ([server]) => {
+    const client = new DroverClient({ apiUrl: server.url, apiKey: '' });
+    const { runner, stopped } = await startRunner(client);
+    firstLines.clear();
+    try {
+      return await body({ server, client, runner });
+    } finally {
+      runner.stop();
+      await stopped;
+      peakServerRss = Math.max(peakServerRss, (await server.usage()).maxRssBytes);
+      peakSelfRss = Math.max(peakSelfRss, process.resourceUsage().maxRSS * 1024);
+    }
+  });
 }
 
 async function throughput(): Promise<void> {
@@ -153,8 +104,7 @@ async function throughput(): Promise<void> {
 }
 
 async function drain(): Promise<void> {
-  const server = await startServerProcess();
-  try {
+  await withServers(STORE, 1, {}, async ([server]) => {
     const client = new DroverClient({ apiUrl: server.url, apiKey: '' });
     const [noopDeployment] = deployments('-drain');
     await client.deployments.upsert(await (noopDeployment as RunnerDeployment).toCreate());
@@ -186,36 +136,12 @@ async function drain(): Promise<void> {
     table.add('  CPU per run, this process (µs) ', (cpu.user + cpu.system) / RUNS, (v) => v.toFixed(0));
     table.add('  CPU per run, server (µs) ', serverCpu / RUNS, (v) => v.toFixed(0));
     peakServerRss = Math.max(peakServerRss, (await server.usage()).maxRssBytes);
-  } finally {
-    await server.close();
-  }
+  });
 }
 
 async function steady(): Promise<void> {
   await withServed(async ({ client, runner }) => {
-    const interval = 1000 / RATE;
-    /** Creates runs at RATE/s for `seconds`, open loop; returns each run's trigger → first line and the generator's worst lag. */
-    const generate = async (seconds: number) => {
-      const total = Math.round(RATE * seconds);
-      const triggers = new Map<string, number>();
-      const creates: Promise<void>[] = [];
-      let lag = 0;
-      const t0 = performance.now() + 5;
-      for (let sent = 0; sent < total; ) {
-        const now = performance.now();
-        // Send every create whose time has come (a late timer sends several), then sleep to the next.
-        while (sent < total && t0 + sent * interval <= now) {
-          const due = t0 + sent * interval;
-          lag = Math.max(lag, now - due);
-          creates.push(client.flowRuns.create({ deployment: NOOP }).then((run) => void triggers.set(run.id, due)));
-          sent++;
-        }
-        await sleep(Math.max(0, t0 + sent * interval - performance.now()));
-      }
-      await Promise.all(creates);
-      await untilDone(runner, () => [...triggers.keys()].filter((id) => firstLines.has(id)).length, total, 60);
-      return { latencies: [...triggers].map(([id, due]) => (firstLines.get(id) as number) - due), lag };
-    };
+    const generate = (seconds: number) => openLoop(runner, () => client.flowRuns.create({ deployment: NOOP }), RATE, seconds);
     // Both processes start cold: the first second or so runs while the JIT compiles the hot paths.
     const warmUp = summarize((await generate(WARM_UP_SECONDS)).latencies);
     const { latencies, lag } = await generate(SECONDS);
@@ -251,7 +177,7 @@ async function runDeploymentLatency(): Promise<void> {
   });
 }
 
-console.log(`# Served runner (client.ts): ${machineLine()}`);
+console.log(`# Served runner (client.ts), ${STORE === 'postgres' ? 'PostgreSQL' : 'SQLite'}: ${machineLine()}`);
 console.log(`  reproduce: ${COMMAND}`);
 for (let round = 1; round <= ROUNDS; round++) {
   const phases = { steady, runDeployment: runDeploymentLatency, throughput, drain };

@@ -2,13 +2,16 @@
  * The scheduler service over many deployments: one pass that fills an empty database with every
  * schedule's runs, then steady passes that find nothing to add.
  *
- *   pnpm build && pnpm --filter @drover/bench exec tsx scheduler.ts [--deployments=10000] [--rounds=3] [--server=PATH]
+ *   pnpm build && pnpm --filter @drover/bench exec tsx scheduler.ts [--deployments=10000] [--rounds=3] [--store=sqlite|postgres] [--server=PATH]
  *
- * Set-up (not timed): a server on 127.0.0.1 over a fresh SQLite file, and the deployments upserted
+ * Set-up (not timed): a server on 127.0.0.1 over a fresh SQLite file, or with `--store=postgres` a
+ * fresh database on the machine's PostgreSQL (`--url=`, DROVER_TEST_PG_URL or
+ * postgres://postgres@127.0.0.1:5432/postgres; see lib/postgres.ts), and the deployments upserted
  * through the API with the SDK, one cron schedule each (`M * * * *`, the minute M = i mod 60, so
  * run times spread over the hour; time zones rotate over UTC, America/New_York, Europe/Berlin and
- * Asia/Kathmandu). The file is then closed and copied once per round, and each round runs in its
- * own process: `startServer` on the copy with services off and a fixed clock, one
+ * Asia/Kathmandu). The database is then closed and copied once per round (the file, or a new
+ * PostgreSQL database made with it as TEMPLATE), and each round runs in its own process:
+ * `startServer` on the copy with services off and a fixed clock, one
  * `server.services.scheduler.pass()` from empty, then 5 passes that have nothing to add. The clock
  * does not move, so a steady pass is a pure check of what exists. Peak RSS is that process's.
  * `--server=PATH` runs the passes with another build's `dist/index.js`, to compare builds.
@@ -21,10 +24,12 @@ import { fileURLToPath } from 'node:url';
 import { DroverClient } from '@drover/client';
 import type { FakeClock as FakeClockClass, startServer as StartServer } from '@drover/server';
 import { pino } from 'pino';
+import { storeArg, withDatabase } from './lib/postgres.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const DEPLOYMENTS = Number(arg('deployments') ?? 10_000);
 const ROUNDS = Number(arg('rounds') ?? 3);
+const STORE = storeArg();
 const STEADY_PASSES = 5;
 const NOW = '2026-01-01T00:00:30Z';
 const ZONES = ['UTC', 'America/New_York', 'Europe/Berlin', 'Asia/Kathmandu'];
@@ -42,10 +47,19 @@ interface PassReport {
   readonly maxRssBytes: number;
 }
 
+/** A database as the round processes are given it: a SQLite file, or a PostgreSQL URL. */
+const databaseOption = (database: string) => (/^postgres(ql)?:/.test(database) ? { postgresUrl: database } : { databaseFile: database });
+
 /** One round, in its own process: the passes over a copy of the prepared database. */
-async function passes(databaseFile: string): Promise<void> {
+async function passes(database: string): Promise<void> {
   const { startServer, FakeClock } = await loadServer();
-  const server = await startServer({ databaseFile, port: 0, logger: pino({ level: 'silent' }), services: { enabled: [] }, clock: new FakeClock(NOW) });
+  const server = await startServer({
+    ...databaseOption(database),
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    services: { enabled: [] },
+    clock: new FakeClock(NOW),
+  });
   try {
     const rssBeforeBytes = process.memoryUsage().rss;
     const t0 = performance.now();
@@ -74,10 +88,10 @@ async function passes(databaseFile: string): Promise<void> {
   }
 }
 
-function runRound(databaseFile: string): Promise<PassReport> {
+function runRound(database: string): Promise<PassReport> {
   return new Promise((resolve, reject) => {
     // The child inherits this process's execArgv, which carries tsx's loader.
-    const child = fork(fileURLToPath(import.meta.url), ['passes', databaseFile, ...process.argv.filter((a) => a.startsWith('--server='))], {
+    const child = fork(fileURLToPath(import.meta.url), ['passes', database, ...process.argv.filter((a) => a.startsWith('--server='))], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let report: PassReport | undefined;
@@ -89,9 +103,9 @@ function runRound(databaseFile: string): Promise<PassReport> {
 }
 
 /** Creates the deployments through the API, 100 upserts to a request, 4 clients at once. */
-async function prepare(server: Server, file: string): Promise<number> {
+async function prepare(server: Server, database: string): Promise<number> {
   const running = await server.startServer({
-    databaseFile: file,
+    ...databaseOption(database),
     port: 0,
     logger: pino({ level: 'silent' }),
     services: { enabled: [] },
@@ -126,26 +140,48 @@ async function prepare(server: Server, file: string): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/**
+ * The prepared database and, for each round, a copy of it: a copied file, or a PostgreSQL database
+ * made with the prepared one as its template (PostgreSQL copies the data; the set-up through the
+ * API, minutes for 10,000 deployments, runs once).
+ */
+async function withDatabases<T>(
+  body: (prepared: string, withCopy: (use: (copy: string) => Promise<PassReport>) => Promise<PassReport>) => Promise<T>,
+): Promise<T> {
+  if (STORE === 'postgres') {
+    return withDatabase('drover_bench_scheduler', [], (prepared) => body(prepared, (use) => withDatabase('drover_bench_scheduler', [], use, prepared)));
+  }
+  const home = mkdtempSync(join(tmpdir(), 'drover-bench-scheduler-'));
+  let round = 0;
+  try {
+    const prepared = join(home, 'prepared.db');
+    return await body(prepared, async (use) => {
+      const file = join(home, `round-${round++}.db`);
+      copyFileSync(prepared, file);
+      try {
+        return await use(file);
+      } finally {
+        rmSync(file, { force: true });
+      }
+    });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const load = () =>
     loadavg()
       .map((l) => l.toFixed(2))
       .join(' ');
   console.log(
-    `node ${process.version}, ${cpus().length} cores, load average ${load()} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, server: ${arg('server') ?? '@drover/server'}`,
+    `node ${process.version}, ${cpus().length} cores, load average ${load()} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, store: ${STORE}, server: ${arg('server') ?? '@drover/server'}`,
   );
-  const home = mkdtempSync(join(tmpdir(), 'drover-bench-scheduler-'));
-  try {
-    const prepared = join(home, 'prepared.db');
+  await withDatabases(async (prepared, withCopy) => {
     const setupSeconds = await prepare(await import('@drover/server'), prepared);
     console.log(`set-up: ${DEPLOYMENTS} deployments upserted through the API in ${setupSeconds.toFixed(1)} s (not timed below); clock fixed at ${NOW}`);
     const reports: PassReport[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const file = join(home, `round-${round}.db`);
-      copyFileSync(prepared, file);
-      reports.push(await runRound(file));
-      rmSync(file, { force: true });
-    }
+    for (let round = 0; round < ROUNDS; round++) reports.push(await withCopy(runRound));
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     const range = (xs: number[]) => `${Math.min(...xs).toFixed(1)}..${Math.max(...xs).toFixed(1)}`;
     const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -166,12 +202,10 @@ async function main(): Promise<void> {
     console.log(`check: ${ok ? 'OK' : 'FAILED'}: every round inserted the same runs, and no steady pass inserted any`);
     console.log(`load average at end: ${load()}`);
     console.log(
-      `reproduce: pnpm build && pnpm --filter @drover/bench exec tsx scheduler.ts --deployments=${DEPLOYMENTS} --rounds=${ROUNDS}${arg('server') ? ` --server=${arg('server')}` : ''}`,
+      `reproduce: pnpm build && pnpm --filter @drover/bench exec tsx scheduler.ts --deployments=${DEPLOYMENTS} --rounds=${ROUNDS} --store=${STORE}${arg('server') ? ` --server=${arg('server')}` : ''}`,
     );
     if (!ok) process.exitCode = 1;
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[2] === 'passes') await passes(process.argv[3] as string);

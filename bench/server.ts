@@ -1,11 +1,13 @@
 /**
  * The server's store and API under load, through the real HTTP API with the SDK's `DroverClient`.
  *
- *   pnpm build && pnpm --filter @drover/bench exec tsx server.ts [--rounds=3] [--client=http|sdk|both] [--log=info] [--server=PATH]
+ *   pnpm build && pnpm --filter @drover/bench exec tsx server.ts [--rounds=3] [--client=http|sdk|both] [--store=sqlite|postgres] [--only=floor,noop,create,claim,lifecycle] [--limits=100,10] [--log=info] [--server=PATH]
  *
  * The server runs in a child process, as in production (callers and workers are other processes):
- * `startServer` on 127.0.0.1 over a fresh SQLite file in a temp folder, services off, logging
- * silent, WAL checkpoints on as by default. The clients run in this process, each with its own
+ * `startServer` on 127.0.0.1 over a fresh SQLite file in a temp folder (WAL checkpoints on as by
+ * default), or with `--store=postgres` over a fresh database on the machine's PostgreSQL (`--url=`,
+ * DROVER_TEST_PG_URL or postgres://postgres@127.0.0.1:5432/postgres; see lib/postgres.ts),
+ * services off, logging silent. The clients run in this process, each with its own
  * connection, each awaiting its calls one after another. Two kinds of client:
  *  - `sdk`: the SDK's `DroverClient` (tRPC client over `fetch`): what flow authors and workers use;
  *  - `http`: one `node:http` keep-alive connection per client sending tRPC's wire format itself
@@ -17,6 +19,8 @@
  * into a file with synchronous writes as pino does to stdout, to see what logging costs.
  * `--server=PATH` serves from another build's `dist/index.js` (a copy of an older `packages/server`
  * with its `node_modules` linked), to compare two builds under the same load.
+ * `--only` runs some of the phases below, and `--limits` sets the claim phases' limits (the
+ * PostgreSQL store is slow enough that a full round takes a quarter of an hour on 2 cores).
  * Every phase runs once per round on fresh pools, after an untimed warm-up (the JIT compiles the
  * hot paths during the first few hundred requests); each figure is the median of the rounds, with
  * the slowest and fastest beside it.
@@ -43,10 +47,18 @@ import { DroverClient } from '@drover/client';
 import type { FlowRun, StateProposal } from '@drover/schemas';
 import type { startServer as StartServer } from '@drover/server';
 import { pino } from 'pino';
+import { databaseBytes, storeArg, withDatabase } from './lib/postgres.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const ROUNDS = Number(arg('rounds') ?? 3);
+const STORE = storeArg();
 const CLIENT_KINDS = (arg('client') ?? 'both') === 'both' ? (['http', 'sdk'] as const) : ([arg('client') as 'http' | 'sdk'] as const);
+const PHASES = ['floor', 'noop', 'create', 'claim', 'lifecycle'] as const;
+const ONLY = arg('only')?.split(',') ?? PHASES;
+const CLAIM_LIMITS = (arg('limits') ?? '100,10').split(',').map(Number);
+const unknownPhase = ONLY.find((phase) => !(PHASES as readonly string[]).includes(phase));
+if (unknownPhase) throw new Error(`Invalid --only phase "${unknownPhase}": expected some of ${PHASES.join(',')}`);
+const runs = (phase: (typeof PHASES)[number]) => ONLY.includes(phase);
 const CREATES = 5000;
 const CLAIM_RUNS = 20_000;
 const CLAIM_WORKERS = 4;
@@ -59,6 +71,7 @@ const NOOP_CALLS = 2000;
 // when told to or when the parent goes away.
 
 type Ask = { id: number; cmd: 'usage' | 'close' };
+/** The database and WAL sizes are the SQLite files' (0 on PostgreSQL, whose size the parent asks the database for). */
 type Usage = { cpuMicros: number; rssBytes: number; maxRssBytes: number; databaseBytes: number; walBytes: number };
 
 async function serve(): Promise<void> {
@@ -67,8 +80,9 @@ async function serve(): Promise<void> {
   const databaseFile = join(home, 'drover.db');
   const size = (file: string) => statSync(file, { throwIfNoEntry: false })?.size ?? 0;
   const logger = arg('log') === 'info' ? pino({ level: 'info' }, pino.destination({ dest: join(home, 'server.log'), sync: true })) : pino({ level: 'silent' });
+  const postgresUrl = arg('postgres-url');
   const server = await startServer({
-    databaseFile,
+    ...(postgresUrl ? { postgresUrl } : { databaseFile }),
     port: 0,
     logger,
     services: { enabled: [] },
@@ -107,9 +121,14 @@ interface ServerProcess {
   close(): Promise<void>;
 }
 
-async function spawnServer(): Promise<ServerProcess> {
+async function spawnServer(postgresUrl: string | undefined): Promise<ServerProcess> {
+  const args = [
+    'serve',
+    ...process.argv.filter((a) => a.startsWith('--server=') || a.startsWith('--log=')),
+    ...(postgresUrl ? [`--postgres-url=${postgresUrl}`] : []),
+  ];
   // The child inherits this process's execArgv, which carries tsx's loader.
-  const child = fork(fileURLToPath(import.meta.url), ['serve', ...process.argv.filter((a) => a.startsWith('--server=') || a.startsWith('--log='))], {
+  const child = fork(fileURLToPath(import.meta.url), args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, (reply: Record<string, unknown>) => void>();
@@ -292,14 +311,14 @@ async function claimAll(
 
 type Row = { name: string; unit: string; rounds: Measure[] };
 
-async function main(): Promise<void> {
+async function main(postgresUrl?: string): Promise<void> {
   const load = loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
   console.log(
-    `node ${process.version}, ${cpus().length} cores, load average ${load} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, clients: ${CLIENT_KINDS.join(', ')}, server: ${arg('server') ?? '@drover/server'}, server log: ${arg('log') ?? 'silent'}`,
+    `node ${process.version}, ${cpus().length} cores, load average ${load} at start, TZ=${process.env.TZ ?? '(unset)'}, ${ROUNDS} rounds, store: ${STORE}, clients: ${CLIENT_KINDS.join(', ')}, server: ${arg('server') ?? '@drover/server'}, server log: ${arg('log') ?? 'silent'}`,
   );
-  const server = await spawnServer();
+  const server = await spawnServer(postgresUrl);
   const atStart = await server.usage();
   const sdkClients = Array.from({ length: 16 }, () => new DroverClient({ apiUrl: server.url }));
   const admin = sdkClients[0] as DroverClient;
@@ -341,7 +360,7 @@ async function main(): Promise<void> {
       for (const kind of CLIENT_KINDS) {
         const apis = apisOf[kind];
         const one = apis[0] as Api;
-        if (one.floor) {
+        if (one.floor && runs('floor')) {
           add(
             `${kind}: floor (GET /health), 16 clients`,
             'requests',
@@ -352,41 +371,45 @@ async function main(): Promise<void> {
             }),
           );
         }
-        add(
-          `${kind}: no-op (version), 1 client`,
-          'requests',
-          await measure(server, 1, async (_loop, timed) => {
-            for (let i = 0; i < NOOP_CALLS; i++) await timed(() => one.noop());
-            return NOOP_CALLS;
-          }),
-        );
-        add(
-          `${kind}: no-op (version), 16 clients`,
-          'requests',
-          await measure(server, 16, async (loop, timed) => {
-            const n = NOOP_CALLS / 4;
-            for (let i = 0; i < n; i++) await timed(() => (apis[loop] as Api).noop());
-            return n;
-          }),
-        );
-        add(
-          `${kind}: create, 1 client`,
-          'runs',
-          await measure(server, 1, async (_loop, timed) => {
-            for (let i = 0; i < CREATES; i++) await timed(() => one.create('bench/create'));
-            return CREATES;
-          }),
-        );
-        add(
-          `${kind}: create, 16 clients`,
-          'runs',
-          await measure(server, 16, async (loop, timed) => {
-            const n = Math.floor(CREATES / 16) + (loop < CREATES % 16 ? 1 : 0);
-            for (let i = 0; i < n; i++) await timed(() => (apis[loop] as Api).create('bench/create'));
-            return n;
-          }),
-        );
-        for (const limit of [100, 10]) {
+        if (runs('noop')) {
+          add(
+            `${kind}: no-op (version), 1 client`,
+            'requests',
+            await measure(server, 1, async (_loop, timed) => {
+              for (let i = 0; i < NOOP_CALLS; i++) await timed(() => one.noop());
+              return NOOP_CALLS;
+            }),
+          );
+          add(
+            `${kind}: no-op (version), 16 clients`,
+            'requests',
+            await measure(server, 16, async (loop, timed) => {
+              const n = NOOP_CALLS / 4;
+              for (let i = 0; i < n; i++) await timed(() => (apis[loop] as Api).noop());
+              return n;
+            }),
+          );
+        }
+        if (runs('create')) {
+          add(
+            `${kind}: create, 1 client`,
+            'runs',
+            await measure(server, 1, async (_loop, timed) => {
+              for (let i = 0; i < CREATES; i++) await timed(() => one.create('bench/create'));
+              return CREATES;
+            }),
+          );
+          add(
+            `${kind}: create, 16 clients`,
+            'runs',
+            await measure(server, 16, async (loop, timed) => {
+              const n = Math.floor(CREATES / 16) + (loop < CREATES % 16 ? 1 : 0);
+              for (let i = 0; i < n; i++) await timed(() => (apis[loop] as Api).create('bench/create'));
+              return n;
+            }),
+          );
+        }
+        for (const limit of runs('claim') ? CLAIM_LIMITS : []) {
           const pool = `claims-${kind}-${round}-${limit}`;
           await admin.workPools.create({ name: pool, type: 'process' });
           await admin.deployments.upsert({ flowName: 'bench', name: pool, workPoolName: pool });
@@ -398,7 +421,7 @@ async function main(): Promise<void> {
           checks.push(`round ${round + 1}, ${kind}, limit ${limit}: ${result.ok ? 'OK' : 'FAILED'}: ${result.check}`);
           allOk &&= result.ok;
         }
-        for (const loops of LIFECYCLE_LOOPS) {
+        for (const loops of runs('lifecycle') ? LIFECYCLE_LOOPS : []) {
           const perLoop = LIFECYCLES / loops;
           add(
             `${kind}: life cycle, ${loops} loops`,
@@ -445,22 +468,26 @@ async function main(): Promise<void> {
     console.log(
       `\nruns: ${CREATES} per create phase, ${CLAIM_RUNS} due runs per claim phase, ${LIFECYCLES} life cycles per life-cycle phase (create, claim, RUNNING, COMPLETED: 4 requests each)`,
     );
-    console.log(`seeding the claim pools (SDK, 4 clients x batches of 100 calls per request, not timed above): median ${f(median(seedRates))} runs/s`);
-    console.log('claim check (every seeded run claimed exactly once, none left):');
+    if (seedRates.length > 0)
+      console.log(`seeding the claim pools (SDK, 4 clients x batches of 100 calls per request, not timed above): median ${f(median(seedRates))} runs/s`);
+    if (checks.length > 0) console.log('claim check (every seeded run claimed exactly once, none left):');
     for (const check of checks) console.log(`  ${check}`);
     const usage = await server.usage();
     const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
     console.log(
       `\npeak RSS: server process ${mib(usage.maxRssBytes)} (${mib(atStart.rssBytes)} once listening), client process ${mib(process.resourceUsage().maxRSS * 1024)}`,
     );
-    console.log(`database file ${mib(usage.databaseBytes)}, its WAL ${mib(usage.walBytes)} at the end`);
+    if (postgresUrl) console.log(`database ${mib(await databaseBytes(postgresUrl))} (pg_database_size) at the end`);
+    else console.log(`database file ${mib(usage.databaseBytes)}, its WAL ${mib(usage.walBytes)} at the end`);
     console.log(
       `load average at end: ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
     );
-    const extra = ['log', 'server'].flatMap((name) => (arg(name) ? [` --${name}=${arg(name)}`] : [])).join('');
-    console.log(`reproduce: pnpm build && pnpm --filter @drover/bench exec tsx server.ts --rounds=${ROUNDS} --client=${arg('client') ?? 'both'}${extra}`);
+    const extra = ['only', 'limits', 'log', 'server'].flatMap((name) => (arg(name) ? [` --${name}=${arg(name)}`] : [])).join('');
+    console.log(
+      `reproduce: pnpm build && pnpm --filter @drover/bench exec tsx server.ts --rounds=${ROUNDS} --client=${arg('client') ?? 'both'} --store=${STORE}${extra}`,
+    );
     if (!allOk) process.exitCode = 1;
   } finally {
     await server.close();
@@ -468,4 +495,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === 'serve') await serve();
+else if (STORE === 'postgres') await withDatabase('drover_bench_server', [], main);
 else await main();

@@ -20,7 +20,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { startServer } from '@drover/server';
+import { type SqliteStore, startServer } from '@drover/server';
 import { uiRoot } from '@drover/ui';
 import { pino } from 'pino';
 // The UI tests' launcher: Debian's Chromium with this machine's flags.
@@ -56,7 +56,9 @@ try {
     if (batch.length === 1000) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);
-  server.store.db.$client
+  // The bench runs on SQLite: its file is set up directly.
+  const sqlite = (server.store as SqliteStore).db.$client;
+  sqlite
     .prepare(
       `UPDATE flow_runs SET
          state_type = CASE WHEN abs(random()) % 20 = 0 THEN 'FAILED' ELSE 'COMPLETED' END,
@@ -64,10 +66,8 @@ try {
        WHERE abs(random()) % 20 != 0 AND expected_start_time < ?`,
     )
     .run(new Date(now - 60_000).toISOString());
-  server.store.db.$client
-    .prepare("UPDATE flow_runs SET state_name = CASE state_type WHEN 'FAILED' THEN 'Failed' WHEN 'COMPLETED' THEN 'Completed' ELSE state_name END")
-    .run();
-  const counts = server.store.db.$client.prepare('SELECT state_type AS state, count(*) AS n FROM flow_runs GROUP BY state_type').all() as {
+  sqlite.prepare("UPDATE flow_runs SET state_name = CASE state_type WHEN 'FAILED' THEN 'Failed' WHEN 'COMPLETED' THEN 'Completed' ELSE state_name END").run();
+  const counts = sqlite.prepare('SELECT state_type AS state, count(*) AS n FROM flow_runs GROUP BY state_type').all() as {
     state: string;
     n: number;
   }[];

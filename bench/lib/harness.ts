@@ -53,17 +53,28 @@ export async function forkChild(
 export interface ServerProcess {
   readonly url: string;
   readonly pid: number;
+  /** The child itself: its messages (a scheduler pass: `{ schedulerPass }`) and `kill()`. */
+  readonly child: Child;
   usage(): Promise<Usage>;
   close(): Promise<void>;
 }
 
-/** Starts lib/serverMain.mjs: a real server on a free loopback port over a fresh SQLite file. */
-export async function startServerProcess(): Promise<ServerProcess> {
+export interface ServerProcessOptions {
+  /** Serve this PostgreSQL database (several processes may share it); a fresh SQLite file when absent. */
+  readonly postgresUrl?: string;
+  /** Run the background services (off by default, as the run benchmarks measure runs alone). */
+  readonly services?: boolean;
+}
+
+/** Starts lib/serverMain.mjs: a real server on a free loopback port, over a fresh SQLite file or `postgresUrl`. */
+export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const execArgv = process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean);
-  const { child, first } = await forkChild(fileURLToPath(new URL('serverMain.mjs', import.meta.url)), {}, 'url', execArgv);
+  const env = { BENCH_POSTGRES_URL: options.postgresUrl ?? '', BENCH_SERVICES: options.services ? 'on' : 'off' };
+  const { child, first } = await forkChild(fileURLToPath(new URL('serverMain.mjs', import.meta.url)), env, 'url', execArgv);
   return {
     url: first.url as string,
     pid: child.process.pid as number,
+    child,
     usage: async () => (await child.ask('usage')) as unknown as Usage,
     close: async () => {
       const exited = new Promise((resolve) => child.process.once('exit', resolve));

@@ -1,3 +1,6 @@
+import { mergeConfig } from 'vitest/config';
 import { packageTestConfig } from '../../vitest.shared.ts';
 
-export default packageTestConfig({ runsBuiltCode: true });
+// replicas.test.ts is PostgreSQL's alone: it runs with vitest.postgres.config.ts. (postgres.test.ts and
+// copyToPostgres.test.ts use PostgreSQL too, but run here: they start the built code or SQLite as well.)
+export default mergeConfig(packageTestConfig({ runsBuiltCode: true }), { test: { exclude: ['src/replicas.test.ts'] } });

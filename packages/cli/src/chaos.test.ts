@@ -13,23 +13,11 @@ import { dirname, join } from 'node:path';
 import { type DroverClient, getClient } from '@drover/client';
 import { type FlowRun, isTerminal } from '@drover/schemas';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alive, freePort, killHard, spawnDrover, untilAnswered } from './testCli.js';
+import { alive, freePort, killHard, random, spawnDrover, untilAnswered } from './testCli.js';
 
 const LIMIT = 2;
 const CHAOS_MS = 40_000;
 const HEARTBEAT_TIMEOUT_SECONDS = 4;
-
-/** A small seeded generator (mulberry32), so a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const requireHere = createRequire(import.meta.url);
 const clientEntry = requireHere.resolve('@drover/client');

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { getDates } from '@drover/scheduling';
 import { Deployment, defaultBaseJobTemplate, FlowRun, Project, WorkPool, WorkQueue } from '@drover/schemas';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
@@ -464,6 +465,65 @@ describe('server start and status', { timeout: 180_000 }, () => {
     expect((await waiting).stdout).toBe(`Drover server at ${url} is up (version 0.0.0)\n`);
     server.child.kill('SIGINT');
     expect((await server.exited).code).toBe(0);
+  });
+});
+
+describe('server on PostgreSQL', { timeout: 60_000 }, () => {
+  // The machine's PostgreSQL, which scripts/postgres.sh starts for the suite.
+  const TEST_PG_URL = process.env.DROVER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const database = `drover_cli_test_${process.pid}`;
+  const target = new URL(TEST_PG_URL);
+  target.pathname = `/${database}`;
+  const url = target.href;
+  beforeAll(async () => {
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin(`CREATE DATABASE ${database}`);
+  });
+  afterAll(() => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+
+  it('moves a SQLite database up with migrate-db, serves it, and runs the services alone', async () => {
+    const home = project({});
+    const sqlite = srv.start(['server', 'start', '--port', '0', '--no-services'], { env: { DROVER_HOME: home, DROVER_LOG_LEVEL: 'silent' } });
+    const [, sqliteUrl] = (await sqlite.waitFor(/listening at (http:\/\/\S+)/)) as unknown as [string, string];
+    expect((await srv.run(['work-pool', 'create', 'moved', '--type', 'process'], { env: { DROVER_API_URL: sqliteUrl } })).code).toBe(0);
+    sqlite.child.kill('SIGTERM');
+    expect((await sqlite.exited).code).toBe(0);
+
+    const refused = await srv.run(['server', 'migrate-db', '--from', join(home, 'drover.db'), '--to', 'mysql://db/drover']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('Invalid --to "mysql://db/drover": expected a URL like postgresql://user:password@host:5432/database');
+
+    const moved = await srv.run(['server', 'migrate-db', '--from', join(home, 'drover.db'), '--to', url, '--json']);
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ to: url, tables: { work_pools: 1, work_queues: 1, flow_runs: 0 } });
+    const again = await srv.run(['server', 'migrate-db', '--from', join(home, 'drover.db'), '--to', url]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^Error: The target database already holds data \(1 rows in work_pools\)/);
+
+    const env = { DROVER_DATABASE_URL: url, DROVER_LOG_LEVEL: 'silent' };
+    const api = srv.start(['server', 'start', '--port', '0', '--no-services'], { env });
+    const [, apiUrl] = (await api.waitFor(/listening at (http:\/\/\S+)/)) as unknown as [string, string];
+    await api.waitFor(/Stop it with Ctrl\+C\.\n/);
+    expect(api.output().stdout).toContain(`  database: ${url}\n  services: none (--no-services)\n`);
+    const pools = z.array(WorkPool).parse(JSON.parse((await srv.run(['work-pool', 'ls', '--json'], { env: { DROVER_API_URL: apiUrl } })).stdout));
+    expect(pools.map((pool) => pool.name)).toEqual(['moved']);
+
+    const services = srv.start(['server', 'services', 'start'], { env });
+    await services.waitFor(/Stop them with Ctrl\+C\.\n/);
+    expect(services.output().stdout).toContain('Drover services running: scheduler, late-runs, worker-health, run-health\n');
+    services.child.kill('SIGTERM');
+    api.child.kill('SIGTERM');
+    expect(await services.exited).toMatchObject({ code: 0, stderr: 'Drover services stopped (SIGTERM).\n' });
+    expect((await api.exited).code).toBe(0);
   });
 });
 

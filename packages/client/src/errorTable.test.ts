@@ -89,6 +89,7 @@ const LOCAL: Record<string, string> = {
   SERVER_UNREACHABLE: 'the client, when no server answers',
   ADDRESS_IN_USE: 'the server at start, to its operator',
   DOCKER_UNAVAILABLE: 'the worker and deploy(), when no Docker engine answers',
+  DATABASE_UNREACHABLE: 'the server at start, when no PostgreSQL answers at DROVER_DATABASE_URL',
   FLOW_RUN_TIMEOUT: 'runDeployment and --watch, when waiting gives up',
   FLOW_TIMEOUT: 'the engine, into a flow past its timeoutSeconds',
   FLOW_RUN_CANCELLED: 'the engine, into a cancelled flow',
@@ -96,6 +97,7 @@ const LOCAL: Record<string, string> = {
   FLOW_LOAD_ERROR: 'the engine, loading an entrypoint',
   INFRASTRUCTURE_ERROR: 'the worker, launching a job',
   DATABASE_TOO_NEW: 'the server at start, to its operator',
+  DATABASE_NOT_EMPTY: 'drover server migrate-db, when the target PostgreSQL database holds data',
   INTERNAL: 'the server for its own bugs: no request provokes one on purpose',
 };
 

@@ -544,7 +544,7 @@ describe('bad input', () => {
     await withApiServer(
       async (server) => {
         const base = await baseline(server);
-        const before = snapshot(server);
+        const before = await snapshot(server);
         const error = await row.call(server.api, base).then(
           () => undefined,
           (e: { message: string; data?: { droverCode?: string; httpStatus?: number } }) => e,
@@ -556,7 +556,7 @@ describe('bad input', () => {
           status: row.status,
           message: message instanceof RegExp ? expect.stringMatching(message) : message,
         });
-        expect(snapshot(server)).toEqual(before);
+        expect(await snapshot(server)).toEqual(before);
       },
       { clock: new FakeClock(T0) },
     );

@@ -6,7 +6,7 @@ describe('loadServerConfig', () => {
     const config = loadServerConfig({ HOME: '/home/ada' });
     expect(config).toMatchObject({ host: '127.0.0.1', port: 4200, apiKey: undefined, logLevel: 'info', maxConnections: 900 });
     expect(loadServerConfig({ DROVER_SERVER_MAX_CONNECTIONS: '5000' }).maxConnections).toBe(5000);
-    expect(config.databaseFile.endsWith('/.drover/drover.db')).toBe(true);
+    expect(config.databaseFile?.endsWith('/.drover/drover.db')).toBe(true);
     expect(config.services).toEqual(['scheduler', 'late-runs', 'worker-health', 'run-health']);
   });
 
@@ -24,6 +24,10 @@ describe('loadServerConfig', () => {
       services: ['scheduler', 'late-runs'],
     });
     expect(loadServerConfig({ DROVER_DATABASE_URL: 'sqlite:///tmp/x.db' }).databaseFile).toBe('/tmp/x.db');
+    for (const url of ['postgres://drover:pw@db:5432/drover', 'postgresql://db/drover']) {
+      expect(loadServerConfig({ DROVER_DATABASE_URL: url })).toMatchObject({ postgresUrl: url, databaseFile: undefined });
+    }
+    expect(loadServerConfig({ DROVER_DATABASE_POOL_SIZE: '25' }).postgresPoolSize).toBe(25);
     expect(loadServerConfig({}, { services: false }).services).toEqual([]);
   });
 
@@ -58,6 +62,7 @@ describe('loadServerConfig', () => {
     ],
     [{ DROVER_SERVER_PORT: 'http' }, {}, 'Invalid DROVER_SERVER_PORT "http": expected a port number 0-65535'],
     [{ DROVER_SERVER_MAX_CONNECTIONS: '0' }, {}, 'Invalid DROVER_SERVER_MAX_CONNECTIONS "0": expected a whole number of connections, 1-1000000'],
+    [{ DROVER_DATABASE_POOL_SIZE: 'many' }, {}, 'Invalid DROVER_DATABASE_POOL_SIZE "many": expected a whole number of connections, 1-1000'],
     [{}, { port: '70000' }, 'Invalid --port "70000": expected a port number 0-65535'],
     [{ DROVER_LOG_LEVEL: 'loud' }, {}, 'Invalid DROVER_LOG_LEVEL "loud": expected one of fatal, error, warn, info, debug, trace, silent'],
     [
@@ -66,9 +71,9 @@ describe('loadServerConfig', () => {
       'Invalid DROVER_SERVICES "scheduler,cron": expected a comma-separated list of scheduler, late-runs, worker-health, run-health',
     ],
     [
-      { DROVER_DATABASE_URL: 'postgres://user:pw@db/drover' },
+      { DROVER_DATABASE_URL: 'postgres://user:pw@:5432/drover' },
       {},
-      'DROVER_DATABASE_URL "postgres://***@db/drover" points at PostgreSQL, which this version does not support yet: unset it to use SQLite',
+      'Invalid DROVER_DATABASE_URL "postgres://user:***@:5432/drover": expected a URL like postgresql://user:password@host:5432/database',
     ],
   ])('rejects %j %j', (env, flags, message) => {
     expect(() => loadServerConfig(env, flags)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message }));

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { droverErrorOf } from '@drover/schemas';
 import { z } from 'zod';
+import { redactUrl } from './db/postgres.js';
 import { SERVICE_NAMES, type ServiceName, type ServicesSettings } from './services/services.js';
 import { tracesUrl } from './tracing.js';
 
@@ -19,8 +20,12 @@ export interface ServerFlags {
 export interface ServerConfig {
   /** Where Drover keeps its files (`DROVER_HOME`, default ~/.drover). */
   readonly home: string;
-  /** The SQLite database file (`DROVER_DATABASE_URL`, default $DROVER_HOME/drover.db). */
-  readonly databaseFile: string;
+  /** The SQLite database file (`DROVER_DATABASE_URL`, default $DROVER_HOME/drover.db); absent with `postgresUrl`. */
+  readonly databaseFile?: string;
+  /** The PostgreSQL database (`DROVER_DATABASE_URL=postgresql://…`), shared by every server on it. */
+  readonly postgresUrl?: string;
+  /** Connections each server keeps to PostgreSQL for requests (`DROVER_DATABASE_POOL_SIZE`, default 10). */
+  readonly postgresPoolSize?: number;
   readonly host: string;
   readonly port: number;
   readonly apiKey: string | undefined;
@@ -97,6 +102,17 @@ const ServiceList = z
   )
   .pipe(z.array(z.enum(SERVICE_NAMES)));
 
+const PoolSize = z.coerce.number().int().min(1).max(1000);
+
+/** A PostgreSQL connection URL with a host: what `pg` would otherwise fail on later, with a vaguer message. */
+const PostgresUrl = z.string().refine((value) => {
+  try {
+    return new URL(value).hostname !== '';
+  } catch {
+    return false;
+  }
+});
+
 function parse<T>(schema: z.ZodType<T>, value: string, source: string, expected: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -107,15 +123,19 @@ function parse<T>(schema: z.ZodType<T>, value: string, source: string, expected:
 export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}): ServerConfig {
   const home = resolve(env.DROVER_HOME || join(homedir(), '.drover'));
   const databaseUrl = env.DROVER_DATABASE_URL;
-  let databaseFile = join(home, 'drover.db');
-  if (databaseUrl) {
-    if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  let databaseFile: string | undefined = join(home, 'drover.db');
+  let postgresUrl: string | undefined;
+  if (databaseUrl && /^postgres(ql)?:\/\//.test(databaseUrl)) {
+    if (!PostgresUrl.safeParse(databaseUrl).success) {
       throw droverErrorOf(
         'VALIDATION_ERROR',
-        `DROVER_DATABASE_URL "${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}" points at PostgreSQL, which this version does not support yet: unset it to use SQLite`,
+        `Invalid DROVER_DATABASE_URL "${redactUrl(databaseUrl)}": expected a URL like postgresql://user:password@host:5432/database`,
         { source: 'DROVER_DATABASE_URL' },
       );
     }
+    postgresUrl = databaseUrl;
+    databaseFile = undefined;
+  } else if (databaseUrl) {
     databaseFile = resolve(databaseUrl.replace(/^sqlite:(\/\/)?/, ''));
   }
   const portText = flags.port ?? env.DROVER_SERVER_PORT;
@@ -123,6 +143,10 @@ export function loadServerConfig(env: NodeJS.ProcessEnv, flags: ServerFlags = {}
   return {
     home,
     databaseFile,
+    postgresUrl,
+    postgresPoolSize: env.DROVER_DATABASE_POOL_SIZE
+      ? parse(PoolSize, env.DROVER_DATABASE_POOL_SIZE, 'DROVER_DATABASE_POOL_SIZE', 'a whole number of connections, 1-1000')
+      : undefined,
     host: flags.host ?? env.DROVER_SERVER_HOST ?? '127.0.0.1',
     port: portText === undefined ? 4200 : parse(Port, portText, portSource, 'a port number 0-65535'),
     apiKey: env.DROVER_API_KEY || undefined,

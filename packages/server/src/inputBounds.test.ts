@@ -10,8 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createHttpServer, listen } from './http.js';
 import { createRpcHandler } from './rpcHandler.js';
-import { withTemporaryServer } from './temporaryServer.js';
-import { snapshot, withApiServer } from './testHarness.js';
+import { snapshot, withApiServer, withTestServer } from './testHarness.js';
 import { procedure, router } from './trpc.js';
 
 const errorOf = (body: unknown) => (body as { error: { message: string; data: { code: string; droverCode: string } } }).error;
@@ -81,9 +80,9 @@ describe('parameter schemas', () => {
         data: { code: 'BAD_REQUEST', droverCode: 'VALIDATION_ERROR' },
       });
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly' });
-      const before = snapshot(server);
+      const before = await snapshot(server);
       await expect(api.deployments.update.mutate({ deployment: 'etl/nightly', changes: { parameterSchema } })).rejects.toMatchObject({ message });
-      expect(snapshot(server)).toEqual(before);
+      expect(await snapshot(server)).toEqual(before);
     });
   });
 });
@@ -159,14 +158,14 @@ describe('request bodies', () => {
       const { api } = server;
       await api.deployments.upsert.mutate({ flowName: 'etl', name: 'nightly' });
       const blob = { blob: 'x'.repeat(600 * 1024) };
-      const before = snapshot(server);
+      const before = await snapshot(server);
       for (const field of ['parameters', 'jobVariables'] as const) {
         await expect(api.flowRuns.create.mutate({ deployment: 'etl/nightly', [field]: blob })).rejects.toMatchObject({
           message: `Invalid input to flowRuns.create: ${field}: ${field} is 614411 bytes of JSON, over the limit of 524288 bytes: pass large data by reference (a URL or file path) instead`,
           data: { httpStatus: 400, droverCode: 'VALIDATION_ERROR' },
         });
       }
-      expect(snapshot(server)).toEqual(before);
+      expect(await snapshot(server)).toEqual(before);
       const { id } = await api.flowRuns.create.mutate({ deployment: 'etl/nightly' });
       await api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'RUNNING' } });
       await expect(api.flowRuns.setState.mutate({ flowRunId: id, state: { type: 'COMPLETED', result: blob } })).rejects.toMatchObject({
@@ -220,9 +219,9 @@ describe('the HTTP server', () => {
       },
     });
     const logger = pino({ level: 'warn' }, sink);
-    await withTemporaryServer(async () => {}, { host: '0.0.0.0', logger });
-    await withTemporaryServer(async () => {}, { host: '0.0.0.0', logger, apiKey: 'k' });
-    await withTemporaryServer(async () => {}, { host: '127.0.0.1', logger });
+    await withTestServer(async () => {}, { host: '0.0.0.0', logger });
+    await withTestServer(async () => {}, { host: '0.0.0.0', logger, apiKey: 'k' });
+    await withTestServer(async () => {}, { host: '127.0.0.1', logger });
     expect(lines.map((line) => [line.level, line.msg])).toEqual([
       [
         40,

@@ -11,15 +11,21 @@ import { statSync } from 'node:fs';
 import { ACTIVE_STATE_TYPES, type StateType } from '@drover/schemas';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from './clock.js';
-import type { SqliteDb } from './db/sqlite.js';
 import type { ServerEvents } from './events.js';
 import type { Services } from './services/services.js';
 import { isOnline } from './store/rows.js';
 
+/**
+ * Runs `read` in one read-only snapshot of the database, handing it a `query(text, params)` that
+ * takes `?` placeholders; SQLite and PostgreSQL each give theirs (server.ts).
+ */
+export type ScrapeSnapshot = (read: (query: ScrapeQuery) => Promise<void>) => Promise<void>;
+export type ScrapeQuery = <T>(text: string, params?: readonly unknown[]) => Promise<T[]>;
+
 export interface ServerMetricsOptions {
-  readonly db: SqliteDb;
-  /** The SQLite file, whose `-wal` file's size is reported. */
-  readonly databaseFile: string;
+  readonly snapshot: ScrapeSnapshot;
+  /** The SQLite file, whose `-wal` file's size is reported (none for PostgreSQL). */
+  readonly databaseFile?: string;
   readonly clock: Clock;
   readonly events: ServerEvents;
   readonly services: Services;
@@ -33,25 +39,30 @@ export interface ServerMetricsOptions {
 const OPEN_STATES: readonly StateType[] = ['SCHEDULED', 'PENDING', 'RUNNING', 'CANCELLING', 'PAUSED'];
 const IN = (states: readonly string[]) => states.map((s) => `'${s}'`).join(', ');
 /** The runs holding a concurrency slot, as claims count them (see `holdsSlotSql`). */
-const HOLDS_SLOT = `(r.state_type IN (${IN(ACTIVE_STATE_TYPES)}) OR (r.state_type = 'SCHEDULED' AND r.retry_in_process = 1))`;
+const HOLDS_SLOT = `(r.state_type IN (${IN(ACTIVE_STATE_TYPES)}) OR (r.state_type = 'SCHEDULED' AND r.retry_in_process = TRUE))`;
 
-/** The queries a scrape makes (exported for the test that checks their plans). */
+/**
+ * The queries a scrape makes (exported for the test that checks their plans), in the SQL both
+ * databases speak: quoted camelCase aliases (PostgreSQL folds bare ones to lower case), counts cast
+ * to INTEGER (PostgreSQL's count is a bigint, which its driver returns as text), and groups by the
+ * primary keys of the tables whose names are shown.
+ */
 export const SCRAPE_QUERIES = {
-  runsByState: `SELECT state_type AS state, count(*) AS n FROM flow_runs WHERE state_type IN (${IN(OPEN_STATES)}) GROUP BY state_type`,
-  runsByDeployment: `SELECT f.name || '/' || d.name AS deployment, r.state_type AS state, count(*) AS n
+  runsByState: `SELECT state_type AS state, CAST(count(*) AS INTEGER) AS n FROM flow_runs WHERE state_type IN (${IN(OPEN_STATES)}) GROUP BY state_type`,
+  runsByDeployment: `SELECT f.name || '/' || d.name AS deployment, r.state_type AS state, CAST(count(*) AS INTEGER) AS n
     FROM flow_runs r JOIN deployments d ON d.id = r.deployment_id JOIN flows f ON f.id = d.flow_id
-    WHERE r.state_type IN (${IN(OPEN_STATES)}) GROUP BY r.deployment_id, r.state_type`,
-  queues: `SELECT q.id AS id, q.name AS queue, p.name AS pool, q.concurrency_limit AS queueLimit, p.concurrency_limit AS poolLimit
+    WHERE r.state_type IN (${IN(OPEN_STATES)}) GROUP BY d.id, f.id, r.state_type`,
+  queues: `SELECT q.id AS id, q.name AS queue, p.name AS pool, q.concurrency_limit AS "queueLimit", p.concurrency_limit AS "poolLimit"
     FROM work_queues q JOIN work_pools p ON p.id = q.work_pool_id`,
   /** Due runs of one queue: a range of the `flow_runs_claim` index (queue, state, due time). */
-  dueInQueue: `SELECT count(*) AS n, min(next_scheduled_start_time) AS oldest FROM flow_runs
+  dueInQueue: `SELECT CAST(count(*) AS INTEGER) AS n, min(next_scheduled_start_time) AS oldest FROM flow_runs
     WHERE work_queue_id = ? AND state_type = 'SCHEDULED' AND next_scheduled_start_time <= ?`,
-  slotsByQueue: `SELECT r.work_queue_id AS queueId, count(*) AS n FROM flow_runs r WHERE ${HOLDS_SLOT} GROUP BY r.work_queue_id`,
-  slotsByDeployment: `SELECT f.name || '/' || d.name AS deployment, count(*) AS n FROM flow_runs r
-    JOIN deployments d ON d.id = r.deployment_id JOIN flows f ON f.id = d.flow_id WHERE ${HOLDS_SLOT} GROUP BY r.deployment_id`,
+  slotsByQueue: `SELECT r.work_queue_id AS "queueId", CAST(count(*) AS INTEGER) AS n FROM flow_runs r WHERE ${HOLDS_SLOT} GROUP BY r.work_queue_id`,
+  slotsByDeployment: `SELECT f.name || '/' || d.name AS deployment, CAST(count(*) AS INTEGER) AS n FROM flow_runs r
+    JOIN deployments d ON d.id = r.deployment_id JOIN flows f ON f.id = d.flow_id WHERE ${HOLDS_SLOT} GROUP BY d.id, f.id`,
   deploymentLimits: `SELECT f.name || '/' || d.name AS deployment, d.concurrency_limit AS lim FROM deployments d
     JOIN flows f ON f.id = d.flow_id WHERE d.concurrency_limit IS NOT NULL`,
-  workers: `SELECT p.name AS pool, w.last_heartbeat AS lastHeartbeat, w.heartbeat_interval_seconds AS interval
+  workers: `SELECT p.name AS pool, w.last_heartbeat AS "lastHeartbeat", w.heartbeat_interval_seconds AS "interval"
     FROM work_pools p LEFT JOIN workers w ON w.work_pool_id = p.id`,
 } as const;
 
@@ -136,7 +147,8 @@ export class ServerMetrics {
 
   /** The metrics in Prometheus' text format, with the database gauges read now. */
   async scrape(): Promise<string> {
-    this.#readDatabase();
+    await this.#options.snapshot((query) => this.#readDatabase(query));
+    if (this.#options.databaseFile !== undefined) this.#gauges.walBytes.set(walBytes(this.#options.databaseFile));
     return this.registry.metrics();
   }
 
@@ -177,52 +189,47 @@ export class ServerMetrics {
     });
   }
 
-  #readDatabase(): void {
-    const sqlite = this.#options.db.$client;
+  async #readDatabase(query: ScrapeQuery): Promise<void> {
     const now = this.#options.clock.now();
     const g = this.#gauges;
     for (const gauge of Object.values(g)) gauge.reset();
-    sqlite.transaction(() => {
-      const all = <T>(text: string, ...params: unknown[]) => sqlite.prepare(text).all(...params) as T[];
-      for (const state of OPEN_STATES) g.runs.set({ state }, 0);
-      for (const row of all<{ state: string; n: number }>(SCRAPE_QUERIES.runsByState)) g.runs.set({ state: row.state }, row.n);
-      for (const row of all<{ deployment: string; state: string; n: number }>(SCRAPE_QUERIES.runsByDeployment))
-        g.deploymentRuns.set({ deployment: row.deployment, state: row.state }, row.n);
+    for (const state of OPEN_STATES) g.runs.set({ state }, 0);
+    for (const row of await query<{ state: string; n: number }>(SCRAPE_QUERIES.runsByState)) g.runs.set({ state: row.state }, row.n);
+    for (const row of await query<{ deployment: string; state: string; n: number }>(SCRAPE_QUERIES.runsByDeployment))
+      g.deploymentRuns.set({ deployment: row.deployment, state: row.state }, row.n);
 
-      const queues = all<{ id: string; queue: string; pool: string; queueLimit: number | null; poolLimit: number | null }>(SCRAPE_QUERIES.queues);
-      const inUse = new Map(all<{ queueId: string | null; n: number }>(SCRAPE_QUERIES.slotsByQueue).map((r) => [r.queueId, r.n]));
-      const due = sqlite.prepare(SCRAPE_QUERIES.dueInQueue);
-      const pools = new Map<string, { used: number; limit: number | null }>();
-      for (const q of queues) {
-        const { n, oldest } = due.get(q.id, now.toISOString()) as { n: number; oldest: string | null };
-        g.queueDepth.set({ pool: q.pool, queue: q.queue }, n);
-        g.oldestDue.set({ pool: q.pool, queue: q.queue }, oldest ? Math.max(0, (now.getTime() - Date.parse(oldest)) / 1000) : 0);
-        const used = inUse.get(q.id) ?? 0;
-        const name = `${q.pool}/${q.queue}`;
-        g.slotsInUse.set({ scope: 'queue', name }, used);
-        if (q.queueLimit !== null) g.slotLimits.set({ scope: 'queue', name }, q.queueLimit);
-        const pool = pools.get(q.pool) ?? { used: 0, limit: q.poolLimit };
-        pool.used += used;
-        pools.set(q.pool, pool);
-      }
-      for (const [name, pool] of pools) {
-        g.slotsInUse.set({ scope: 'pool', name }, pool.used);
-        if (pool.limit !== null) g.slotLimits.set({ scope: 'pool', name }, pool.limit);
-      }
-      for (const row of all<{ deployment: string; lim: number }>(SCRAPE_QUERIES.deploymentLimits)) {
-        g.slotLimits.set({ scope: 'deployment', name: row.deployment }, row.lim);
-        g.slotsInUse.set({ scope: 'deployment', name: row.deployment }, 0);
-      }
-      for (const row of all<{ deployment: string; n: number }>(SCRAPE_QUERIES.slotsByDeployment))
-        g.slotsInUse.set({ scope: 'deployment', name: row.deployment }, row.n);
+    const queues = await query<{ id: string; queue: string; pool: string; queueLimit: number | null; poolLimit: number | null }>(SCRAPE_QUERIES.queues);
+    const inUse = new Map((await query<{ queueId: string | null; n: number }>(SCRAPE_QUERIES.slotsByQueue)).map((r) => [r.queueId, r.n]));
+    const pools = new Map<string, { used: number; limit: number | null }>();
+    for (const q of queues) {
+      const [due] = await query<{ n: number; oldest: string | null }>(SCRAPE_QUERIES.dueInQueue, [q.id, now.toISOString()]);
+      const { n, oldest } = due ?? { n: 0, oldest: null };
+      g.queueDepth.set({ pool: q.pool, queue: q.queue }, n);
+      g.oldestDue.set({ pool: q.pool, queue: q.queue }, oldest ? Math.max(0, (now.getTime() - Date.parse(oldest)) / 1000) : 0);
+      const used = inUse.get(q.id) ?? 0;
+      const name = `${q.pool}/${q.queue}`;
+      g.slotsInUse.set({ scope: 'queue', name }, used);
+      if (q.queueLimit !== null) g.slotLimits.set({ scope: 'queue', name }, q.queueLimit);
+      const pool = pools.get(q.pool) ?? { used: 0, limit: q.poolLimit };
+      pool.used += used;
+      pools.set(q.pool, pool);
+    }
+    for (const [name, pool] of pools) {
+      g.slotsInUse.set({ scope: 'pool', name }, pool.used);
+      if (pool.limit !== null) g.slotLimits.set({ scope: 'pool', name }, pool.limit);
+    }
+    for (const row of await query<{ deployment: string; lim: number }>(SCRAPE_QUERIES.deploymentLimits)) {
+      g.slotLimits.set({ scope: 'deployment', name: row.deployment }, row.lim);
+      g.slotsInUse.set({ scope: 'deployment', name: row.deployment }, 0);
+    }
+    for (const row of await query<{ deployment: string; n: number }>(SCRAPE_QUERIES.slotsByDeployment))
+      g.slotsInUse.set({ scope: 'deployment', name: row.deployment }, row.n);
 
-      const missed = this.#options.missedHeartbeats;
-      for (const w of all<{ pool: string; lastHeartbeat: string | null; interval: number | null }>(SCRAPE_QUERIES.workers)) {
-        const online = w.lastHeartbeat !== null && isOnline({ lastHeartbeat: w.lastHeartbeat, heartbeatIntervalSeconds: w.interval ?? 0 }, now, missed);
-        g.workersOnline.inc({ pool: w.pool }, online ? 1 : 0);
-      }
-    })();
-    g.walBytes.set(walBytes(this.#options.databaseFile));
+    const missed = this.#options.missedHeartbeats;
+    for (const w of await query<{ pool: string; lastHeartbeat: string | null; interval: number | null }>(SCRAPE_QUERIES.workers)) {
+      const online = w.lastHeartbeat !== null && isOnline({ lastHeartbeat: w.lastHeartbeat, heartbeatIntervalSeconds: w.interval ?? 0 }, now, missed);
+      g.workersOnline.inc({ pool: w.pool }, online ? 1 : 0);
+    }
   }
 }
 

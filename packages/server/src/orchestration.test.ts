@@ -476,9 +476,9 @@ describe('orchestration through the API', () => {
 
         /** Proposes a change that must write nothing, and returns the answer. */
         const refused = async (state: Parameters<typeof propose>[0]) => {
-          const before = snapshot(server);
+          const before = await snapshot(server);
           const answer = await propose(state);
-          expect(snapshot(server)).toEqual(before);
+          expect(await snapshot(server)).toEqual(before);
           return answer;
         };
 

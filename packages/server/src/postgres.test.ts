@@ -1,7 +1,8 @@
 // The PostgreSQL schema and its migrations, on the machine's PostgreSQL: replicas that start
-// together on an empty database, a database a newer Drover migrated, and the schema kept the same
-// as SQLite's (one store logic and one row mapping serve both).
-import { execFile } from 'node:child_process';
+// together on an empty database, a database a newer Drover migrated, the schema kept the same as
+// SQLite's (one store logic and one row mapping serve both), and every acknowledged run kept
+// through a SIGKILL of the server (the twin of sqlite.test.ts's crash test).
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,13 +10,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { isDroverError } from '@drover/schemas';
 import pg from 'pg';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { migratePostgres, pgMigrationsFolder } from './db/postgres.js';
 import { openSqlite } from './db/sqlite.js';
+import { startServer } from './server.js';
 import { withEmptyDatabase } from './testPostgres.js';
 
 const journal = JSON.parse(readFileSync(join(pgMigrationsFolder, 'meta/_journal.json'), 'utf8')) as { entries: { when: number; tag: string }[] };
 const builtMigrator = pathToFileURL(fileURLToPath(new URL('../dist/db/postgres.js', import.meta.url))).href;
+const builtServer = pathToFileURL(fileURLToPath(new URL('../dist/index.js', import.meta.url))).href;
 
 async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -97,5 +101,63 @@ describe('PostgreSQL migrations', { timeout: 60_000 }, () => {
       await sqlite.close();
       rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  it('keeps every acknowledged run when the server process is SIGKILLed in the middle of creates', async () => {
+    await withEmptyDatabase(async (url) => {
+      // The built server in a process of its own, creating runs 8 at a time and printing each id once its create resolved.
+      const child = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { startServer } = await import(${JSON.stringify(builtServer)});
+const { pino } = await import('pino');
+const server = await startServer({ postgresUrl: ${JSON.stringify(url)}, port: 0, logger: pino({ level: 'silent' }), services: { enabled: [] } });
+await server.store.deployments.upsert({ flowName: 'etl', name: 'a' });
+const loop = async () => { for (;;) process.stdout.write((await server.store.flowRuns.create({ deployment: 'etl/a' })).id + '\\n'); };
+await Promise.all(Array.from({ length: 8 }, loop));`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], cwd: fileURLToPath(new URL('..', import.meta.url)) },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      const acknowledged = await new Promise<string[]>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk) => {
+          out += chunk;
+          const ids = out.split('\n').slice(0, -1);
+          // Killed with creates in flight: some of them committed but unanswered, some not committed.
+          if (ids.length >= 200) {
+            child.kill('SIGKILL');
+            resolve(ids);
+          }
+        });
+        child.on('exit', (code, signal) => {
+          if (signal !== 'SIGKILL') reject(new Error(`the server process exited early (${code}): ${stderr}`));
+        });
+      });
+      expect(await exited).toBe('SIGKILL');
+
+      const server = await startServer({ postgresUrl: url, port: 0, logger: pino({ level: 'silent' }), services: { enabled: [] } });
+      try {
+        const stored = await server.store.flowRuns.list({ page: { limit: 1000, offset: 0 } });
+        expect(stored.length).toBeLessThan(1000); // the page holds them all
+        const ids = new Set(stored.map((run) => run.id));
+        expect(acknowledged.filter((id) => !ids.has(id))).toEqual([]);
+        expect(stored.every((run) => run.state.type === 'SCHEDULED')).toBe(true);
+        // No half-written run: each one stored has exactly its one SCHEDULED state.
+        const states = await query<{ runs: number; states: number }>(
+          url,
+          'SELECT count(DISTINCT flow_run_id)::int AS runs, count(*)::int AS states FROM flow_run_states',
+        );
+        expect(states).toEqual([{ runs: stored.length, states: stored.length }]);
+      } finally {
+        await server.close();
+      }
+    });
   });
 });

@@ -2,7 +2,7 @@
 // run, and pool, queue and deployment limits hold however the claims interleave.
 import type { FlowRun, StateType } from '@drover/schemas';
 import { describe, expect, it } from 'vitest';
-import { type TestServer, withApiServer } from './testHarness.js';
+import { queryRows, type TestServer, withApiServer } from './testHarness.js';
 
 type Api = TestServer['api'];
 
@@ -89,12 +89,13 @@ describe('concurrent claims', () => {
 
       // The database agrees: every run PENDING, owned by the worker that got it, with one PENDING state each.
       const owner = new Map([...got].flatMap(([name, runs]) => runs.map((r) => [r.id, name] as const)));
-      const stored = server.store.db.$client.prepare('SELECT id, state_type AS state, worker_name AS worker FROM flow_runs ORDER BY id').all();
+      const stored = await queryRows(server, 'SELECT id, state_type AS state, worker_name AS worker FROM flow_runs ORDER BY id');
       expect(stored).toEqual([...created].sort().map((id) => ({ id, state: 'PENDING', worker: owner.get(id) })));
-      const pendingStates = server.store.db.$client
-        .prepare("SELECT count(*) AS states, count(DISTINCT flow_run_id) AS runs FROM flow_run_states WHERE type = 'PENDING'")
-        .get();
-      expect(pendingStates).toEqual({ states: 2000, runs: 2000 });
+      const pendingStates = await queryRows(
+        server,
+        "SELECT CAST(count(*) AS INTEGER) AS states, CAST(count(DISTINCT flow_run_id) AS INTEGER) AS runs FROM flow_run_states WHERE type = 'PENDING'",
+      );
+      expect(pendingStates).toEqual([{ states: 2000, runs: 2000 }]);
     });
   });
 
@@ -171,7 +172,7 @@ describe('concurrency limits under concurrent claims', () => {
       const { api } = server;
       await api.workPools.create.mutate({ name: 'p', type: 'process' });
       const { deployment } = await api.deployments.upsert.mutate({ flowName: 'etl', name: 'queued', workPoolName: 'p', concurrencyLimit: 2 });
-      const created = await createRuns(api, 'etl/queued', 8);
+      await createRuns(api, 'etl/queued', 8);
 
       expect(claimedIds(await claimConcurrently(server, { workPoolName: 'p', workers: 8, limit: 1 }))).toHaveLength(2);
       const states = await statesOf(api, deployment.id);
@@ -182,8 +183,9 @@ describe('concurrency limits under concurrent claims', () => {
       await complete(api, states.PENDING?.[0] as string);
       const next = claimedIds(await claimConcurrently(server, { workPoolName: 'p', workers: 8, limit: 5 }));
       expect(next).toHaveLength(1);
-      // Oldest first: the freed slot goes to the earliest waiting run.
-      expect(next).toEqual([created.find((id) => waiting.some((r) => r.id === id))]);
+      // Oldest first: the freed slot goes to the earliest waiting run (by time, then id: concurrent creates have no other order).
+      const [oldest] = [...waiting].sort((a, b) => a.expectedStartTime.localeCompare(b.expectedStartTime) || a.id.localeCompare(b.id));
+      expect(next).toEqual([oldest?.id]);
       expect((await statesOf(api, deployment.id)).PENDING).toHaveLength(2);
     });
   });
@@ -210,7 +212,9 @@ describe('concurrency limits under concurrent claims', () => {
       expect((await statesOf(api, deployment.id)).PENDING?.sort()).toEqual([...claimed].sort());
 
       await complete(api, claimed[0] as string);
-      const [fresh] = await createRuns(api, 'etl/single', 2);
+      // One after the other: concurrent creates have no defined order, and the first must come first.
+      const fresh = (await api.flowRuns.create.mutate({ deployment: 'etl/single' })).id;
+      await api.flowRuns.create.mutate({ deployment: 'etl/single' });
       const next = claimedIds(await claimConcurrently(server, { workPoolName: 'p', workers: 8, limit: 5 }));
       expect(next).toEqual([fresh]);
       const states = await statesOf(api, deployment.id);

@@ -14,7 +14,7 @@ import { GroupCommit, migrationsFolder, openSqlite } from './db/sqlite.js';
 import { type DroverServer, startServer } from './server.js';
 import { upsertDeployment } from './store/deployments.js';
 import { createFlowRun, listFlowRuns } from './store/flowRuns.js';
-import { withApiServer } from './testHarness.js';
+import { sqliteStoreOf, withApiServer } from './testHarness.js';
 
 /** A fresh temp folder, removed after `run`. */
 async function withFolder<T>(run: (folder: string) => Promise<T>): Promise<T> {
@@ -58,7 +58,7 @@ describe('the database file', () => {
   it('is created in WAL mode with foreign keys enforced', async () => {
     await withApiServer(async (server) => {
       expect(existsSync(server.databaseFile)).toBe(true);
-      const sqlite = server.store.db.$client;
+      const sqlite = sqliteStoreOf(server).db.$client;
       expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
       // WAL is a property of the file: another connection (the CLI, a backup) sees it too.
@@ -276,12 +276,12 @@ describe('durability', () => {
     await withFolder(async (folder) => {
       const file = join(folder, 'drover.db');
       const ids = await withServerOn(file, async (server) => {
-        await upsertDeployment(server.store, { flowName: 'etl', name: 'a' });
-        const runs = await Promise.all(Array.from({ length: 20 }, () => createFlowRun(server.store, { deployment: 'etl/a' })));
+        await upsertDeployment(sqliteStoreOf(server), { flowName: 'etl', name: 'a' });
+        const runs = await Promise.all(Array.from({ length: 20 }, () => createFlowRun(sqliteStoreOf(server), { deployment: 'etl/a' })));
         return runs.map((r) => r.id);
       });
       await withServerOn(file, async (server) => {
-        expect((await listFlowRuns(server.store, {})).map((r) => r.id).sort()).toEqual([...ids].sort());
+        expect((await listFlowRuns(sqliteStoreOf(server), {})).map((r) => r.id).sort()).toEqual([...ids].sort());
       });
     });
   });
@@ -333,7 +333,7 @@ setInterval(() => {}, 1000);
       expect(await exited).toBe('SIGKILL');
 
       await withServerOn(file, async (server) => {
-        const runs = await listFlowRuns(server.store, {});
+        const runs = await listFlowRuns(sqliteStoreOf(server), {});
         expect(runs.map((r) => r.id).sort()).toEqual([...ids].sort());
         expect(runs.every((r) => r.state.type === 'SCHEDULED')).toBe(true);
       });

@@ -5,9 +5,9 @@ import { pino } from 'pino';
 import { type DroverServer, type DroverServerOptions, startServer } from './server.js';
 
 /**
- * Runs `body` against a real server on a free port over a fresh SQLite file in a temp folder,
- * then stops it and deletes the folder. For tests and benchmarks: quiet, no background services
- * unless asked for.
+ * Runs `body` against a real server on a free port over a fresh SQLite file in a temp folder (or
+ * the PostgreSQL database `postgresUrl`, which the caller made), then stops it and deletes the
+ * folder. For tests and benchmarks: quiet, no background services unless asked for.
  */
 export async function withTemporaryServer<T>(
   body: (server: DroverServer & { databaseFile: string }) => Promise<T>,
@@ -20,7 +20,7 @@ export async function withTemporaryServer<T>(
     checkpointIntervalMs: 0,
     services: { enabled: [] },
     ...options,
-    databaseFile,
+    databaseFile: options.postgresUrl === undefined ? databaseFile : undefined,
     port: 0,
   });
   try {

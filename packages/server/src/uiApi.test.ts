@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
-import { withTemporaryServer } from './temporaryServer.js';
-import { withApiServer } from './testHarness.js';
+import { withApiServer, withTestServer } from './testHarness.js';
 
 const T0 = '2026-03-01T12:00:00.000Z';
 
@@ -135,7 +134,7 @@ describe('the UI files, served beside the API', () => {
   afterAll(() => rmSync(uiRoot, { recursive: true, force: true }));
 
   it('answers the UI pages with index.html and its assets with long caching, locked down by CSP', async () => {
-    await withTemporaryServer(
+    await withTestServer(
       async (server) => {
         for (const path of ['/', '/runs', '/runs/0190a3d0-0000-7000-8000-000000000000', '/runs?state=FAILED&window=24h', '/deployments/x', '/pools/local']) {
           const page = await get(server.url, path);
@@ -163,7 +162,7 @@ describe('the UI files, served beside the API', () => {
   });
 
   it('serves the files without the API key, which the API still requires', async () => {
-    await withTemporaryServer(
+    await withTestServer(
       async (server) => {
         expect((await get(server.url, '/')).status).toBe(200);
         expect((await get(server.url, '/assets/app-1234.js')).status).toBe(200);
@@ -175,7 +174,7 @@ describe('the UI files, served beside the API', () => {
   });
 
   it('without UI files, leaves / to the API', async () => {
-    await withTemporaryServer(async (server) => {
+    await withTestServer(async (server) => {
       const root = await get(server.url, '/');
       expect(root.status).toBe(404);
       expect(root.headers['content-type']).toBe('application/json');

@@ -8,22 +8,26 @@
  *   same strings in both stores, and byte order is time order (with a locale's collation the order
  *   would still hold for this fixed shape, but comparisons cost more and an index would serve only
  *   that collation). `timestamptz` would make every read and write convert.
- * - JSON columns are `jsonb`, booleans `boolean`; the integer keys of states and logs are 64-bit
- *   identities (a busy server writes billions of log lines over its life).
+ * - JSON objects are `json`, which keeps the text as written: `jsonb` reorders an object's keys
+ *   (shorter first), so parameters, schemas and job templates would come back in another order
+ *   than SQLite gives and than the user wrote. Tag lists are `jsonb`, for `@>` (containment) in
+ *   filters; an array keeps its order in both. Booleans are `boolean`; the integer keys of states
+ *   and logs are 64-bit identities (a busy server writes billions of log lines over its life).
  */
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, json as jsonText, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** An ISO-8601 UTC timestamp compared byte by byte. */
 const isoTime = customType<{ data: string; driverData: string }>({ dataType: () => 'text COLLATE "C"' });
-const json = <T>(name: string) => jsonb(name).$type<T>().notNull();
+const json = <T>(name: string) => jsonText(name).$type<T>().notNull();
+const tagList = (name: string) => jsonb(name).$type<string[]>().notNull();
 const created = () => isoTime('created').notNull();
 const serial = () => bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity();
 
 export const flows = pgTable('flows', {
   id: text('id').primaryKey(),
   name: text('name').notNull().unique(),
-  tags: json<string[]>('tags'),
+  tags: tagList('tags'),
   created: created(),
 });
 
@@ -83,9 +87,9 @@ export const deployments = pgTable(
     name: text('name').notNull(),
     entrypoint: text('entrypoint'),
     parameters: json<Record<string, unknown>>('parameters'),
-    parameterSchema: jsonb('parameter_schema').$type<Record<string, unknown>>(),
+    parameterSchema: jsonText('parameter_schema').$type<Record<string, unknown>>(),
     enforceParameterSchema: boolean('enforce_parameter_schema').notNull(),
-    tags: json<string[]>('tags'),
+    tags: tagList('tags'),
     description: text('description'),
     version: text('version'),
     workQueueId: text('work_queue_id').references(() => workQueues.id, { onDelete: 'set null' }),
@@ -151,7 +155,7 @@ export const flowRuns = pgTable(
     retryDelaySeconds: integer('retry_delay_seconds'),
     retryInProcess: boolean('retry_in_process').notNull(),
     parameters: json<Record<string, unknown>>('parameters'),
-    tags: json<string[]>('tags'),
+    tags: tagList('tags'),
     idempotencyKey: text('idempotency_key'),
     jobVariables: json<Record<string, unknown>>('job_variables'),
     autoScheduled: boolean('auto_scheduled').notNull(),
@@ -162,7 +166,7 @@ export const flowRuns = pgTable(
     infrastructureId: text('infrastructure_id'),
     lastHeartbeat: isoTime('last_heartbeat'),
     traceContext: text('trace_context'),
-    result: jsonb('result'),
+    result: jsonText('result'),
     created: created(),
     updated: isoTime('updated').notNull(),
   },

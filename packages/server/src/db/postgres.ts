@@ -4,15 +4,42 @@
  *
  * The driver is `pg` (node-postgres): on the create and claim paths it beat postgres.js by 39% and
  * 14% with named statements (bench/pgDriver.ts, README "Benchmarks").
- *
- * Not yet used by the server: the PostgreSQL store (issue 12) will open its pool here.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { droverErrorOf } from '@drover/schemas';
-import { drizzle } from 'drizzle-orm/node-postgres';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import * as pgSchema from './pgSchema.js';
+
+export type PgDb = NodePgDatabase<typeof pgSchema> & { $client: pg.Pool };
+/** A transaction handle; every store helper that may run inside one takes a `PgExecutor`. */
+export type PgTx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
+export type PgExecutor = PgDb | PgTx;
+
+export interface PostgresHandle {
+  readonly db: PgDb;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Connections each server keeps to the database for its requests by default (besides its LISTEN and leader connections). */
+export const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * Brings the database up to date (`migratePostgres`) and opens a pool of `poolSize` connections
+ * to it. `source` names where `url` came from, for errors.
+ */
+export async function openPostgres(url: string, source = 'DROVER_DATABASE_URL', poolSize = DEFAULT_POOL_SIZE): Promise<PostgresHandle> {
+  await migratePostgres(url, source);
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'drover-server' });
+  // An idle connection that the database drops (a restart, a failover) is replaced on next use; without
+  // a listener its 'error' event would end the process.
+  pool.on('error', () => {});
+  const db = drizzle({ client: pool, schema: pgSchema });
+  return { db, url, close: () => pool.end() };
+}
 
 /** The same folder from src/ (tests) and dist/ (built). */
 export const pgMigrationsFolder = fileURLToPath(new URL('../../drizzle/pg', import.meta.url));
@@ -31,7 +58,11 @@ const MIGRATION_LOCK = 0x4472_6f76_6572n; // "Drover"
  */
 export async function migratePostgres(url: string, source = 'DROVER_DATABASE_URL'): Promise<void> {
   const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    throw droverErrorOf('DATABASE_UNREACHABLE', `No PostgreSQL answers at ${redactUrl(url)} (${source}): ${(error as Error).message}`, { source });
+  }
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await refuseNewerDatabase(client, source);
@@ -58,4 +89,9 @@ async function refuseNewerDatabase(client: pg.Client, source: string): Promise<v
       { source },
     );
   }
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

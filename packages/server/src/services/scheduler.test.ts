@@ -116,11 +116,11 @@ describe('Scheduler', () => {
         const spec = { flowName: 'etl', name: 'a', schedules: [{ schedule: { cron: '0 * * * *' } }, { schedule: { interval: 3600 }, slug: 'hourly' }] };
         await server.api.deployments.upsert.mutate(spec);
         await server.services.scheduler.pass();
-        const before = snapshot(server);
+        const before = await snapshot(server);
         const { deployments: _d, deployment_schedules: _s, ...beforeRuns } = before;
         await server.api.deployments.upsert.mutate(spec);
         expect(await server.services.scheduler.pass()).toMatchObject({ inserted: 0 });
-        const { deployments: _d2, deployment_schedules: _s2, ...afterRuns } = snapshot(server);
+        const { deployments: _d2, deployment_schedules: _s2, ...afterRuns } = await snapshot(server);
         expect(afterRuns).toEqual(beforeRuns);
       },
       { clock },

@@ -16,6 +16,16 @@ export interface ServicesSettings {
   readonly workerHealth?: { intervalMs?: number };
 }
 
+/**
+ * Decides which server of several on one database runs the services (PostgreSQL: an advisory
+ * lock); with none, as on SQLite's one server, this server runs them.
+ */
+export interface ServicesLeader {
+  /** Calls `elected` when this server becomes the one to run the services, and `deposed` when it stops being it. */
+  campaign(handlers: { elected(): void; deposed(): void }): void;
+  close(): Promise<void>;
+}
+
 /** The background services, built from the server's store and started together. */
 export class Services {
   readonly scheduler: Scheduler;
@@ -24,7 +34,10 @@ export class Services {
   readonly workerHealth: WorkerHealth;
   readonly enabled: readonly ServiceName[];
 
-  constructor(deps: ServiceDeps, settings: ServicesSettings = {}) {
+  readonly #leader: ServicesLeader | undefined;
+
+  constructor(deps: ServiceDeps, settings: ServicesSettings = {}, leader?: ServicesLeader) {
+    this.#leader = leader;
     this.scheduler = new Scheduler(deps, settings.scheduler);
     this.lateRuns = new LateRuns(deps, settings.lateRuns);
     this.runHealth = new RunHealth(deps, settings.runHealth);
@@ -36,11 +49,29 @@ export class Services {
     return { scheduler: this.scheduler, 'late-runs': this.lateRuns, 'run-health': this.runHealth, 'worker-health': this.workerHealth };
   }
 
+  /** Starts the enabled services, at once or when this server is elected to run them. */
   start(): void {
-    for (const name of this.enabled) this.#byName()[name].start();
+    const startAll = () => {
+      for (const name of this.enabled) this.#byName()[name].start();
+    };
+    if (this.enabled.length === 0) return;
+    if (!this.#leader) {
+      startAll();
+      return;
+    }
+    this.#leader.campaign({
+      elected: startAll,
+      // A pass under way finishes: every pass is idempotent, so the next leader repeating it changes nothing.
+      deposed: () => void this.#stopAll(),
+    });
   }
 
   async stop(): Promise<void> {
+    await this.#leader?.close();
+    await this.#stopAll();
+  }
+
+  async #stopAll(): Promise<void> {
     await Promise.all(Object.values(this.#byName()).map((service) => service.stop()));
   }
 }

@@ -74,6 +74,13 @@ const statements = preparedStatements((db: SqliteDb) => ({
     .where(and(inJsonArray(deploymentSchedules.deploymentId, 'ids'), eq(deploymentSchedules.active, true)))
     .orderBy(asc(deploymentSchedules.position))
     .prepare(),
+  /** Of these schedules, those still active on unpaused deployments. */
+  liveSchedules: db
+    .select({ id: deploymentSchedules.id })
+    .from(deploymentSchedules)
+    .innerJoin(deployments, eq(deployments.id, deploymentSchedules.deploymentId))
+    .where(and(inJsonArray(deploymentSchedules.id, 'ids'), eq(deploymentSchedules.active, true), eq(deployments.paused, false)))
+    .prepare(),
   futureAutoRuns: db
     .select({ scheduleId: flowRuns.scheduleId, count: sql<number>`count(*)`, last: sql<string>`max(${flowRuns.nextScheduledStartTime})` })
     .from(flowRuns)
@@ -160,36 +167,44 @@ function autoRunName(run: AutoRun, id: string): string {
 }
 
 /**
+ * The row of a scheduled run for `run`, SCHEDULED at its time as of `now`, with its unique key
+ * (see `autoRunKey`): what both stores insert, unless a row with that key exists.
+ */
+export function autoRunRow(run: AutoRun, now: Date): ReturnType<typeof newRunRow> {
+  const id = uuidv7(now.getTime());
+  return newRunRow(
+    {
+      id,
+      name: autoRunName(run, id),
+      flowId: run.deployment.flowId,
+      deploymentId: run.deployment.id,
+      workQueueId: run.deployment.workQueueId,
+      parameters: run.parameters,
+      tags: [...new Set([...run.deployment.tags, 'auto-scheduled'])],
+      idempotencyKey: autoRunKey(run.deployment.id, run.scheduleKey, run.time),
+      jobVariables: {},
+      autoScheduled: true,
+      scheduleId: run.scheduleId,
+      parentFlowRunId: null,
+    },
+    run.time.toISOString(),
+    now.toISOString(),
+  );
+}
+
+/**
  * Inserts the runs that do not exist yet; returns how many, and the runs' `runsAvailable` channels.
  * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
  */
 export function insertAutoRuns(db: SqliteDb, runs: readonly AutoRun[], now: Date): { inserted: number; channels: Map<string, number> } {
   const iso = now.toISOString();
-  const { insertRun, insertState } = statements(db);
+  const { insertRun, insertState, liveSchedules } = statements(db);
+  const live = new Set(liveSchedules.all({ ids: JSON.stringify([...new Set(runs.map((run) => run.scheduleId))]) }).map((row) => row.id));
   const added: { workQueueId: string | null; deploymentId: string | null }[] = [];
   for (const run of runs) {
-    const id = uuidv7(now.getTime());
-    const time = run.time.toISOString();
-    const fresh = insertRun.get(
-      newRunRow(
-        {
-          id,
-          name: autoRunName(run, id),
-          flowId: run.deployment.flowId,
-          deploymentId: run.deployment.id,
-          workQueueId: run.deployment.workQueueId,
-          parameters: run.parameters,
-          tags: [...new Set([...run.deployment.tags, 'auto-scheduled'])],
-          idempotencyKey: autoRunKey(run.deployment.id, run.scheduleKey, run.time),
-          jobVariables: {},
-          autoScheduled: true,
-          scheduleId: run.scheduleId,
-          parentFlowRunId: null,
-        },
-        time,
-        iso,
-      ),
-    );
+    // Turned off, deleted or paused since the pass read it: its future runs were deleted with that change, so none is made again.
+    if (!live.has(run.scheduleId)) continue;
+    const fresh = insertRun.get(autoRunRow(run, now));
     // No row back: the key exists already (an earlier pass made this run).
     if (!fresh) continue;
     insertState.run({ flowRunId: fresh.id, type: 'SCHEDULED', name: 'Scheduled', timestamp: iso, message: null, scheduledTime: fresh.time });

@@ -27,12 +27,13 @@ import { jsonArrayContainsAll } from './sqlDialect.js';
 import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
-type DeploymentRow = typeof deployments.$inferSelect;
-type ScheduleRow = typeof deploymentSchedules.$inferSelect;
+export type DeploymentRow = typeof deployments.$inferSelect;
+export type ScheduleRow = typeof deploymentSchedules.$inferSelect;
 /** A schedule to store; `id` keeps an existing schedule's identity when it is edited in place. */
-type ParsedSchedule = ReturnType<typeof DeploymentScheduleCreate.parse> & { id?: string };
+export type ParsedSchedule = ReturnType<typeof DeploymentScheduleCreate.parse> & { id?: string };
 
-const isId = (ref: string) => !ref.includes('/');
+/** A deployment reference without a slash is an id; with one, `flow/name`. */
+export const isId = (ref: string) => !ref.includes('/');
 
 /** The deployment row for an id or `flow/name`, or DEPLOYMENT_NOT_FOUND. */
 export function requireDeployment(db: Executor, ref: DeploymentRef): DeploymentRow {
@@ -48,8 +49,12 @@ export function requireDeployment(db: Executor, ref: DeploymentRef): DeploymentR
       .where(and(eq(flows.name, flowName), eq(deployments.name, deploymentName)))
       .get()?.d;
   }
-  if (!row) throw droverErrorOf('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
+  if (!row) throw deploymentNotFound(ref);
   return row;
+}
+
+export function deploymentNotFound(ref: DeploymentRef): Error {
+  return droverErrorOf('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
 }
 
 /**
@@ -58,9 +63,7 @@ export function requireDeployment(db: Executor, ref: DeploymentRef): DeploymentR
  */
 function resolveQueue(db: Executor, workPoolName: string | null, workQueueName: string | null, now: Date): string | null {
   if (workPoolName === null) {
-    if (workQueueName !== null) {
-      throw droverErrorOf('VALIDATION_ERROR', `Work queue "${workQueueName}" needs a work pool: set workPoolName too`, { workQueueName });
-    }
+    assertNoQueueWithoutPool(workQueueName);
     return null;
   }
   const pool = requirePool(db, workPoolName);
@@ -72,24 +75,39 @@ function resolveQueue(db: Executor, workPoolName: string | null, workQueueName: 
     .get();
   if (existing) return existing.id;
   const priorities = db.select({ p: workQueues.priority }).from(workQueues).where(eq(workQueues.workPoolId, pool.id)).all();
-  const id = uuidv7(now.getTime());
-  db.insert(workQueues)
-    .values({
-      id,
-      workPoolId: pool.id,
-      name: workQueueName,
-      description: null,
-      isPaused: false,
-      concurrencyLimit: null,
-      priority: Math.max(0, ...priorities.map((r) => r.p)) + 1,
-      lastPolled: null,
-      created: now.toISOString(),
-    })
-    .run();
-  return id;
+  const row = namedQueueRow(
+    pool.id,
+    workQueueName,
+    priorities.map((r) => r.p),
+    now,
+  );
+  db.insert(workQueues).values(row).run();
+  return row.id;
 }
 
-function assertUniqueSlugs(schedules: readonly ParsedSchedule[]): void {
+/** Refuses a queue named without a pool. */
+export function assertNoQueueWithoutPool(workQueueName: string | null): void {
+  if (workQueueName !== null) {
+    throw droverErrorOf('VALIDATION_ERROR', `Work queue "${workQueueName}" needs a work pool: set workPoolName too`, { workQueueName });
+  }
+}
+
+/** The row of a queue that a deployment names and its pool lacks: served after the pool's other queues (`priorities`). */
+export function namedQueueRow(workPoolId: string, name: string, priorities: readonly number[], now: Date): typeof workQueues.$inferSelect {
+  return {
+    id: uuidv7(now.getTime()),
+    workPoolId,
+    name,
+    description: null,
+    isPaused: false,
+    concurrencyLimit: null,
+    priority: Math.max(0, ...priorities) + 1,
+    lastPolled: null,
+    created: now.toISOString(),
+  };
+}
+
+export function assertUniqueSlugs(schedules: readonly ParsedSchedule[]): void {
   const seen = new Set<string>();
   for (const schedule of schedules) {
     if (schedule.slug === null) continue;
@@ -110,8 +128,37 @@ const scheduleKey = (schedule: unknown) => canonicalJson(schedule);
 function reconcileSchedules(db: Executor, deploymentId: string, incoming: readonly ParsedSchedule[], now: string): string[] {
   assertUniqueSlugs(incoming);
   const existing = db.select().from(deploymentSchedules).where(eq(deploymentSchedules.deploymentId, deploymentId)).all();
-  const unmatched = new Map(existing.map((row) => [row.id, row]));
+  const { matches, unmatched } = matchSchedules(existing, incoming);
   const stale: string[] = [];
+  for (const row of unmatched) {
+    stale.push(row.id);
+    db.delete(deploymentSchedules).where(eq(deploymentSchedules.id, row.id)).run();
+  }
+  incoming.forEach((schedule, position) => {
+    const match = matches[position];
+    const values = scheduleValues(schedule, position, now);
+    if (!match) {
+      db.insert(deploymentSchedules)
+        .values({ id: uuidv7(Date.parse(now)), deploymentId, created: now, ...values })
+        .run();
+      return;
+    }
+    if (scheduleRunsChange(match, schedule)) stale.push(match.id);
+    db.update(deploymentSchedules).set(values).where(eq(deploymentSchedules.id, match.id)).run();
+    if (match.slug !== schedule.slug) rekeyAutoRuns(db, deploymentId, match.id, match.slug ?? match.id, schedule.slug ?? match.id);
+  });
+  return stale;
+}
+
+/**
+ * Pairs each of `incoming` with the existing schedule it keeps the identity of (by id, by slug,
+ * or by identical content), or with none; `unmatched` are the existing ones to delete.
+ */
+export function matchSchedules(
+  existing: readonly ScheduleRow[],
+  incoming: readonly ParsedSchedule[],
+): { matches: (ScheduleRow | undefined)[]; unmatched: ScheduleRow[] } {
+  const unmatched = new Map(existing.map((row) => [row.id, row]));
   const claim = (predicate: (row: ScheduleRow) => boolean) => {
     const row = [...unmatched.values()].find(predicate);
     if (row) unmatched.delete(row.id);
@@ -127,45 +174,38 @@ function reconcileSchedules(db: Executor, deploymentId: string, incoming: readon
       matches[i] ??= claim((row) => (row.slug === null) === slugless && scheduleKey(row.schedule) === scheduleKey(schedule.schedule));
     });
   }
-  for (const row of unmatched.values()) {
-    stale.push(row.id);
-    db.delete(deploymentSchedules).where(eq(deploymentSchedules.id, row.id)).run();
-  }
-  incoming.forEach((schedule, position) => {
-    const match = matches[position];
-    const values = {
-      position,
-      schedule: schedule.schedule as Record<string, unknown>,
-      active: schedule.active,
-      slug: schedule.slug,
-      parameters: schedule.parameters,
-      maxScheduledRuns: schedule.maxScheduledRuns,
-      catchup: schedule.catchup,
-      maxLateSeconds: schedule.maxLateSeconds,
-      updated: now,
-    };
-    if (!match) {
-      db.insert(deploymentSchedules)
-        .values({ id: uuidv7(Date.parse(now)), deploymentId, created: now, ...values })
-        .run();
-      return;
-    }
-    const runsChange =
-      scheduleKey(match.schedule) !== scheduleKey(schedule.schedule) ||
-      match.active !== schedule.active ||
-      canonicalJson(match.parameters) !== canonicalJson(schedule.parameters);
-    if (runsChange) stale.push(match.id);
-    db.update(deploymentSchedules).set(values).where(eq(deploymentSchedules.id, match.id)).run();
-    if (match.slug !== schedule.slug) rekeyAutoRuns(db, deploymentId, match.id, match.slug ?? match.id, schedule.slug ?? match.id);
-  });
-  return stale;
+  return { matches, unmatched: [...unmatched.values()] };
+}
+
+/** The columns of a schedule stored at `position`. */
+export function scheduleValues(schedule: ParsedSchedule, position: number, now: string) {
+  return {
+    position,
+    schedule: schedule.schedule as Record<string, unknown>,
+    active: schedule.active,
+    slug: schedule.slug,
+    parameters: schedule.parameters,
+    maxScheduledRuns: schedule.maxScheduledRuns,
+    catchup: schedule.catchup,
+    maxLateSeconds: schedule.maxLateSeconds,
+    updated: now,
+  };
+}
+
+/** True when the runs the scheduler made from `before` would differ under `after` (times, active, parameters). */
+export function scheduleRunsChange(before: ScheduleRow, after: ParsedSchedule): boolean {
+  return (
+    scheduleKey(before.schedule) !== scheduleKey(after.schedule) ||
+    before.active !== after.active ||
+    canonicalJson(before.parameters) !== canonicalJson(after.parameters)
+  );
 }
 
 /**
  * True when the scheduler's future runs of a deployment copied something that changed between
  * `before` and `after` (its parameters, tags or queue), so they must be made again.
  */
-function autoRunsChange(before: DeploymentRow, after: DeploymentRow): boolean {
+export function autoRunsChange(before: DeploymentRow, after: DeploymentRow): boolean {
   return (
     before.workQueueId !== after.workQueueId ||
     canonicalJson(before.parameters) !== canonicalJson(after.parameters) ||
@@ -178,7 +218,7 @@ function autoRunsChange(before: DeploymentRow, after: DeploymentRow): boolean {
  * schema, every key must be one of its parameters or a built-in. Without one, runs are checked as
  * they are made.
  */
-function checkRunNameTemplate(fullName: string, template: string | null, parameterSchema: Record<string, unknown> | null): void {
+export function checkRunNameTemplate(fullName: string, template: string | null, parameterSchema: Record<string, unknown> | null): void {
   const properties = parameterSchema?.properties as Record<string, unknown> | undefined;
   if (template === null || !properties) return;
   const unknown = unknownRunNameKeys(template, Object.keys(properties));
@@ -264,23 +304,7 @@ function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.p
   const workQueueId = resolveQueue(tx, spec.workPoolName, spec.workQueueName, now);
   checkJobVariables(tx, `deployment "${spec.flowName}/${spec.name}"`, spec.workPoolName, spec.jobVariables);
   checkRunNameTemplate(`${spec.flowName}/${spec.name}`, spec.flowRunName, spec.parameterSchema);
-  const values = {
-    entrypoint: spec.entrypoint,
-    parameters: spec.parameters,
-    parameterSchema: spec.parameterSchema,
-    enforceParameterSchema: spec.enforceParameterSchema,
-    tags: spec.tags,
-    description: spec.description,
-    version: spec.version,
-    workQueueId,
-    jobVariables: spec.jobVariables,
-    concurrencyLimit: spec.concurrencyLimit,
-    collisionStrategy: spec.concurrencyOptions.collisionStrategy,
-    pullSteps: spec.pullSteps,
-    flowRunName: spec.flowRunName,
-    paused: spec.paused,
-    updated: iso,
-  };
+  const values = deploymentValues(spec, workQueueId, iso);
   const existing = tx
     .select()
     .from(deployments)
@@ -297,6 +321,27 @@ function saveDeployment(tx: Executor, spec: ReturnType<typeof DeploymentCreate.p
   deleteFutureAutoRuns(tx, { scheduleIds: stale }, now);
   if (spec.paused || (existing && autoRunsChange(existing, row))) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
   return { deployment: loadDeployment(tx, row, at), created: !existing };
+}
+
+/** The columns a deploy of `spec` sets (on create and on update alike). */
+export function deploymentValues(spec: ReturnType<typeof DeploymentCreate.parse>, workQueueId: string | null, iso: string) {
+  return {
+    entrypoint: spec.entrypoint,
+    parameters: spec.parameters,
+    parameterSchema: spec.parameterSchema,
+    enforceParameterSchema: spec.enforceParameterSchema,
+    tags: spec.tags,
+    description: spec.description,
+    version: spec.version,
+    workQueueId,
+    jobVariables: spec.jobVariables,
+    concurrencyLimit: spec.concurrencyLimit,
+    collisionStrategy: spec.concurrencyOptions.collisionStrategy,
+    pullSteps: spec.pullSteps,
+    flowRunName: spec.flowRunName,
+    paused: spec.paused,
+    updated: iso,
+  };
 }
 
 export async function readDeployment(ctx: StoreContext, ref: DeploymentRef): Promise<Deployment> {
@@ -349,44 +394,56 @@ export async function updateDeployment(ctx: StoreContext, ref: DeploymentRef, in
  * Applies the changes that `change` derives from the current deployment, in one transaction, so
  * schedule edits never race with another update.
  */
-function changeDeployment(
-  ctx: StoreContext,
-  ref: DeploymentRef,
-  change: (current: Deployment) => Omit<ReturnType<typeof DeploymentUpdate.parse>, 'schedules'> & { schedules?: ParsedSchedule[] },
-): Deployment {
+function changeDeployment(ctx: StoreContext, ref: DeploymentRef, change: (current: Deployment) => DeploymentChanges): Deployment {
   const now = ctx.clock.now();
   const iso = now.toISOString();
   const deployment = ctx.db.transaction((tx) => {
     const before = requireDeployment(tx, ref);
     const current = loadDeployment(tx, before, readinessClock(ctx));
     const changes = change(current);
-    assertParameterSchema(`${current.flowName}/${current.name}`, changes.parameterSchema);
-    const { schedules, concurrencyOptions, workPoolName, workQueueName, ...plain } = changes;
-    const set: Partial<DeploymentRow> = { ...plain, updated: iso };
-    if (concurrencyOptions) set.collisionStrategy = concurrencyOptions.collisionStrategy;
-    if (workPoolName !== undefined || workQueueName !== undefined) {
-      const pool = workPoolName !== undefined ? workPoolName : current.workPoolName;
-      const queue = workQueueName !== undefined ? workQueueName : workPoolName !== undefined ? null : current.workQueueName;
-      set.workQueueId = resolveQueue(tx, pool, queue, now);
-    }
-    if (changes.flowRunName !== undefined || changes.parameterSchema !== undefined) {
-      checkRunNameTemplate(
-        `${current.flowName}/${current.name}`,
-        changes.flowRunName ?? current.flowRunName,
-        changes.parameterSchema ?? current.parameterSchema,
-      );
-    }
-    if (changes.jobVariables !== undefined || workPoolName !== undefined) {
-      const pool = workPoolName !== undefined ? workPoolName : current.workPoolName;
-      checkJobVariables(tx, `deployment "${current.flowName}/${current.name}"`, pool, changes.jobVariables ?? current.jobVariables);
-    }
-    const row = tx.update(deployments).set(set).where(eq(deployments.id, current.id)).returning().get();
-    if (schedules) deleteFutureAutoRuns(tx, { scheduleIds: reconcileSchedules(tx, row.id, schedules, iso) }, now);
+    const plan = planChange(current, changes, iso);
+    if (plan.moveTo) plan.set.workQueueId = resolveQueue(tx, plan.moveTo.workPoolName, plan.moveTo.workQueueName, now);
+    checkChangedRunName(current, changes);
+    if (plan.jobVariables) checkJobVariables(tx, plan.jobVariables.where, plan.jobVariables.workPoolName, plan.jobVariables.jobVariables);
+    const row = tx.update(deployments).set(plan.set).where(eq(deployments.id, current.id)).returning().get();
+    if (plan.schedules) deleteFutureAutoRuns(tx, { scheduleIds: reconcileSchedules(tx, row.id, plan.schedules, iso) }, now);
     if (changes.paused === true || autoRunsChange(before, row)) deleteFutureAutoRuns(tx, { deploymentId: row.id }, now);
     return loadDeployment(tx, row, readinessClock(ctx));
   });
   ctx.events.emit('deploymentChanged', deployment.id);
   return deployment;
+}
+
+/** What `changeDeployment` gets from its `change`: an update, whose schedules may keep their ids. */
+export type DeploymentChanges = Omit<ReturnType<typeof DeploymentUpdate.parse>, 'schedules'> & { schedules?: ParsedSchedule[] };
+
+/**
+ * What an update of `current` writes, as far as it needs no database: the columns to set, the
+ * schedules, and where the deployment moves and which job variables its pool must accept (each
+ * null when unchanged). Refuses a bad parameter schema first, as the checks after it rely on it.
+ */
+export function planChange(current: Deployment, changes: DeploymentChanges, iso: string) {
+  assertParameterSchema(`${current.flowName}/${current.name}`, changes.parameterSchema);
+  const { schedules, concurrencyOptions, workPoolName, workQueueName, ...plain } = changes;
+  const set: Partial<DeploymentRow> = { ...plain, updated: iso };
+  if (concurrencyOptions) set.collisionStrategy = concurrencyOptions.collisionStrategy;
+  const pool = workPoolName !== undefined ? workPoolName : current.workPoolName;
+  const moveTo =
+    workPoolName !== undefined || workQueueName !== undefined
+      ? { workPoolName: pool, workQueueName: workQueueName !== undefined ? workQueueName : workPoolName !== undefined ? null : current.workQueueName }
+      : null;
+  const jobVariables =
+    changes.jobVariables !== undefined || workPoolName !== undefined
+      ? { where: `deployment "${current.flowName}/${current.name}"`, workPoolName: pool, jobVariables: changes.jobVariables ?? current.jobVariables }
+      : null;
+  return { set, schedules, moveTo, jobVariables };
+}
+
+/** Refuses a changed run-name template (or parameter schema) that leaves the template unfillable. */
+export function checkChangedRunName(current: Deployment, changes: DeploymentChanges): void {
+  if (changes.flowRunName !== undefined || changes.parameterSchema !== undefined) {
+    checkRunNameTemplate(`${current.flowName}/${current.name}`, changes.flowRunName ?? current.flowRunName, changes.parameterSchema ?? current.parameterSchema);
+  }
 }
 
 export async function setDeploymentPaused(ctx: StoreContext, ref: DeploymentRef, paused: boolean): Promise<Deployment> {
@@ -424,7 +481,7 @@ export async function removeSchedule(ctx: StoreContext, ref: DeploymentRef, sche
   });
 }
 
-function requireSchedule(deployment: Deployment, scheduleId: string): void {
+export function requireSchedule(deployment: Deployment, scheduleId: string): void {
   if (!deployment.schedules.some((s) => s.id === scheduleId)) {
     throw droverErrorOf(
       'SCHEDULE_NOT_FOUND',

@@ -199,13 +199,18 @@ export interface StateExtras {
   readonly result?: unknown;
 }
 
+/** What writing an orchestrated state onto a run changes: its columns, its history row, and its state as the API shows it. */
+export interface StateWrite {
+  readonly set: Partial<RunRow>;
+  readonly history: typeof flowRunStates.$inferInsert & { flowRunId: string };
+  readonly state: State;
+}
+
 /**
- * Writes an orchestrated state onto a run and into its history, with the bookkeeping every
- * accepted change carries: run count and start time on RUNNING, end time on a final state.
- * Runs in the caller's transaction on `db` (the root database: see `preparedStatements`).
- * Returns the run's state as written.
+ * The columns an orchestrated state writes onto a run, with the bookkeeping every accepted change
+ * carries: run count and start time on RUNNING, end time on a final state; and its history row.
  */
-function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): State {
+export function stateWrite(run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): StateWrite {
   const iso = now.toISOString();
   const entering = state.type !== run.stateType;
   const set: Partial<RunRow> = {
@@ -236,22 +241,29 @@ function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extra
   if (extras.retries !== undefined) set.retries = extras.retries;
   if (extras.retryDelaySeconds !== undefined) set.retryDelaySeconds = extras.retryDelaySeconds;
   if (extras.result !== undefined) set.result = extras.result;
+  return {
+    set,
+    history: { flowRunId: run.id, type: state.type, name: state.name, timestamp: iso, message: state.message, scheduledTime: state.scheduledTime },
+    state: toState({
+      stateType: state.type,
+      stateName: state.name,
+      stateTimestamp: iso,
+      stateMessage: state.message,
+      nextScheduledStartTime: set.nextScheduledStartTime ?? null,
+    }),
+  };
+}
+
+/**
+ * Writes an orchestrated state onto a run and into its history (see `stateWrite`). Runs in the
+ * caller's transaction on `db` (the root database: see `preparedStatements`). Returns the run's
+ * state as written.
+ */
+function writeState(db: SqliteDb, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): State {
+  const { set, history, state: written } = stateWrite(run, state, now, extras);
   updateRun(db, run.id, set);
-  statements(db).insertState.run({
-    flowRunId: run.id,
-    type: state.type,
-    name: state.name,
-    timestamp: iso,
-    message: state.message,
-    scheduledTime: state.scheduledTime,
-  });
-  return toState({
-    stateType: state.type,
-    stateName: state.name,
-    stateTimestamp: iso,
-    stateMessage: state.message,
-    nextScheduledStartTime: set.nextScheduledStartTime ?? null,
-  });
+  statements(db).insertState.run(history);
+  return written;
 }
 
 /**
@@ -308,7 +320,28 @@ export function transition(
  * The `runsAvailable` channels on which these runs' claimers wait: their work pools and queues
  * (workers) and their deployments (runners), each with how many of the runs it offers.
  */
-export function channelsOf(db: SqliteDb, runs: readonly { workQueueId: string | null; deploymentId: string | null }[]): Map<string, number> {
+export function channelsOf(db: SqliteDb, runs: readonly RunPlace[]): Map<string, number> {
+  const queues = queuesOf(runs);
+  const pools = new Map<string, string>();
+  if (queues.length === 1) {
+    const pool = poolOfQueue(db, queues[0] as string);
+    if (pool) pools.set(queues[0] as string, pool);
+  } else if (queues.length > 1) {
+    for (const { queue, pool } of statements(db).poolsOfQueues.all({ ids: JSON.stringify(queues) })) pools.set(queue, pool);
+  }
+  return runChannels(runs, pools);
+}
+
+/** Where a run is offered: its deployment and its queue. */
+export type RunPlace = { readonly workQueueId: string | null; readonly deploymentId: string | null };
+
+/** The distinct queues of these runs, whose pools `runChannels` needs. */
+export function queuesOf(runs: readonly RunPlace[]): string[] {
+  return [...new Set(runs.flatMap((run) => (run.workQueueId ? [run.workQueueId] : [])))];
+}
+
+/** `channelsOf` once the pools of the runs' queues are known (`pools`: queue id → pool id). */
+export function runChannels(runs: readonly RunPlace[], pools: ReadonlyMap<string, string>): Map<string, number> {
   const channels = new Map<string, number>();
   const add = (channel: string, n: number) => channels.set(channel, (channels.get(channel) ?? 0) + n);
   const queues = new Map<string, number>();
@@ -317,12 +350,9 @@ export function channelsOf(db: SqliteDb, runs: readonly { workQueueId: string | 
     if (run.workQueueId) queues.set(run.workQueueId, (queues.get(run.workQueueId) ?? 0) + 1);
   }
   for (const [queue, n] of queues) add(queueChannel(queue), n);
-  if (queues.size === 1) {
-    const [queue, n] = queues.entries().next().value as [string, number];
-    const pool = poolOfQueue(db, queue);
+  for (const [queue, n] of queues) {
+    const pool = pools.get(queue);
     if (pool) add(pool, n);
-  } else if (queues.size > 1) {
-    for (const { queue, pool } of statements(db).poolsOfQueues.all({ ids: JSON.stringify([...queues.keys()]) })) add(pool, queues.get(queue) as number);
   }
   return channels;
 }
@@ -420,13 +450,7 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
     if (spec.idempotencyKey !== undefined) {
       const existing = statements(db).runByIdempotencyKey.get({ flowId: deployment.flowId, key: spec.idempotencyKey });
       if (existing) {
-        if (canonicalJson(existing.parameters) !== canonicalJson(parameters)) {
-          throw droverErrorOf(
-            'IDEMPOTENCY_CONFLICT',
-            `Idempotency key "${spec.idempotencyKey}" already made run ${existing.id} with other parameters (${canonicalJson(existing.parameters)}, not ${canonicalJson(parameters)}): use a new key or the same parameters`,
-            { idempotencyKey: spec.idempotencyKey, flowRunId: existing.id },
-          );
-        }
+        assertSameParameters(spec.idempotencyKey, existing, parameters);
         return { run: loadRuns(db, [existing.id])[0] as FlowRun, channels: new Map<string, number>() };
       }
     }
@@ -475,18 +499,36 @@ export async function createFlowRun(ctx: StoreContext, input: FlowRunCreate): Pr
 }
 
 /**
+ * Refuses a run made again with an idempotency key that already made `existing` from other
+ * parameters (IDEMPOTENCY_CONFLICT).
+ */
+export function assertSameParameters(idempotencyKey: string, existing: Pick<RunRow, 'id' | 'parameters'>, parameters: Record<string, unknown>): void {
+  if (canonicalJson(existing.parameters) === canonicalJson(parameters)) return;
+  throw droverErrorOf(
+    'IDEMPOTENCY_CONFLICT',
+    `Idempotency key "${idempotencyKey}" already made run ${existing.id} with other parameters (${canonicalJson(existing.parameters)}, not ${canonicalJson(parameters)}): use a new key or the same parameters`,
+    { idempotencyKey, flowRunId: existing.id },
+  );
+}
+
+/**
  * The name of a new run: its deployment's `flowRunName` template rendered, or a generated one.
  * A template needing a parameter the run lacks refuses the run, naming the parameter.
  */
 function nameOfNewRun(db: SqliteDb, deployment: typeof deployments.$inferSelect, id: string, parameters: Record<string, unknown>, scheduledTime: Date): string {
   if (deployment.flowRunName === null) return runName(id);
   const flowName = db.select({ name: flows.name }).from(flows).where(eq(flows.id, deployment.flowId)).get()?.name ?? '';
-  const { name, missing } = renderRunName(deployment.flowRunName, { parameters, flowName, deploymentName: deployment.name, scheduledTime });
+  return renderedRunName(deployment.flowRunName, flowName, deployment.name, parameters, scheduledTime);
+}
+
+/** A deployment's `flowRunName` template rendered for a new run; VALIDATION_ERROR when it needs a parameter the run lacks. */
+export function renderedRunName(template: string, flowName: string, deploymentName: string, parameters: Record<string, unknown>, scheduledTime: Date): string {
+  const { name, missing } = renderRunName(template, { parameters, flowName, deploymentName, scheduledTime });
   if (missing.length === 0) return name;
   throw droverErrorOf(
     'VALIDATION_ERROR',
-    `flowRunName "${deployment.flowRunName}" of deployment "${flowName}/${deployment.name}" needs ${missing.map((k) => `{${k}}`).join(', ')}, which this run's parameters lack: pass ${missing.length > 1 ? 'them' : 'it'}, or give the run a name`,
-    { deployment: `${flowName}/${deployment.name}`, missing },
+    `flowRunName "${template}" of deployment "${flowName}/${deploymentName}" needs ${missing.map((k) => `{${k}}`).join(', ')}, which this run's parameters lack: pass ${missing.length > 1 ? 'them' : 'it'}, or give the run a name`,
+    { deployment: `${flowName}/${deploymentName}`, missing },
   );
 }
 
@@ -500,7 +542,7 @@ function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$
         .get()
     : undefined;
   if (queue) return queue.id;
-  const queues = poolId
+  const queues: string[] = poolId
     ? db
         .select({ name: workQueues.name })
         .from(workQueues)
@@ -509,11 +551,16 @@ function requireQueueOfDeployment(db: SqliteDb, deployment: typeof deployments.$
         .all()
         .map((q) => q.name)
     : [];
-  throw droverErrorOf(
+  throw queueNotFound(name, poolId, queues, fullName());
+}
+
+/** WORK_QUEUE_NOT_FOUND for a run asking for queue `name` of a deployment whose pool (`poolId`, if any) has `queues`. */
+export function queueNotFound(name: string, poolId: string | null, queues: readonly string[], deploymentName: string) {
+  return droverErrorOf(
     'WORK_QUEUE_NOT_FOUND',
     poolId
-      ? `Work queue "${name}" not found in the work pool of deployment "${fullName()}" (its queues: ${queues.join(', ')})`
-      : `Deployment "${fullName()}" has no work pool, so it has no queue "${name}"`,
+      ? `Work queue "${name}" not found in the work pool of deployment "${deploymentName}" (its queues: ${queues.join(', ')})`
+      : `Deployment "${deploymentName}" has no work pool, so it has no queue "${name}"`,
     { workQueueName: name },
   );
 }
@@ -567,7 +614,7 @@ export async function countFlowRuns(ctx: StoreContext, input: FlowRunCountFilter
 }
 
 /** The stored form of a claim token: a token is a secret, so the database keeps only its hash. */
-function claimHashOf(token: string): string {
+export function claimHashOf(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
@@ -584,7 +631,7 @@ export function claimedRuns(db: SqliteDb, claims: readonly { id: string; token: 
 }
 
 /** Why a claim token no longer holds its run, or null when it does. */
-function claimLost(run: RunRow, claimToken: string): string | null {
+export function claimLost(run: Pick<RunRow, 'id' | 'stateType' | 'claimHash'>, claimToken: string): string | null {
   if (run.claimHash !== null && run.claimHash === claimHashOf(claimToken)) return null;
   return run.claimHash === null
     ? `Run ${run.id} is ${run.stateType} and held by no claim: the claim this job runs under has ended`
@@ -597,7 +644,10 @@ function claimLost(run: RunRow, claimToken: string): string | null {
  * answer, and nothing written twice. A job's RUNNING is accepted once; its FAILED that scheduled
  * an in-process retry stays that retry.
  */
-function repeatedProposal(run: RunRow, type: StateType): { status: 'ACCEPT' | 'REJECT'; reason: string | null } | null {
+export function repeatedProposal(
+  run: Pick<RunRow, 'stateType' | 'retryInProcess' | 'stateMessage' | 'stateName'>,
+  type: StateType,
+): { status: 'ACCEPT' | 'REJECT'; reason: string | null } | null {
   if (type === 'RUNNING' && run.stateType === 'RUNNING') return { status: 'ACCEPT', reason: null };
   if (type === 'FAILED' && run.stateType === 'SCHEDULED' && run.retryInProcess) {
     return { status: 'REJECT', reason: `The retry this failure asked for is scheduled already: ${run.stateMessage ?? run.stateName}` };
@@ -730,13 +780,12 @@ export async function setInfrastructure(ctx: StoreContext, input: SetInfrastruct
 /** A run's state history, oldest first. */
 export async function readStateHistory(ctx: StoreContext, flowRunId: string) {
   requireRun(ctx.db, flowRunId);
-  return ctx.db
-    .select()
-    .from(flowRunStates)
-    .where(eq(flowRunStates.flowRunId, flowRunId))
-    .orderBy(asc(flowRunStates.id))
-    .all()
-    .map((s) => ({ type: s.type as StateType, name: s.name, timestamp: s.timestamp, message: s.message, scheduledTime: s.scheduledTime }));
+  return ctx.db.select().from(flowRunStates).where(eq(flowRunStates.flowRunId, flowRunId)).orderBy(asc(flowRunStates.id)).all().map(toHistoryState);
+}
+
+/** A row of a run's state history as the API shows it. */
+export function toHistoryState(s: Omit<typeof flowRunStates.$inferSelect, 'id' | 'flowRunId'>) {
+  return { type: s.type as StateType, name: s.name, timestamp: s.timestamp, message: s.message, scheduledTime: s.scheduledTime };
 }
 
 /** Deletes a run with its history and logs. */

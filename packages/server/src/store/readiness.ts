@@ -33,6 +33,16 @@ export function poolFacts(db: Executor, poolIds: readonly string[], now: Date, m
   if (ids.length === 0) return new Map();
   const pools = db.select({ id: workPools.id, name: workPools.name, isPaused: workPools.isPaused }).from(workPools).where(inArray(workPools.id, ids)).all();
   const beats = db.select().from(workers).where(inArray(workers.workPoolId, ids)).all();
+  return poolFactsOf(pools, beats, now, missedHeartbeats);
+}
+
+/** The facts of `pools`, from the heartbeats of their workers. */
+export function poolFactsOf(
+  pools: readonly { id: string; name: string; isPaused: boolean }[],
+  beats: readonly Pick<typeof workers.$inferSelect, 'workPoolId' | 'lastHeartbeat' | 'heartbeatIntervalSeconds'>[],
+  now: Date,
+  missedHeartbeats: number,
+): Map<string, PoolFacts> {
   const online = new Set(beats.filter((w) => isOnline(w, now, missedHeartbeats)).map((w) => w.workPoolId));
   return new Map(pools.map((p) => [p.id, { name: p.name, isPaused: p.isPaused, online: online.has(p.id) }]));
 }

@@ -15,6 +15,11 @@ export async function runActivity(ctx: StoreContext, input: RunActivityQuery): P
     .groupBy(hour, flowRuns.stateType)
     .orderBy(asc(hour))
     .all();
+  return activityBuckets(rows);
+}
+
+/** Rows of (hour, state, runs), hour order, as the answer: one entry per hour with its counts by state. */
+export function activityBuckets(rows: readonly { hour: string; state: StateType; runs: number }[]): RunActivity {
   const buckets = new Map<string, Partial<Record<StateType, number>>>();
   for (const row of rows) {
     const key = `${row.hour}:00:00.000Z`;

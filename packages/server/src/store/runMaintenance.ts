@@ -5,6 +5,7 @@
  */
 import { and, eq, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
 import { deploymentSchedules, flowRuns } from '../db/schema.js';
+import type { Proposal } from '../orchestration.js';
 import { announceRunsAvailable, channelsOf, transition } from './flowRuns.js';
 import type { StoreContext } from './storeContext.js';
 
@@ -19,7 +20,7 @@ function humanDuration(ms: number): string {
 }
 
 /** Changes runs one at a time in one transaction and tells waiters; returns the ids changed. */
-function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: RunRow) => Parameters<typeof transition>[2]): string[] {
+function changeRuns(ctx: StoreContext, runs: readonly RunRow[], propose: (run: RunRow) => Proposal): string[] {
   if (runs.length === 0) return [];
   const changed = ctx.db.transaction(
     (tx) =>
@@ -52,7 +53,12 @@ export function markLateRuns(ctx: StoreContext, lateAfterMs: number): string[] {
       ),
     )
     .all();
-  return changeRuns(ctx, runs, (run) => ({ type: 'SCHEDULED', name: 'Late', scheduledTime: run.nextScheduledStartTime ?? undefined }));
+  return changeRuns(ctx, runs, lateProposal);
+}
+
+/** What a run gone Late becomes: SCHEDULED as it was, named Late. */
+export function lateProposal(run: Pick<RunRow, 'nextScheduledStartTime'>): Proposal {
+  return { type: 'SCHEDULED', name: 'Late', scheduledTime: run.nextScheduledStartTime ?? undefined };
 }
 
 /**
@@ -75,6 +81,20 @@ export function applyCatchup(ctx: StoreContext): string[] {
       ),
     )
     .all();
+  const reasons = catchupReasons(rows, now);
+  const runs = rows.map((r) => r.run).filter((run) => reasons.has(run.id));
+  return changeRuns(ctx, runs, (run) => ({ type: 'CANCELLED', message: reasons.get(run.id) }));
+}
+
+/** A Late scheduler run with its schedule's catch-up policy. */
+export interface LateAutoRun {
+  readonly run: Pick<RunRow, 'id' | 'scheduleId' | 'nextScheduledStartTime'>;
+  readonly catchup: (typeof deploymentSchedules.$inferSelect)['catchup'];
+  readonly maxLateSeconds: number | null;
+}
+
+/** Which of these runs their schedules say not to catch up at `now` (ms), each with why: `applyCatchup`'s rules. */
+export function catchupReasons(rows: readonly LateAutoRun[], now: number): Map<string, string> {
   const newest = new Map<string, string>();
   for (const { run } of rows) {
     const key = run.scheduleId as string;
@@ -90,8 +110,7 @@ export function applyCatchup(ctx: StoreContext): string[] {
       reasons.set(run.id, `${late}, schedule catchup=latest (a newer missed run replaces it)`);
     }
   }
-  const runs = rows.map((r) => r.run).filter((run) => reasons.has(run.id));
-  return changeRuns(ctx, runs, (run) => ({ type: 'CANCELLED', message: reasons.get(run.id) }));
+  return reasons;
 }
 
 /**
@@ -107,8 +126,8 @@ export function applyCatchup(ctx: StoreContext): string[] {
  */
 export function crashSilentRuns(ctx: StoreContext, timeoutMs: number, listeningSince: Date): string[] {
   const now = ctx.clock.now().getTime();
-  if (now - listeningSince.getTime() <= timeoutMs) return [];
-  const threshold = new Date(now - timeoutMs).toISOString();
+  const threshold = silenceThreshold(now, timeoutMs, listeningSince);
+  if (threshold === null) return [];
   const runs = ctx.db
     .select()
     .from(flowRuns)
@@ -119,21 +138,32 @@ export function crashSilentRuns(ctx: StoreContext, timeoutMs: number, listeningS
       ),
     )
     .all();
-  return changeRuns(ctx, runs, (run) => {
-    const silence = `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}"`;
-    if (run.stateType === 'SCHEDULED') {
-      return {
-        type: 'SCHEDULED',
-        name: run.stateName,
-        scheduledTime: run.nextScheduledStartTime ?? undefined,
-        message: `${silence} while it waited to retry: offered again`,
-      };
-    }
-    if (run.stateType === 'PENDING' && run.infrastructureId === null) {
-      return { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} before it launched the job: offered again` };
-    }
-    return { type: 'CRASHED', message: `${silence}: its job is presumed dead` };
-  });
+  return changeRuns(ctx, runs, (run) => silenceProposal(run, now));
+}
+
+/** The last heartbeat older than which a job is silent at `now` (ms), or null while this server has listened for less than `timeoutMs`. */
+export function silenceThreshold(now: number, timeoutMs: number, listeningSince: Date): string | null {
+  return now - listeningSince.getTime() <= timeoutMs ? null : new Date(now - timeoutMs).toISOString();
+}
+
+/** What a run whose job fell silent becomes at `now` (ms): see `crashSilentRuns`. */
+export function silenceProposal(
+  run: Pick<RunRow, 'stateType' | 'stateName' | 'lastHeartbeat' | 'workerName' | 'nextScheduledStartTime' | 'infrastructureId'>,
+  now: number,
+): Proposal {
+  const silence = `No heartbeat for ${humanDuration(now - Date.parse(run.lastHeartbeat as string))} (last at ${run.lastHeartbeat}) from worker "${run.workerName ?? 'unknown'}"`;
+  if (run.stateType === 'SCHEDULED') {
+    return {
+      type: 'SCHEDULED',
+      name: run.stateName,
+      scheduledTime: run.nextScheduledStartTime ?? undefined,
+      message: `${silence} while it waited to retry: offered again`,
+    };
+  }
+  if (run.stateType === 'PENDING' && run.infrastructureId === null) {
+    return { type: 'SCHEDULED', scheduledTime: run.nextScheduledStartTime ?? undefined, message: `${silence} before it launched the job: offered again` };
+  }
+  return { type: 'CRASHED', message: `${silence}: its job is presumed dead` };
 }
 
 /** CANCELLING runs that no worker confirmed within `graceMs` are CANCELLED by the server. */
@@ -144,8 +174,11 @@ export function expireCancellations(ctx: StoreContext, graceMs: number): string[
     .from(flowRuns)
     .where(and(eq(flowRuns.stateType, 'CANCELLING'), lt(flowRuns.stateTimestamp, threshold)))
     .all();
-  return changeRuns(ctx, runs, () => ({
-    type: 'CANCELLED',
-    message: `No worker confirmed the cancellation within ${humanDuration(graceMs)}, so the server cancelled the run`,
-  }));
+  const proposal = expiredCancellation(graceMs);
+  return changeRuns(ctx, runs, () => proposal);
+}
+
+/** What a CANCELLING run becomes when no worker confirmed within `graceMs`. */
+export function expiredCancellation(graceMs: number): Proposal {
+  return { type: 'CANCELLED', message: `No worker confirmed the cancellation within ${humanDuration(graceMs)}, so the server cancelled the run` };
 }

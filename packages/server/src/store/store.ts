@@ -1,8 +1,9 @@
 /**
  * The repository contract: every read and write the API and the background services make, and
  * nothing of how. The SQLite store (`SqliteStore`, below) is one implementation; the PostgreSQL
- * store will be a second one, run by the same API-level test suite. Every operation is async so
- * a networked driver fits; the SQLite one does its work synchronously inside each call.
+ * store (`PostgresStore`, postgresStore.ts) is the second, run by the same API-level test suite.
+ * Every operation is async so a networked driver fits; the SQLite one does its work synchronously
+ * inside each call.
  */
 import type {
   ClaimDeploymentRunsInput,
@@ -106,6 +107,7 @@ export interface Store {
   readonly clock: Clock;
   /** What the store tells long-polls and services (runs available, deployments changed, states). */
   readonly events: ServerEvents;
+  readonly settings: StoreSettings;
 
   readonly flows: {
     createOrRead(input: FlowCreate): Promise<Flow>;

@@ -9,7 +9,7 @@ import { toWorkQueue } from './rows.js';
 import type { StoreContext } from './storeContext.js';
 import { requirePool } from './workPools.js';
 
-type QueueRow = typeof workQueues.$inferSelect;
+export type QueueRow = typeof workQueues.$inferSelect;
 
 /** The queues as the API shows them, with their readiness, all of one pool. */
 function withReadiness(ctx: StoreContext, rows: readonly QueueRow[], workPoolName: string): WorkQueue[] {
@@ -27,6 +27,11 @@ function withReadiness(ctx: StoreContext, rows: readonly QueueRow[], workPoolNam
 function requireQueue(db: Executor, workPoolName: string, name: string): QueueRow {
   const pool = requirePool(db, workPoolName);
   const rows = db.select().from(workQueues).where(eq(workQueues.workPoolId, pool.id)).orderBy(asc(workQueues.priority)).all();
+  return findQueue(rows, workPoolName, name);
+}
+
+/** The queue named `name` among a pool's queues (in priority order), or WORK_QUEUE_NOT_FOUND naming them. */
+export function findQueue<Q extends { name: string }>(rows: readonly Q[], workPoolName: string, name: string): Q {
   const row = rows.find((q) => q.name === name);
   if (row) return row;
   throw droverErrorOf('WORK_QUEUE_NOT_FOUND', `Work queue "${name}" not found in pool "${workPoolName}" (its queues: ${rows.map((q) => q.name).join(', ')})`, {
@@ -41,15 +46,7 @@ function requireQueue(db: Executor, workPoolName: string, name: string): QueueRo
  */
 function makeRoom(db: Executor, workPoolId: string, priority: number, exceptId?: string): void {
   const taken = db.select().from(workQueues).where(eq(workQueues.workPoolId, workPoolId)).orderBy(asc(workQueues.priority)).all();
-  let next = priority;
-  const moves: QueueRow[] = [];
-  for (const queue of taken) {
-    if (queue.id === exceptId || queue.priority < next) continue;
-    if (queue.priority > next) break;
-    moves.push(queue);
-    next++;
-  }
-  for (const queue of moves.reverse()) {
+  for (const queue of queuesToMoveUp(taken, priority, exceptId).reverse()) {
     db.update(workQueues)
       .set({ priority: queue.priority + 1 })
       .where(eq(workQueues.id, queue.id))
@@ -57,8 +54,24 @@ function makeRoom(db: Executor, workPoolId: string, priority: number, exceptId?:
   }
 }
 
+/**
+ * The queues (of `taken`, a pool's queues in priority order) that must move up one for `priority`
+ * to be free: those at it and above, as far as they collide.
+ */
+export function queuesToMoveUp<Q extends { id: string; priority: number }>(taken: readonly Q[], priority: number, exceptId?: string): Q[] {
+  let next = priority;
+  const moves: Q[] = [];
+  for (const queue of taken) {
+    if (queue.id === exceptId || queue.priority < next) continue;
+    if (queue.priority > next) break;
+    moves.push(queue);
+    next++;
+  }
+  return moves;
+}
+
 function lowestFreePriority(db: Executor, workPoolId: string): number {
-  const used = new Set(
+  return lowestFree(
     db
       .select({ p: workQueues.priority })
       .from(workQueues)
@@ -66,6 +79,11 @@ function lowestFreePriority(db: Executor, workPoolId: string): number {
       .all()
       .map((r) => r.p),
   );
+}
+
+/** The lowest priority from 1 up that none of `priorities` holds. */
+export function lowestFree(priorities: readonly number[]): number {
+  const used = new Set(priorities);
   let priority = 1;
   while (used.has(priority)) priority++;
   return priority;
@@ -82,30 +100,37 @@ export async function createWorkQueue(ctx: StoreContext, input: WorkQueueCreate)
         .where(and(eq(workQueues.workPoolId, pool.id), eq(workQueues.name, queue.name)))
         .get()
     ) {
-      throw droverErrorOf('NAME_CONFLICT', `Work pool "${pool.name}" already has a queue named "${queue.name}"`, {
-        workPoolName: pool.name,
-        workQueueName: queue.name,
-      });
+      throw queueNameConflict(pool.name, queue.name);
     }
     const priority = queue.priority ?? lowestFreePriority(tx, pool.id);
     makeRoom(tx, pool.id, priority);
     return tx
       .insert(workQueues)
-      .values({
-        id: uuidv7(ctx.clock.now().getTime()),
-        workPoolId: pool.id,
-        name: queue.name,
-        description: queue.description,
-        isPaused: queue.isPaused,
-        concurrencyLimit: queue.concurrencyLimit,
-        priority,
-        lastPolled: null,
-        created: ctx.clock.now().toISOString(),
-      })
+      .values(newQueueRow(queue, pool.id, priority, ctx.clock.now()))
       .returning()
       .get();
   });
   return withReadiness(ctx, [row], queue.workPoolName)[0] as WorkQueue;
+}
+
+/** NAME_CONFLICT for a queue name already taken in its pool. */
+export function queueNameConflict(workPoolName: string, workQueueName: string): Error {
+  return droverErrorOf('NAME_CONFLICT', `Work pool "${workPoolName}" already has a queue named "${workQueueName}"`, { workPoolName, workQueueName });
+}
+
+/** The row of a queue created by hand. */
+export function newQueueRow(queue: ReturnType<typeof WorkQueueCreate.parse>, workPoolId: string, priority: number, now: Date): QueueRow {
+  return {
+    id: uuidv7(now.getTime()),
+    workPoolId,
+    name: queue.name,
+    description: queue.description,
+    isPaused: queue.isPaused,
+    concurrencyLimit: queue.concurrencyLimit,
+    priority,
+    lastPolled: null,
+    created: now.toISOString(),
+  };
 }
 
 export async function readWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Promise<WorkQueue> {
@@ -134,13 +159,16 @@ export async function deleteWorkQueue(ctx: StoreContext, ref: WorkQueueRef): Pro
   ctx.db.transaction((tx) => {
     const queue = requireQueue(tx, ref.workPoolName, ref.name);
     const pool = tx.select().from(workPools).where(eq(workPools.id, queue.workPoolId)).get();
-    if (pool?.defaultQueueId === queue.id) {
-      throw droverErrorOf('VALIDATION_ERROR', `Queue "${ref.name}" is the default queue of pool "${ref.workPoolName}" and cannot be deleted`, {
-        workPoolName: ref.workPoolName,
-        workQueueName: ref.name,
-      });
-    }
+    if (pool?.defaultQueueId === queue.id) throw defaultQueueUndeletable(ref);
     tx.delete(workQueues).where(eq(workQueues.id, queue.id)).run();
   });
   return { workPoolName: ref.workPoolName, name: ref.name };
+}
+
+/** VALIDATION_ERROR for deleting a pool's default queue. */
+export function defaultQueueUndeletable(ref: WorkQueueRef): Error {
+  return droverErrorOf('VALIDATION_ERROR', `Queue "${ref.name}" is the default queue of pool "${ref.workPoolName}" and cannot be deleted`, {
+    workPoolName: ref.workPoolName,
+    workQueueName: ref.name,
+  });
 }

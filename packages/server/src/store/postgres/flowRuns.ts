@@ -1,0 +1,657 @@
+/**
+ * Flow runs on PostgreSQL: the operations of ../flowRuns.ts (read there what each one means),
+ * safe with several servers writing at once. A state change locks its run's row before
+ * orchestration reads it, and, when the change takes a slot of a deployment with a concurrency
+ * limit, the deployment's row before its runs are counted, so two servers never both apply a
+ * change from the same state or both take the last slot. A create with an idempotency key leans
+ * on the unique (flow_id, idempotency_key) index, so two servers never make two runs for one key.
+ */
+import {
+  ACTIVE_STATE_TYPES,
+  type ClaimedFlowRun,
+  droverErrorOf,
+  type FlowRun,
+  type FlowRunCount,
+  FlowRunCountFilter,
+  FlowRunCreate,
+  type FlowRunDeleted,
+  FlowRunFilter,
+  isTerminal,
+  type OrchestrationResult,
+  RunHeartbeat,
+  type RunHeartbeatResult,
+  SetInfrastructureInput,
+  SetStateInput,
+  STATE_NAMES,
+  type State,
+  type StateType,
+  splitDeploymentName,
+} from '@drover/schemas';
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, lte, or, type SQL, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { deployments, flowRunStates, flowRuns, flows, workPools, workQueues } from '../../db/pgSchema.js';
+import type { PgExecutor } from '../../db/postgres.js';
+import { deploymentChannel, queueChannel } from '../../events.js';
+import { runName, uuidv7 } from '../../ids.js';
+import { type DeploymentSlots, holdsSlot, type NewState, orchestrate, type Proposal } from '../../orchestration.js';
+import { assertJobVariables, assertParameters } from '../../parameters.js';
+import { runTraceContext } from '../../tracing.js';
+import {
+  assertSameParameters,
+  claimHashOf,
+  claimLost,
+  newRunRow,
+  queueNotFound,
+  queuesOf,
+  type RunPlace,
+  renderedRunName,
+  repeatedProposal,
+  runChannels,
+  type StateExtras,
+  stateWrite,
+  toHistoryState,
+} from '../flowRuns.js';
+import { type FlowRunRow, toFlowRun, toState } from '../rows.js';
+import { requireDeployment } from './deployments.js';
+import { notify, type PostgresContext, runsAvailable, type StoreEvent, transaction } from './postgresContext.js';
+import { inList, jsonArrayContainsAll } from './sqlDialect.js';
+
+// The pure parts both stores share, for the other PostgreSQL modules that make and claim runs.
+export { newClaim, type StateExtras } from '../flowRuns.js';
+
+type RunRow = typeof flowRuns.$inferSelect;
+type DeploymentRow = typeof deployments.$inferSelect;
+
+const runQueue = alias(workQueues, 'run_queue');
+
+/*
+ * Statements on the hot paths (create, state changes, claims) are named (`.prepare(name)`): each
+ * connection parses and plans them once. Drizzle binds a prepared query to the connection it was
+ * built on, so they are built on each call from the executor at hand (a transaction's connection).
+ * Names start with this module's ("flow_runs."): a name is one statement per connection.
+ */
+
+/** Runs with the names the API shows beside their ids. */
+function selectRuns(db: PgExecutor) {
+  return db
+    .select({
+      run: flowRuns,
+      flowName: flows.name,
+      deploymentName: deployments.name,
+      workQueueName: runQueue.name,
+      workPoolName: workPools.name,
+    })
+    .from(flowRuns)
+    .innerJoin(flows, eq(flows.id, flowRuns.flowId))
+    .leftJoin(deployments, eq(deployments.id, flowRuns.deploymentId))
+    .leftJoin(runQueue, eq(runQueue.id, flowRuns.workQueueId))
+    .leftJoin(workPools, eq(workPools.id, runQueue.workPoolId));
+}
+
+type SelectedRun = { run: RunRow; flowName: string; deploymentName: string | null; workQueueName: string | null; workPoolName: string | null };
+const flatten = (r: SelectedRun): FlowRunRow => ({
+  ...r.run,
+  flowName: r.flowName,
+  deploymentName: r.deploymentName,
+  workQueueName: r.workQueueName,
+  workPoolName: r.workPoolName,
+});
+
+/**
+ * Runs that hold a concurrency slot (see ../flowRuns.ts `holdsSlotSql`), over the PostgreSQL
+ * `flow_runs` table.
+ */
+export const holdsSlotSql = or(
+  inArray(flowRuns.stateType, [...ACTIVE_STATE_TYPES]),
+  and(eq(flowRuns.stateType, 'SCHEDULED'), eq(flowRuns.retryInProcess, true)),
+) as SQL;
+
+/** The runs with these ids, in this order (ids not found are left out). */
+async function loadRuns(db: PgExecutor, ids: readonly string[]): Promise<FlowRun[]> {
+  if (ids.length === 0) return [];
+  if (ids.length === 1) {
+    const [row] = await selectRuns(db)
+      .where(eq(flowRuns.id, sql.placeholder('id')))
+      .prepare('flow_runs.run_with_names')
+      .execute({ id: ids[0] });
+    return row ? [toFlowRun(flatten(row))] : [];
+  }
+  const rows = await selectRuns(db)
+    .where(sql`${flowRuns.id} = ANY(${sql.placeholder('ids')}::text[])`)
+    .prepare('flow_runs.runs_with_names')
+    .execute({ ids });
+  const byId = new Map(rows.map((r) => [r.run.id, toFlowRun(flatten(r))]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+function runNotFound(id: string) {
+  return droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${id} not found`, { flowRunId: id });
+}
+
+/** The run row, unlocked: for checks that a run exists and reads that change nothing. */
+async function requireRun(db: PgExecutor, id: string): Promise<RunRow> {
+  const [row] = await db
+    .select()
+    .from(flowRuns)
+    .where(eq(flowRuns.id, sql.placeholder('id')))
+    .prepare('flow_runs.run_by_id')
+    .execute({ id });
+  if (!row) throw runNotFound(id);
+  return row;
+}
+
+/**
+ * The run row, locked until the transaction ends (so no other server changes it meanwhile), with
+ * the pool of its queue (for the channels its change may wake).
+ */
+async function lockRun(tx: PgExecutor, id: string): Promise<{ run: RunRow; workPoolId: string | null }> {
+  const [row] = await tx
+    .select({ run: flowRuns, workPoolId: workQueues.workPoolId })
+    .from(flowRuns)
+    .leftJoin(workQueues, eq(workQueues.id, flowRuns.workQueueId))
+    .where(eq(flowRuns.id, sql.placeholder('id')))
+    .for('update', { of: flowRuns })
+    .prepare('flow_runs.lock_run')
+    .execute({ id });
+  if (!row) throw runNotFound(id);
+  return row;
+}
+
+/** How many of the deployment's runs hold a slot now (see `holdsSlot`). */
+async function activeRunsOfDeployment(db: PgExecutor, deploymentId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(flowRuns)
+    .where(and(eq(flowRuns.deploymentId, sql.placeholder('id')), holdsSlotSql))
+    .prepare('flow_runs.active_runs_of_deployment')
+    .execute({ id: deploymentId });
+  return row?.n ?? 0;
+}
+
+/**
+ * The slots of a deployment that has a concurrency limit (null when it has none), counted under a
+ * lock on its row that every slot taker takes first: the count then includes the slots that other
+ * servers took and committed, and none is taken until this transaction ends. `NO KEY UPDATE`, not
+ * `UPDATE`: it excludes the other slot takers alike, but not the key-share locks with which
+ * inserting a run checks that its deployment exists, so creates are not held up by it.
+ */
+async function lockedDeploymentSlots(tx: PgExecutor, deploymentId: string): Promise<DeploymentSlots | null> {
+  const [deployment] = await tx
+    .select({ limit: deployments.concurrencyLimit, collisionStrategy: deployments.collisionStrategy })
+    .from(deployments)
+    .where(and(eq(deployments.id, sql.placeholder('id')), isNotNull(deployments.concurrencyLimit)))
+    .for('no key update')
+    .prepare('flow_runs.lock_limited_deployment')
+    .execute({ id: deploymentId });
+  if (deployment?.limit == null) return null;
+  return { limit: deployment.limit, active: await activeRunsOfDeployment(tx, deploymentId), collisionStrategy: deployment.collisionStrategy };
+}
+
+/**
+ * Writes an orchestrated state onto a run and into its history (see ../flowRuns.ts `stateWrite`),
+ * in one statement. Returns the run's state as written.
+ */
+async function writeState(tx: PgExecutor, run: RunRow, state: NewState, now: Date, extras: StateExtras = {}): Promise<State> {
+  const { set, history, state: written } = stateWrite(run, state, now, extras);
+  // Data-modifying CTEs run whether or not the query reads them; drizzle puts each in parentheses.
+  const update = tx.update(flowRuns).set(set).where(eq(flowRuns.id, run.id));
+  const insert = tx.insert(flowRunStates).values(history);
+  await tx.execute(sql`WITH run AS ${update}, state AS ${insert} SELECT 1`);
+  return written;
+}
+
+/**
+ * Runs orchestration for one proposal on `run` and writes the outcome, in the caller's
+ * transaction `tx`, which must hold the lock on the run's row (`SELECT ... FOR UPDATE`) that `run`
+ * was read under. Without `deploymentSlots`, a change that takes a slot of a deployment with a
+ * limit locks the deployment's row (after the run's: the store's lock order) and counts its slots.
+ */
+export async function transition(
+  tx: PgExecutor,
+  ctx: PostgresContext,
+  run: RunRow,
+  proposal: Proposal,
+  options: { extras?: StateExtras; deploymentSlots?: DeploymentSlots | null } = {},
+): Promise<OrchestrationResult & { written: NewState | null }> {
+  const now = ctx.clock.now();
+  let deploymentSlots = options.deploymentSlots ?? null;
+  // A run entering PENDING, or RUNNING without a slot (straight from SCHEDULED), takes a slot.
+  const takesSlot = proposal.type === 'PENDING' || (proposal.type === 'RUNNING' && !holdsSlot(run));
+  if (options.deploymentSlots === undefined && takesSlot && run.deploymentId) deploymentSlots = await lockedDeploymentSlots(tx, run.deploymentId);
+  const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds });
+  switch (decision.status) {
+    case 'ACCEPT':
+      return {
+        status: 'ACCEPT',
+        reason: null,
+        delaySeconds: null,
+        state: await writeState(tx, run, decision.state, now, options.extras),
+        written: decision.state,
+      };
+    case 'REJECT':
+      return {
+        status: 'REJECT',
+        reason: decision.reason,
+        delaySeconds: null,
+        state: decision.state ? await writeState(tx, run, decision.state, now) : toState(run),
+        written: decision.state,
+      };
+    case 'WAIT':
+      return { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, state: toState(run), written: null };
+    case 'ABORT':
+      return { status: 'ABORT', reason: decision.reason, delaySeconds: null, state: toState(run), written: null };
+  }
+}
+
+/**
+ * The `runsAvailable` channels on which these runs' claimers wait: their work pools and queues
+ * (workers) and their deployments (runners), each with how many of the runs it offers.
+ */
+export async function channelsOf(db: PgExecutor, runs: readonly RunPlace[]): Promise<Map<string, number>> {
+  const queues = queuesOf(runs);
+  const pools = new Map<string, string>();
+  if (queues.length > 0) {
+    const rows = await db
+      .select({ queue: workQueues.id, pool: workQueues.workPoolId })
+      .from(workQueues)
+      .where(sql`${workQueues.id} = ANY(${sql.placeholder('ids')}::text[])`)
+      .prepare('flow_runs.pools_of_queues')
+      .execute({ ids: queues });
+    for (const { queue, pool } of rows) pools.set(queue, pool);
+  }
+  return runChannels(runs, pools);
+}
+
+/** A deployment with the names a new run of it shows: its flow's, and its queue's and pool's. */
+function deploymentsWithNames(db: PgExecutor) {
+  return db
+    .select({ deployment: deployments, flowName: flows.name, workQueueName: workQueues.name, workPoolId: workPools.id, workPoolName: workPools.name })
+    .from(deployments)
+    .innerJoin(flows, eq(flows.id, deployments.flowId))
+    .leftJoin(workQueues, eq(workQueues.id, deployments.workQueueId))
+    .leftJoin(workPools, eq(workPools.id, workQueues.workPoolId));
+}
+
+type DeploymentWithNames = {
+  deployment: DeploymentRow;
+  flowName: string;
+  workQueueName: string | null;
+  workPoolId: string | null;
+  workPoolName: string | null;
+};
+
+async function deploymentWithNamesById(db: PgExecutor, id: string): Promise<DeploymentWithNames | undefined> {
+  const [row] = await deploymentsWithNames(db)
+    .where(eq(deployments.id, sql.placeholder('id')))
+    .prepare('flow_runs.deployment_with_names_by_id')
+    .execute({ id });
+  return row;
+}
+
+/**
+ * The deployment a new run is of, with its names, in one query: the same lookup as
+ * `requireDeployment` (by id, or by `flow/name`); a miss goes to `requireDeployment` for its error.
+ */
+async function findDeployment(db: PgExecutor, ref: string): Promise<DeploymentWithNames> {
+  let row: DeploymentWithNames | undefined;
+  if (!ref.includes('/')) row = await deploymentWithNamesById(db, ref);
+  else {
+    [row] = await deploymentsWithNames(db)
+      .where(and(eq(flows.name, sql.placeholder('flowName')), eq(deployments.name, sql.placeholder('deploymentName'))))
+      .prepare('flow_runs.deployment_with_names_by_name')
+      .execute(splitDeploymentName(ref));
+  }
+  if (row) return row;
+  const { id } = await requireDeployment(db, ref);
+  row = await deploymentWithNamesById(db, id);
+  if (!row) throw droverErrorOf('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
+  return row;
+}
+
+async function runByIdempotencyKey(db: PgExecutor, flowId: string, key: string): Promise<RunRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(flowRuns)
+    .where(and(eq(flowRuns.flowId, sql.placeholder('flowId')), eq(flowRuns.idempotencyKey, sql.placeholder('key'))))
+    .prepare('flow_runs.run_by_idempotency_key')
+    .execute({ flowId, key });
+  return row;
+}
+
+/**
+ * Inserts a new run and its first state in one statement, unless a run of its flow has its
+ * idempotency key: then neither is written and this returns false. A run with the same key that
+ * another server is inserting at this moment is waited for, and counts once it commits.
+ */
+async function insertNewRun(tx: PgExecutor, row: Omit<RunRow, 'result'>): Promise<boolean> {
+  const insertRun = tx
+    .insert(flowRuns)
+    .values(row)
+    .onConflictDoNothing({ target: [flowRuns.flowId, flowRuns.idempotencyKey] })
+    .returning({ id: flowRuns.id });
+  const { rows } = await tx.execute(
+    sql`WITH run AS ${insertRun}
+        INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
+        SELECT id, ${row.stateType}, ${row.stateName}, ${row.stateTimestamp}, NULL, ${row.nextScheduledStartTime} FROM run
+        RETURNING flow_run_id`,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Creates a run of a deployment. Parameters are the deployment's, shallow-merged with the given
+ * ones, and checked against its schema when it enforces one. An idempotency key returns the run
+ * it made before; the same key with other parameters is IDEMPOTENCY_CONFLICT.
+ */
+export async function createFlowRun(ctx: PostgresContext, input: FlowRunCreate): Promise<FlowRun> {
+  const spec = FlowRunCreate.parse(input);
+  const now = ctx.clock.now();
+  // Made before the first round trip: concurrent creates get ids (which order runs of one time) in the order they arrived.
+  const id = uuidv7(now.getTime());
+  const iso = now.toISOString();
+  return transaction(ctx, async (tx) => {
+    const { deployment, flowName, workPoolId, workPoolName, ...names } = await findDeployment(tx, spec.deployment);
+    const fullName = `${flowName}/${deployment.name}`;
+    const parameters = { ...deployment.parameters, ...spec.parameters };
+    if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName, deployment.parameterSchema, parameters);
+    let workQueueId = deployment.workQueueId;
+    let workQueueName = names.workQueueName;
+    if (spec.workQueueName !== undefined) {
+      workQueueId = await requireQueueOfDeployment(tx, workPoolId, spec.workQueueName, fullName);
+      workQueueName = spec.workQueueName;
+    }
+    if (workQueueId !== null && Object.keys(spec.jobVariables).length > 0) {
+      const [pool] = await tx
+        .select({ name: workPools.name, template: workPools.baseJobTemplate })
+        .from(workQueues)
+        .innerJoin(workPools, eq(workPools.id, workQueues.workPoolId))
+        .where(eq(workQueues.id, workQueueId));
+      if (pool) assertJobVariables(`a run of ${fullName}`, pool.name, pool.template.variables, spec.jobVariables);
+    }
+    if (spec.idempotencyKey !== undefined) {
+      const existing = await runByIdempotencyKey(tx, deployment.flowId, spec.idempotencyKey);
+      if (existing) return existingRun(tx, spec.idempotencyKey, existing, parameters);
+    }
+    // A child names a parent that exists (runs are deleted with no cascade, so a stale id is refused here).
+    if (spec.parentFlowRunId !== undefined) await requireRun(tx, spec.parentFlowRunId);
+    const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
+    const name =
+      spec.name ??
+      (deployment.flowRunName === null ? runName(id) : renderedRunName(deployment.flowRunName, flowName, deployment.name, parameters, new Date(scheduledTime)));
+    const row = newRunRow(
+      {
+        id,
+        name,
+        flowId: deployment.flowId,
+        deploymentId: deployment.id,
+        workQueueId,
+        parameters,
+        tags: [...new Set([...deployment.tags, ...spec.tags])],
+        idempotencyKey: spec.idempotencyKey ?? null,
+        jobVariables: spec.jobVariables,
+        autoScheduled: false,
+        scheduleId: null,
+        parentFlowRunId: spec.parentFlowRunId ?? null,
+      },
+      scheduledTime,
+      iso,
+    );
+    row.traceContext = runTraceContext(spec.traceContext, { id, deploymentId: deployment.id, name: row.name });
+    while (!(await insertNewRun(tx, row))) {
+      // Another server made a run with this key since the check above: that run is the answer.
+      const existing = await runByIdempotencyKey(tx, deployment.flowId, spec.idempotencyKey as string);
+      if (existing) return existingRun(tx, spec.idempotencyKey as string, existing, parameters);
+      // It was deleted as soon as made: the key is free again.
+    }
+    // A run's queue is its deployment's or another of the same pool (`requireQueueOfDeployment`), so its pool is the deployment's.
+    const runPoolId = workQueueId === null ? null : workPoolId;
+    const channels = new Map([[deploymentChannel(deployment.id), 1]]);
+    if (runPoolId) channels.set(runPoolId, 1);
+    if (workQueueId) channels.set(queueChannel(workQueueId), 1);
+    await notify(tx, runsAvailable(channels));
+    // The answer is built from what was written, with the names beside it, not read back.
+    return toFlowRun({
+      ...row,
+      result: null,
+      flowName,
+      deploymentName: deployment.name,
+      workQueueName,
+      workPoolName: runPoolId === null ? null : workPoolName,
+    });
+  });
+}
+
+/** The run an idempotency key made before, when asked for again with the same parameters. */
+async function existingRun(tx: PgExecutor, key: string, existing: RunRow, parameters: Record<string, unknown>): Promise<FlowRun> {
+  assertSameParameters(key, existing, parameters);
+  return (await loadRuns(tx, [existing.id]))[0] as FlowRun;
+}
+
+async function requireQueueOfDeployment(db: PgExecutor, poolId: string | null, name: string, fullName: string): Promise<string> {
+  const [queue] = poolId
+    ? await db
+        .select({ id: workQueues.id })
+        .from(workQueues)
+        .where(and(eq(workQueues.workPoolId, poolId), eq(workQueues.name, name)))
+    : [];
+  if (queue) return queue.id;
+  const queues = poolId
+    ? (await db.select({ name: workQueues.name }).from(workQueues).where(eq(workQueues.workPoolId, poolId)).orderBy(asc(workQueues.priority))).map(
+        (q) => q.name,
+      )
+    : [];
+  throw queueNotFound(name, poolId, queues, fullName);
+}
+
+export async function readFlowRun(ctx: PostgresContext, id: string): Promise<FlowRun> {
+  const run = (await loadRuns(ctx.db, [id]))[0];
+  if (!run) throw runNotFound(id);
+  return run;
+}
+
+/** The conditions of a run filter, over `selectRuns`' joins (pool and flow names). */
+function runFilterWhere(filter: ReturnType<typeof FlowRunCountFilter.parse>): SQL | undefined {
+  const where: SQL[] = [];
+  if (filter.states?.length) where.push(inArray(flowRuns.stateType, filter.states));
+  if (filter.stateName !== undefined) where.push(eq(flowRuns.stateName, filter.stateName));
+  if (filter.deploymentId !== undefined) where.push(eq(flowRuns.deploymentId, filter.deploymentId));
+  if (filter.parentFlowRunId !== undefined) where.push(eq(flowRuns.parentFlowRunId, filter.parentFlowRunId));
+  if (filter.workPoolName !== undefined) where.push(eq(workPools.name, filter.workPoolName));
+  if (filter.flowName !== undefined) where.push(eq(flows.name, filter.flowName));
+  if (filter.tags?.length) where.push(jsonArrayContainsAll(flowRuns.tags, filter.tags));
+  if (filter.expectedStartAfter !== undefined) where.push(gte(flowRuns.expectedStartTime, new Date(filter.expectedStartAfter).toISOString()));
+  if (filter.expectedStartBefore !== undefined) where.push(lte(flowRuns.expectedStartTime, new Date(filter.expectedStartBefore).toISOString()));
+  return and(...where);
+}
+
+export async function listFlowRuns(ctx: PostgresContext, input: FlowRunFilter): Promise<FlowRun[]> {
+  const filter = FlowRunFilter.parse(input);
+  const order =
+    filter.sort === 'EXPECTED_START_DESC' ? [desc(flowRuns.expectedStartTime), desc(flowRuns.id)] : [asc(flowRuns.expectedStartTime), asc(flowRuns.id)];
+  const rows = await selectRuns(ctx.db)
+    .where(runFilterWhere(filter))
+    .orderBy(...order)
+    .limit(filter.page.limit)
+    .offset(filter.page.offset);
+  return rows.map((r) => toFlowRun(flatten(r)));
+}
+
+/** How many runs match the filter (a list's total; slots in use when filtered by the states that hold one). */
+export async function countFlowRuns(ctx: PostgresContext, input: FlowRunCountFilter): Promise<FlowRunCount> {
+  const filter = FlowRunCountFilter.parse(input);
+  // Joined only when a filter names a flow or a pool, as in SQLite: a count needs the names no more than it needs them.
+  let query = ctx.db.select({ runs: count() }).from(flowRuns).$dynamic();
+  if (filter.flowName !== undefined) query = query.innerJoin(flows, eq(flows.id, flowRuns.flowId));
+  if (filter.workPoolName !== undefined) {
+    query = query.innerJoin(runQueue, eq(runQueue.id, flowRuns.workQueueId)).innerJoin(workPools, eq(workPools.id, runQueue.workPoolId));
+  }
+  const [row] = await query.where(runFilterWhere(filter));
+  return { count: row?.runs ?? 0 };
+}
+
+/** The runs with these ids, each with its claim's token (for the claimer's answer). */
+export async function claimedRuns(db: PgExecutor, claims: readonly { id: string; token: string }[]): Promise<ClaimedFlowRun[]> {
+  const tokens = new Map(claims.map((c) => [c.id, c.token]));
+  return (await loadRuns(db, [...tokens.keys()])).map((run) => ({ ...run, claimToken: tokens.get(run.id) as string }));
+}
+
+/**
+ * Proposes a state; orchestration decides. The answer carries the run's state afterwards. A
+ * proposal with a claim token that no longer holds the run is ABORTed and writes nothing.
+ */
+export async function setFlowRunState(ctx: PostgresContext, input: SetStateInput): Promise<OrchestrationResult> {
+  const { flowRunId, state, claimToken } = SetStateInput.parse(input);
+  const result = await transaction(ctx, async (tx) => {
+    const { run, workPoolId } = await lockRun(tx, flowRunId);
+    const lost = claimToken === undefined ? null : claimLost(run, claimToken);
+    if (lost !== null) return { status: 'ABORT' as const, reason: lost, delaySeconds: null, state: toState(run), written: null };
+    const again = claimToken === undefined ? null : repeatedProposal(run, state.type);
+    if (again !== null) return { ...again, delaySeconds: null, state: toState(run), written: null };
+    const { result: value, retries, retryDelaySeconds, ...proposal } = state;
+    const result = await transition(tx, ctx, run, proposal, { extras: { result: value, retries, retryDelaySeconds } });
+    if (result.written) {
+      const events: StoreEvent[] = [{ type: 'runStateChanged', flowRunId, stateType: result.written.type }];
+      // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
+      if (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type)) {
+        const pools = new Map(run.workQueueId !== null && workPoolId !== null ? [[run.workQueueId, workPoolId]] : []);
+        events.push(...runsAvailable(runChannels([run], pools)));
+      }
+      await notify(tx, events);
+    }
+    return result;
+  });
+  return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: result.state };
+}
+
+/**
+ * Runs a finished run again (FAILED, CRASHED or CANCELLED): back to SCHEDULED, AwaitingRetry, due
+ * now, with its history and logs kept; workers claim it like any due run.
+ */
+export async function retryFlowRun(ctx: PostgresContext, flowRunId: string): Promise<OrchestrationResult> {
+  return setFlowRunState(ctx, { flowRunId, state: { type: 'SCHEDULED', name: STATE_NAMES.awaitingRetry, message: 'Retried by request' } });
+}
+
+/**
+ * Asks for a run to stop: a run with no job yet is CANCELLED at once, a running one CANCELLING.
+ * Its unfinished descendants are cancelled first, deepest first, so no child outlives the parent
+ * that waits for it.
+ */
+export async function cancelFlowRun(ctx: PostgresContext, flowRunId: string, message = 'Cancelled by request'): Promise<OrchestrationResult> {
+  await requireRun(ctx.db, flowRunId);
+  for (const child of (await unfinishedDescendants(ctx.db, flowRunId)).reverse()) {
+    await setFlowRunState(ctx, { flowRunId: child, state: { type: 'CANCELLING', message: `Its parent run ${flowRunId} was cancelled` } });
+  }
+  return setFlowRunState(ctx, { flowRunId, state: { type: 'CANCELLING', message } });
+}
+
+/** The unfinished runs below `flowRunId`, parents before children (breadth first, bounded against cycles). */
+async function unfinishedDescendants(db: PgExecutor, flowRunId: string): Promise<string[]> {
+  const found: string[] = [];
+  const seen = new Set([flowRunId]);
+  let level = [flowRunId];
+  while (level.length > 0 && seen.size < 100_000) {
+    const children = (await db.select({ id: flowRuns.id, stateType: flowRuns.stateType }).from(flowRuns).where(inList(flowRuns.parentFlowRunId, level))).filter(
+      (c) => !seen.has(c.id),
+    );
+    for (const child of children) seen.add(child.id);
+    found.push(...children.filter((c) => !isTerminal(c.stateType)).map((c) => c.id));
+    level = children.map((c) => c.id);
+  }
+  return found;
+}
+
+/**
+ * Records that the runs' jobs are alive, and answers which of them are CANCELLING and which are
+ * no longer the sender's (`lost`); a lost run's heartbeat is not recorded. One statement records
+ * the heartbeats of the runs that hold a slot under the sender's claim (each row checked as it is
+ * updated, after any state change that holds it commits), and the answer is read from what it
+ * updated.
+ */
+export async function heartbeatFlowRuns(ctx: PostgresContext, input: RunHeartbeat): Promise<RunHeartbeatResult> {
+  const { runs } = RunHeartbeat.parse(input);
+  const now = ctx.clock.now().toISOString();
+  const ids = runs.map((r) => r.id);
+  const hashes = runs.map((r) => (r.claimToken === undefined ? null : claimHashOf(r.claimToken)));
+  // In a transaction only for its retry: rows locked in another order by another server may deadlock.
+  const rows = await transaction(ctx, (tx) =>
+    tx
+      .update(flowRuns)
+      .set({ lastHeartbeat: now })
+      .from(sql`unnest(${sql.param(ids)}::text[], ${sql.param(hashes)}::text[]) AS sent(id, claim_hash)`)
+      .where(and(sql`${flowRuns.id} = sent.id AND (sent.claim_hash IS NULL OR ${flowRuns.claimHash} = sent.claim_hash)`, holdsSlotSql))
+      .returning({ id: flowRuns.id, stateType: flowRuns.stateType, claimHash: flowRuns.claimHash }),
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const alive: string[] = [];
+  const cancelling: string[] = [];
+  const lost: string[] = [];
+  for (const { id, claimToken } of runs) {
+    const row = byId.get(id);
+    // Not updated: gone, holding no slot, or under another claim. Updated, but for another entry of the same run with another token: lost too.
+    if (!row || (claimToken !== undefined && row.claimHash !== claimHashOf(claimToken))) {
+      lost.push(id);
+      continue;
+    }
+    alive.push(id);
+    if (row.stateType === 'CANCELLING') cancelling.push(id);
+  }
+  return { updated: alive.length, cancelling, lost };
+}
+
+/**
+ * Records where a claimed run's job lives (after its worker launched it), so any worker can stop
+ * it later. Only the holder of the run's current claim may.
+ */
+export async function setInfrastructure(ctx: PostgresContext, input: SetInfrastructureInput): Promise<FlowRun> {
+  const { id, infrastructureId, claimToken } = SetInfrastructureInput.parse(input);
+  // One conditional update: the claim is checked on the row as it is written, so no lock is held across round trips.
+  for (;;) {
+    const updated = await ctx.db
+      .update(flowRuns)
+      .set({ infrastructureId, updated: ctx.clock.now().toISOString() })
+      .where(and(eq(flowRuns.id, id), eq(flowRuns.claimHash, claimHashOf(claimToken))))
+      .returning({ id: flowRuns.id });
+    if (updated.length > 0) break;
+    const lost = claimLost(await requireRun(ctx.db, id), claimToken);
+    if (lost !== null) throw droverErrorOf('CLAIM_LOST', `Cannot record the job of run ${id}: ${lost}`, { flowRunId: id });
+    // The claim holds the run after all: it was read between two changes of the run; try again.
+  }
+  return readFlowRun(ctx, id);
+}
+
+/** A run's state history, oldest first. */
+export async function readStateHistory(ctx: PostgresContext, flowRunId: string) {
+  await requireRun(ctx.db, flowRunId);
+  const rows = await ctx.db.select().from(flowRunStates).where(eq(flowRunStates.flowRunId, flowRunId)).orderBy(asc(flowRunStates.id));
+  return rows.map(toHistoryState);
+}
+
+/** Deletes a run with its history and logs. */
+export async function deleteFlowRun(ctx: PostgresContext, flowRunId: string): Promise<FlowRunDeleted> {
+  const deleted = await ctx.db.delete(flowRuns).where(eq(flowRuns.id, flowRunId)).returning({ id: flowRuns.id });
+  if (deleted.length === 0) throw runNotFound(flowRunId);
+  return { id: flowRunId };
+}
+
+/** Waits until the run reaches a final state or `timeoutMs` passes, then returns it as it is. */
+export async function waitForFlowRun(ctx: PostgresContext, flowRunId: string, timeoutMs: number): Promise<FlowRun> {
+  // Listening before the first read: the run may end (and its event arrive) while that read is on the wire.
+  let ended = () => {};
+  const end = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
+  const onChange = (id: string, type: string) => {
+    if (id === flowRunId && isTerminal(type as StateType)) ended();
+  };
+  ctx.events.on('runStateChanged', onChange);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const run = await readFlowRun(ctx, flowRunId);
+    if (isTerminal(run.state.type) || timeoutMs === 0) return run;
+    await Promise.race([end, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+    ctx.events.off('runStateChanged', onChange);
+  }
+  return readFlowRun(ctx, flowRunId);
+}
