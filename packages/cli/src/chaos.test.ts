@@ -62,7 +62,7 @@ afterAll(() => {
 });
 
 describe('Drover under SIGKILLs of its server, workers and jobs', () => {
-  it('never runs a run twice at once, never exceeds a limit, loses no run and completes none twice', { timeout: 300_000 }, async () => {
+  it('never runs a run twice at once, never exceeds a limit, loses no run and completes none twice', { timeout: 540_000 }, async () => {
     const seed = Number(process.env.DROVER_CHAOS_SEED ?? Date.now() % 1_000_000);
     const rand = random(seed);
     const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)] as T;
@@ -165,7 +165,9 @@ describe('Drover under SIGKILLs of its server, workers and jobs', () => {
         if (page.length < 100) return all;
       }
     };
-    const settledBy = Date.now() + 150_000;
+    // Room for the backlog the chaos left to drain on a loaded machine (CI runs this beside the
+    // PostgreSQL suite and the failover test): what is asserted is where runs end, not how fast.
+    const settledBy = Date.now() + 360_000;
     let runs: FlowRun[] = await everyRun();
     while (runs.some((r) => !isTerminal(r.state.type)) && Date.now() < settledBy) {
       await new Promise((resolve) => setTimeout(resolve, 1000));

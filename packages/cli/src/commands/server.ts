@@ -174,8 +174,8 @@ DROVER_CANCELLATION_GRACE_SECONDS (see the README).`,
       )
       .addHelpText('after', "\nEnvironment: as `drover server start` (DROVER_DATABASE_URL, DROVER_SERVICES and the services' settings).")
       .action(() => startServicesOnly(ctx)),
-    'DROVER_DATABASE_URL=postgresql://drover@db:5432/drover drover server services start',
-    'DROVER_SERVICES=scheduler,late-runs drover server services start',
+    'drover server services start',
+    'DROVER_DATABASE_URL=postgresql://drover@db:5432/drover DROVER_SERVICES=scheduler,late-runs drover server services start',
   );
 
   examples(
