@@ -114,6 +114,23 @@ describe('concurrent claims', () => {
       expect(await server.api.flowRuns.history.query({ id: runs[0]?.id as string })).toHaveLength(1);
     });
   });
+
+  it('decides concurrent proposals on one run one after another: one RUNNING, one COMPLETED', async () => {
+    await withApiServer(async (server) => {
+      await server.api.deployments.upsert.mutate({ flowName: 'etl', name: 'contended' });
+      const run = await server.api.flowRuns.create.mutate({ deployment: 'etl/contended' });
+      expect((await server.api.flowRuns.setState.mutate({ flowRunId: run.id, state: { type: 'PENDING' } })).status).toBe('ACCEPT');
+      const proposeAtOnce = (type: StateType) =>
+        Promise.all(Array.from({ length: 20 }, () => server.client({ batch: false }).flowRuns.setState.mutate({ flowRunId: run.id, state: { type } })));
+      // Each proposal is decided on the state the one before it wrote: a second RUNNING or
+      // COMPLETED decided on a stale read would be accepted and written twice.
+      expect((await proposeAtOnce('RUNNING')).filter((answer) => answer.status === 'ACCEPT')).toHaveLength(1);
+      expect((await proposeAtOnce('COMPLETED')).filter((answer) => answer.status === 'ACCEPT')).toHaveLength(1);
+      const history = await server.api.flowRuns.history.query({ id: run.id });
+      expect(history.map((state) => state.type)).toEqual(['SCHEDULED', 'PENDING', 'RUNNING', 'COMPLETED']);
+      expect(await server.api.flowRuns.read.query({ id: run.id })).toMatchObject({ runCount: 1, state: { type: 'COMPLETED' } });
+    });
+  });
 });
 
 describe('concurrency limits under concurrent claims', () => {

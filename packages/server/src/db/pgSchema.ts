@@ -172,8 +172,10 @@ export const flowRuns = pgTable(
   },
   (t) => [
     uniqueIndex('flow_runs_idempotency').on(t.flowId, t.idempotencyKey),
-    index('flow_runs_claim').on(t.workQueueId, t.stateType, t.nextScheduledStartTime),
-    index('flow_runs_deployment_state').on(t.deploymentId, t.stateType),
+    // Claims read due runs in (due time, id) order under FOR UPDATE, which keeps the planner from a
+    // top-N sort: without `id` in these indexes each claim sorted every due run of its queue.
+    index('flow_runs_claim').on(t.workQueueId, t.stateType, t.nextScheduledStartTime, t.id),
+    index('flow_runs_deployment_state').on(t.deploymentId, t.stateType, t.nextScheduledStartTime, t.id),
     index('flow_runs_deployment_expected').on(t.deploymentId, t.expectedStartTime),
     index('flow_runs_flow_expected').on(t.flowId, t.expectedStartTime),
     index('flow_runs_schedule_state').on(t.scheduleId, t.stateType, t.nextScheduledStartTime),

@@ -9,18 +9,18 @@ import type { PgExecutor } from '../../db/postgres.js';
 import { type ActiveSchedule, type AutoRun, autoRunRow, type ScheduledDeployment } from '../autoRuns.js';
 import { runChannels } from '../flowRuns.js';
 import { notify, type PostgresContext, runsAvailable, transaction } from './postgresContext.js';
-import { inList, textArray } from './sqlDialect.js';
+import { columnNames, inList, rowJson, textArray } from './sqlDialect.js';
 
 /**
- * Rows per INSERT: a statement takes at most 65,535 parameters, and a run row has about 30 columns.
- * One multi-row statement per chunk instead of one per run: each statement is a round trip.
+ * Runs per INSERT: one statement per chunk instead of one per run (each statement is a round
+ * trip), the rows as one JSON parameter (`rowJson`), which PostgreSQL unpacks into the table's
+ * column types; Drizzle's multi-row insert cost the server more to build than the database to run.
  */
 const INSERT_CHUNK = 1000;
+const RUN_COLUMNS = columnNames(flowRuns);
 
-/** Unpaused deployments matching `where` that have active schedules, in id order, at most `limit`. */
-function deploymentsWithSchedules(db: PgExecutor, where: SQL | undefined, limit: number) {
-  const hasActive = sql`EXISTS (SELECT 1 FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = ${deployments.id} AND ${deploymentSchedules.active})`;
-  // Only what scheduled runs copy (see ../autoRuns.ts).
+/** Unpaused deployments matching `where`, in id order, at most `limit`: only what scheduled runs copy (see ../autoRuns.ts). */
+function unpausedDeployments(db: PgExecutor, where: SQL, limit: number) {
   return db
     .select({
       id: deployments.id,
@@ -34,63 +34,77 @@ function deploymentsWithSchedules(db: PgExecutor, where: SQL | undefined, limit:
     })
     .from(deployments)
     .innerJoin(flows, eq(flows.id, deployments.flowId))
-    .where(and(where, hasActive, eq(deployments.paused, false)))
+    .where(and(where, eq(deployments.paused, false)))
     .orderBy(asc(deployments.id))
     .limit(limit);
 }
 
+type DeploymentRow = Awaited<ReturnType<typeof unpausedDeployments>>[number];
+
 /**
  * Unpaused deployments that have active schedules, `limit` at a time in id order after
  * `afterId`, each with its active schedules; or exactly the deployments in `ids`.
+ *
+ * Which deployments have an active schedule is found from each page's schedules, not by the page
+ * query: as an EXISTS there, a planner without statistics (a new or fast-growing database, or one
+ * with autovacuum off) read every active schedule for each page, which made a pass quadratic.
  */
 export async function scheduledDeployments(
   db: PgExecutor,
   page: { afterId: string; limit: number } | { ids: readonly string[] },
 ): Promise<ScheduledDeployment[]> {
-  if ('ids' in page && page.ids.length === 0) return [];
-  const rows =
-    'ids' in page
-      ? await deploymentsWithSchedules(db, inList(deployments.id, page.ids), page.ids.length)
-      : await deploymentsWithSchedules(db, gt(deployments.id, page.afterId), page.limit);
+  if ('ids' in page)
+    return page.ids.length === 0 ? [] : withActiveSchedules(db, await unpausedDeployments(db, inList(deployments.id, page.ids), page.ids.length));
+  for (let afterId = page.afterId; ; ) {
+    const rows = await unpausedDeployments(db, gt(deployments.id, afterId), page.limit);
+    if (rows.length === 0) return [];
+    const scheduled = await withActiveSchedules(db, rows);
+    if (scheduled.length > 0) return scheduled;
+    afterId = (rows.at(-1) as DeploymentRow).id;
+  }
+}
+
+/** The deployments of `rows` that have active schedules, each with them in order. */
+async function withActiveSchedules(db: PgExecutor, rows: readonly DeploymentRow[]): Promise<ScheduledDeployment[]> {
   if (rows.length === 0) return [];
-  const schedules = await db
-    .select({
-      id: deploymentSchedules.id,
-      deploymentId: deploymentSchedules.deploymentId,
-      slug: deploymentSchedules.slug,
-      schedule: deploymentSchedules.schedule,
-      parameters: deploymentSchedules.parameters,
-      maxScheduledRuns: deploymentSchedules.maxScheduledRuns,
-    })
-    .from(deploymentSchedules)
-    .where(
-      and(
-        inList(
-          deploymentSchedules.deploymentId,
-          rows.map((r) => r.id),
-        ),
-        eq(deploymentSchedules.active, true),
-      ),
-    )
-    .orderBy(asc(deploymentSchedules.position));
+  // One lookup per deployment: OFFSET 0 keeps PostgreSQL from making it a join, which without
+  // statistics reads every schedule.
+  const { rows: schedules } = await db.execute<{ [K in keyof ActiveSchedule]: ActiveSchedule[K] } & { deploymentId: string }>(sql`
+    SELECT s.id, s.deployment_id AS "deploymentId", s.slug, s.schedule, s.parameters, s.max_scheduled_runs AS "maxScheduledRuns"
+    FROM unnest(${textArray(rows.map((r) => r.id))}) AS d(id)
+    CROSS JOIN LATERAL (
+      SELECT * FROM ${deploymentSchedules} WHERE ${deploymentSchedules.deploymentId} = d.id AND ${deploymentSchedules.active} OFFSET 0
+    ) AS s
+    ORDER BY s.position`);
   const byDeployment = new Map<string, ActiveSchedule[]>();
   for (const { deploymentId, ...schedule } of schedules) {
     const list = byDeployment.get(deploymentId);
     if (list) list.push(schedule);
     else byDeployment.set(deploymentId, [schedule]);
   }
-  return rows.map((row) => ({ ...row, schedules: byDeployment.get(row.id) ?? [] }));
+  return rows.flatMap((row) => {
+    const active = byDeployment.get(row.id);
+    return active ? [{ ...row, schedules: active }] : [];
+  });
 }
 
-/** For each schedule: how many scheduler runs lie ahead of `now`, and the last one's time. */
+/**
+ * For each schedule: how many scheduler runs lie ahead of `now`, and the last one's time. One
+ * lookup per schedule (LATERAL), each a range of `flow_runs_schedule_state`: as one scan filtered
+ * by the list, a planner without statistics read every SCHEDULED run of the database for each page
+ * of a pass.
+ */
 export async function futureAutoRuns(db: PgExecutor, scheduleIds: readonly string[], now: Date): Promise<Map<string, { count: number; last: string }>> {
   if (scheduleIds.length === 0) return new Map();
-  const rows = await db
-    .select({ scheduleId: flowRuns.scheduleId, count: sql<number>`count(*)::int`, last: sql<string>`max(${flowRuns.nextScheduledStartTime})` })
-    .from(flowRuns)
-    .where(and(inList(flowRuns.scheduleId, scheduleIds), eq(flowRuns.stateType, 'SCHEDULED'), gt(flowRuns.nextScheduledStartTime, now.toISOString())))
-    .groupBy(flowRuns.scheduleId);
-  return new Map(rows.map((r) => [r.scheduleId as string, { count: r.count, last: r.last }]));
+  const { rows } = await db.execute<{ scheduleId: string; count: number; last: string | null }>(sql`
+    SELECT s.id AS "scheduleId", ahead.count, ahead.last
+    FROM unnest(${textArray(scheduleIds)}) AS s(id)
+    CROSS JOIN LATERAL (
+      SELECT count(*)::int AS count, max(${flowRuns.nextScheduledStartTime}) AS last FROM ${flowRuns}
+      WHERE ${flowRuns.scheduleId} = s.id AND ${flowRuns.stateType} = 'SCHEDULED' AND ${flowRuns.nextScheduledStartTime} > ${now.toISOString()}
+    ) AS ahead
+    WHERE ahead.count > 0`);
+  return new Map(rows.map((r) => [r.scheduleId, { count: r.count, last: r.last as string }]));
 }
 
 /**
@@ -115,17 +129,14 @@ export async function insertAutoRuns(ctx: PostgresContext, runs: readonly AutoRu
     const added: { workQueueId: string | null; deploymentId: string | null }[] = [];
     const pools = new Map<string, string>();
     for (let start = 0; start < still.length; start += INSERT_CHUNK) {
-      const rows = still.slice(start, start + INSERT_CHUNK).map((run) => autoRunRow(run, now));
-      // No row back for a run: its key exists already (an earlier pass, here or on another server, made it).
-      const insertRuns = tx
-        .insert(flowRuns)
-        .values(rows)
-        .onConflictDoNothing({ target: [flowRuns.flowId, flowRuns.idempotencyKey] })
-        .returning({ id: flowRuns.id, time: flowRuns.nextScheduledStartTime, workQueueId: flowRuns.workQueueId, deploymentId: flowRuns.deploymentId });
+      const rows = still.slice(start, start + INSERT_CHUNK).map((run) => rowJson(RUN_COLUMNS, autoRunRow(run, now)));
       // One statement (one round trip) inserts the runs and their first states, and reads the pools they are
-      // offered in. A CTE's RETURNING keeps the columns' own names.
+      // offered in. No row back for a run: its key exists already (an earlier pass, here or on another server, made it).
       const { rows: fresh } = await tx.execute<{ workQueueId: string | null; deploymentId: string | null; workPoolId: string | null }>(sql`
-        WITH run AS ${insertRuns},
+        WITH run AS (
+          INSERT INTO ${flowRuns} SELECT * FROM json_populate_recordset(NULL::flow_runs, ${JSON.stringify(rows)}::json)
+          ON CONFLICT (flow_id, idempotency_key) DO NOTHING
+          RETURNING id, next_scheduled_start_time, work_queue_id, deployment_id),
         state AS (
           INSERT INTO ${flowRunStates} (flow_run_id, type, name, timestamp, message, scheduled_time)
           SELECT id, 'SCHEDULED', 'Scheduled', ${iso}, NULL, next_scheduled_start_time FROM run

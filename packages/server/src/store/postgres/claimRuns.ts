@@ -16,8 +16,8 @@
  * every run in memory, and the states are written together at the end (`writeStates`).
  */
 import { ClaimDeploymentRunsInput, type ClaimedFlowRun, ClaimRunsInput } from '@drover/schemas';
-import { and, asc, count, eq, gt, inArray, isNotNull, lte, min, or, type SQL, sql } from 'drizzle-orm';
-import { deployments, flowRunStates, flowRuns, workQueues } from '../../db/pgSchema.js';
+import { and, asc, count, eq, getTableColumns, gt, inArray, isNotNull, lte, min, type SQL, sql } from 'drizzle-orm';
+import { deployments, flowRuns, workQueues } from '../../db/pgSchema.js';
 import type { PgExecutor, PgTx } from '../../db/postgres.js';
 import { type NewState, orchestrate } from '../../orchestration.js';
 import {
@@ -37,13 +37,15 @@ import {
 } from '../claimRuns.js';
 import { type StateExtras, stateWrite } from '../flowRuns.js';
 import { claimedRuns, holdsSlotSql, newClaim, setFlowRunState } from './flowRuns.js';
-import { notify, type PostgresContext, type StoreEvent, transaction } from './postgresContext.js';
-import { inList } from './sqlDialect.js';
+import { EVENTS_CHANNEL, notifyPayloads, type PostgresContext, type StoreEvent, transaction } from './postgresContext.js';
+import { columnNames, inList, rowJson, textArray } from './sqlDialect.js';
 import { lockPool } from './workPools.js';
 
 type RunRow = typeof flowRuns.$inferSelect;
 /** A page of due runs after the cursor (`afterTime`, `afterId`; both '' for the first page). */
-type Page = (after: { afterTime: string; afterId: string; pageSize: number }) => Promise<RunRow[]>;
+type Page = (after: { afterTime: string; afterId: string; pageSize: number }) => Promise<DueRun[]>;
+/** A due run, and whether its deployment has a concurrency limit (read with it, to spare the claim a round trip when none has). */
+type DueRun = RunRow & { limited: boolean };
 
 /**
  * Due SCHEDULED runs matching `where`, soonest first, `pageSize` at a time after the cursor,
@@ -51,9 +53,11 @@ type Page = (after: { afterTime: string; afterId: string; pageSize: number }) =>
  * prepared statement: its text must be the same on every call.
  */
 function dueRuns(tx: PgTx, name: string, where: SQL) {
-  const afterTime = sql.placeholder('afterTime');
   return tx
-    .select()
+    .select({
+      ...getTableColumns(flowRuns),
+      limited: sql<boolean>`EXISTS (SELECT 1 FROM ${deployments} WHERE ${deployments.id} = ${flowRuns.deploymentId} AND ${deployments.concurrencyLimit} IS NOT NULL)`,
+    })
     .from(flowRuns)
     .where(
       and(
@@ -61,7 +65,8 @@ function dueRuns(tx: PgTx, name: string, where: SQL) {
         eq(flowRuns.stateType, 'SCHEDULED'),
         eq(flowRuns.retryInProcess, false),
         lte(flowRuns.nextScheduledStartTime, sql.placeholder('before')),
-        or(gt(flowRuns.nextScheduledStartTime, afterTime), and(eq(flowRuns.nextScheduledStartTime, afterTime), gt(flowRuns.id, sql.placeholder('afterId')))),
+        // A row comparison, which the claim indexes seek to (an OR of the two would be a filter).
+        sql`(${flowRuns.nextScheduledStartTime}, ${flowRuns.id}) > (${sql.placeholder('afterTime')}, ${sql.placeholder('afterId')})`,
       ),
     )
     .orderBy(asc(flowRuns.nextScheduledStartTime), asc(flowRuns.id))
@@ -138,8 +143,7 @@ async function claimOnce(ctx: PostgresContext, claim: Claim): Promise<ClaimAttem
       writes.push(...claimed.writes);
       remaining -= claimed.taken.length;
     }
-    await writeStates(tx, writes);
-    await notify(tx, stateEvents(taken, ended));
+    await writeStates(tx, writes, stateEvents(taken, ended));
     return { taken, workPoolId: pool.id, queueIds };
   });
   return { runs: await claimedRuns(ctx.db, taken), workPoolId, queueIds };
@@ -226,10 +230,11 @@ async function claimDue(
   let pageSize = Math.min(take, MAX_PAGE);
   while (taken.length < take) {
     const runs = await page({ ...after, pageSize });
+    for (const run of runs) if (run.deploymentId !== null && !run.limited && !limits.has(run.deploymentId)) limits.set(run.deploymentId, null);
     await lockDeploymentLimits(
       tx,
       limits,
-      runs.flatMap((run) => run.deploymentId ?? []),
+      runs.flatMap((run) => (run.limited && run.deploymentId !== null ? [run.deploymentId] : [])),
     );
     for (const run of runs) {
       if (taken.length >= take) break;
@@ -256,24 +261,43 @@ async function claimDue(
   return { taken, ended, writes };
 }
 
-/**
- * Runs per statement of `writeStates`: a run's UPDATE and history row bind about 25 parameters,
- * and a statement takes at most 65,535 (a claim may cancel many more runs than it takes).
- */
-const WRITE_CHUNK = 500;
+const RUN_COLUMNS = columnNames(flowRuns);
 
 /**
  * Writes the states a claim decided onto its runs and into their histories, as `transition`
- * writes one (see ../flowRuns.ts `stateWrite`), in one statement per `WRITE_CHUNK` runs: each
- * run's UPDATE is a CTE of its own (data-modifying CTEs all run), and the history rows one INSERT.
+ * writes one (see ../flowRuns.ts `stateWrite`), and sends the `events` they make (on commit), in
+ * one statement: the rows travel as one JSON parameter per set of changed columns, unpacked by
+ * `json_populate_recordset` into the tables' own column types. One UPDATE per set of columns
+ * (most claims have one), one INSERT for the history, each a CTE (data-modifying CTEs all run).
+ * A statement per run, or one CTE per run, cost the claim (holding its pool's lock) a round trip
+ * or a plan per run.
  */
-async function writeStates(tx: PgTx, writes: readonly Write[]): Promise<void> {
-  for (let start = 0; start < writes.length; start += WRITE_CHUNK) {
-    const chunk = writes.slice(start, start + WRITE_CHUNK).map(({ run, state, now, extras }) => ({ id: run.id, ...stateWrite(run, state, now, extras) }));
-    const updates = chunk.map(({ id, set }, i) => sql`${sql.raw(`run${i}`)} AS ${tx.update(flowRuns).set(set).where(eq(flowRuns.id, id))}`);
-    const history = tx.insert(flowRunStates).values(chunk.map((write) => write.history));
-    await tx.execute(sql`WITH ${sql.join(updates, sql`, `)}, history AS ${history} SELECT 1`);
+async function writeStates(tx: PgTx, writes: readonly Write[], events: readonly StoreEvent[]): Promise<void> {
+  if (writes.length === 0) return;
+  const bySetColumns = new Map<string, Record<string, unknown>[]>();
+  const history: Record<string, unknown>[] = [];
+  for (const { run, state, now, extras } of writes) {
+    const write = stateWrite(run, state, now, extras);
+    const row = rowJson(RUN_COLUMNS, { id: run.id, ...write.set });
+    const columns = Object.keys(row).sort().join(',');
+    const rows = bySetColumns.get(columns);
+    if (rows) rows.push(row);
+    else bySetColumns.set(columns, [row]);
+    const { flowRunId, type, name, timestamp, message, scheduledTime } = write.history;
+    history.push({ flow_run_id: flowRunId, type, name, timestamp, message, scheduled_time: scheduledTime });
   }
+  const updates = [...bySetColumns].map(([columns, rows], i) => {
+    const set = columns
+      .split(',')
+      .filter((column) => column !== 'id')
+      .map((column) => sql`${sql.identifier(column)} = v.${sql.identifier(column)}`);
+    return sql`${sql.identifier(`runs${i}`)} AS (UPDATE flow_runs SET ${sql.join(set, sql`, `)}
+      FROM json_populate_recordset(NULL::flow_runs, ${JSON.stringify(rows)}::json) AS v WHERE flow_runs.id = v.id)`;
+  });
+  await tx.execute(sql`WITH ${sql.join(updates, sql`, `)},
+    history AS (INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
+      SELECT flow_run_id, type, name, timestamp, message, scheduled_time FROM json_populate_recordset(NULL::flow_run_states, ${JSON.stringify(history)}::json))
+    SELECT count(*) FROM (SELECT pg_notify(${EVENTS_CHANNEL}, payload) FROM unnest(${textArray(notifyPayloads(events))}) AS payload) AS sent`);
 }
 
 /**
@@ -332,8 +356,7 @@ export async function claimDeploymentRuns(ctx: PostgresContext, input: ClaimDepl
         limits,
         claim.workerName,
       );
-      await writeStates(tx, claimed.writes);
-      await notify(tx, stateEvents(claimed.taken, claimed.ended));
+      await writeStates(tx, claimed.writes, stateEvents(claimed.taken, claimed.ended));
       return claimed.taken;
     });
     return claimedRuns(ctx.db, taken);

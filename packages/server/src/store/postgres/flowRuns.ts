@@ -30,7 +30,7 @@ import {
 import { and, asc, count, desc, eq, gte, inArray, isNotNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { deployments, flowRunStates, flowRuns, flows, workPools, workQueues } from '../../db/pgSchema.js';
-import type { PgExecutor } from '../../db/postgres.js';
+import type { PgDb, PgExecutor } from '../../db/postgres.js';
 import { deploymentChannel, queueChannel } from '../../events.js';
 import { runName, uuidv7 } from '../../ids.js';
 import { type DeploymentSlots, holdsSlot, type NewState, orchestrate, type Proposal } from '../../orchestration.js';
@@ -48,13 +48,24 @@ import {
   repeatedProposal,
   runChannels,
   type StateExtras,
+  type StateWrite,
   stateWrite,
   toHistoryState,
 } from '../flowRuns.js';
 import { type FlowRunRow, toFlowRun, toState } from '../rows.js';
 import { requireDeployment } from './deployments.js';
-import { notify, type PostgresContext, runsAvailable, type StoreEvent, transaction } from './postgresContext.js';
-import { inList, jsonArrayContainsAll } from './sqlDialect.js';
+import {
+  EVENTS_CHANNEL,
+  notify,
+  notifyPayloads,
+  type PostgresContext,
+  preparedOnPool,
+  preparedQuery,
+  runsAvailable,
+  type StoreEvent,
+  transaction,
+} from './postgresContext.js';
+import { columnNames, inList, jsonArrayContainsAll, rowJson } from './sqlDialect.js';
 
 // The pure parts both stores share, for the other PostgreSQL modules that make and claim runs.
 export { newClaim, type StateExtras } from '../flowRuns.js';
@@ -107,19 +118,21 @@ export const holdsSlotSql = or(
 ) as SQL;
 
 /** The runs with these ids, in this order (ids not found are left out). */
-async function loadRuns(db: PgExecutor, ids: readonly string[]): Promise<FlowRun[]> {
+async function loadRuns(db: PgDb, ids: readonly string[]): Promise<FlowRun[]> {
   if (ids.length === 0) return [];
   if (ids.length === 1) {
-    const [row] = await selectRuns(db)
-      .where(eq(flowRuns.id, sql.placeholder('id')))
-      .prepare('flow_runs.run_with_names')
-      .execute({ id: ids[0] });
+    const [row] = await preparedOnPool(db, 'flow_runs.run_with_names', (db, name) =>
+      selectRuns(db)
+        .where(eq(flowRuns.id, sql.placeholder('id')))
+        .prepare(name),
+    ).execute({ id: ids[0] });
     return row ? [toFlowRun(flatten(row))] : [];
   }
-  const rows = await selectRuns(db)
-    .where(sql`${flowRuns.id} = ANY(${sql.placeholder('ids')}::text[])`)
-    .prepare('flow_runs.runs_with_names')
-    .execute({ ids });
+  const rows = await preparedOnPool(db, 'flow_runs.runs_with_names', (db, name) =>
+    selectRuns(db)
+      .where(sql`${flowRuns.id} = ANY(${sql.placeholder('ids')}::text[])`)
+      .prepare(name),
+  ).execute({ ids });
   const byId = new Map(rows.map((r) => [r.run.id, toFlowRun(flatten(r))]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
@@ -200,6 +213,38 @@ async function writeState(tx: PgExecutor, run: RunRow, state: NewState, now: Dat
   return written;
 }
 
+/** What orchestration decided for a proposal, and the state it writes, if any (with what goes beside it). */
+type Decided = {
+  readonly result: OrchestrationResult;
+  readonly write: { readonly state: NewState; readonly extras?: StateExtras } | null;
+  readonly now: Date;
+};
+
+/** Orchestration's decision on `proposal` for `run`, with `deploymentSlots` counted by the caller. */
+function decide(ctx: PostgresContext, run: RunRow, proposal: Proposal, deploymentSlots: DeploymentSlots | null, extras?: StateExtras): Decided {
+  const now = ctx.clock.now();
+  const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds });
+  switch (decision.status) {
+    case 'ACCEPT':
+      return { result: { status: 'ACCEPT', reason: null, delaySeconds: null, state: toState(run) }, write: { state: decision.state, extras }, now };
+    case 'REJECT':
+      return {
+        result: { status: 'REJECT', reason: decision.reason, delaySeconds: null, state: toState(run) },
+        write: decision.state ? { state: decision.state } : null,
+        now,
+      };
+    case 'WAIT':
+      return { result: { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, state: toState(run) }, write: null, now };
+    case 'ABORT':
+      return { result: { status: 'ABORT', reason: decision.reason, delaySeconds: null, state: toState(run) }, write: null, now };
+  }
+}
+
+/** A change that makes `run` take a slot of its deployment: entering PENDING, or RUNNING without a slot (straight from SCHEDULED). */
+function takesSlot(run: RunRow, proposal: Proposal): boolean {
+  return run.deploymentId !== null && (proposal.type === 'PENDING' || (proposal.type === 'RUNNING' && !holdsSlot(run)));
+}
+
 /**
  * Runs orchestration for one proposal on `run` and writes the outcome, in the caller's
  * transaction `tx`, which must hold the lock on the run's row (`SELECT ... FOR UPDATE`) that `run`
@@ -213,34 +258,11 @@ export async function transition(
   proposal: Proposal,
   options: { extras?: StateExtras; deploymentSlots?: DeploymentSlots | null } = {},
 ): Promise<OrchestrationResult & { written: NewState | null }> {
-  const now = ctx.clock.now();
   let deploymentSlots = options.deploymentSlots ?? null;
-  // A run entering PENDING, or RUNNING without a slot (straight from SCHEDULED), takes a slot.
-  const takesSlot = proposal.type === 'PENDING' || (proposal.type === 'RUNNING' && !holdsSlot(run));
-  if (options.deploymentSlots === undefined && takesSlot && run.deploymentId) deploymentSlots = await lockedDeploymentSlots(tx, run.deploymentId);
-  const decision = orchestrate(run, proposal, { now, deploymentSlots, slotWaitSeconds: ctx.settings.slotWaitSeconds });
-  switch (decision.status) {
-    case 'ACCEPT':
-      return {
-        status: 'ACCEPT',
-        reason: null,
-        delaySeconds: null,
-        state: await writeState(tx, run, decision.state, now, options.extras),
-        written: decision.state,
-      };
-    case 'REJECT':
-      return {
-        status: 'REJECT',
-        reason: decision.reason,
-        delaySeconds: null,
-        state: decision.state ? await writeState(tx, run, decision.state, now) : toState(run),
-        written: decision.state,
-      };
-    case 'WAIT':
-      return { status: 'WAIT', reason: decision.reason, delaySeconds: decision.delaySeconds, state: toState(run), written: null };
-    case 'ABORT':
-      return { status: 'ABORT', reason: decision.reason, delaySeconds: null, state: toState(run), written: null };
-  }
+  if (options.deploymentSlots === undefined && takesSlot(run, proposal)) deploymentSlots = await lockedDeploymentSlots(tx, run.deploymentId as string);
+  const { result, write, now } = decide(ctx, run, proposal, deploymentSlots, options.extras);
+  if (!write) return { ...result, written: null };
+  return { ...result, state: await writeState(tx, run, write.state, now, write.extras), written: write.state };
 }
 
 /**
@@ -280,11 +302,12 @@ type DeploymentWithNames = {
   workPoolName: string | null;
 };
 
-async function deploymentWithNamesById(db: PgExecutor, id: string): Promise<DeploymentWithNames | undefined> {
-  const [row] = await deploymentsWithNames(db)
-    .where(eq(deployments.id, sql.placeholder('id')))
-    .prepare('flow_runs.deployment_with_names_by_id')
-    .execute({ id });
+async function deploymentWithNamesById(db: PgDb, id: string): Promise<DeploymentWithNames | undefined> {
+  const [row] = await preparedOnPool(db, 'flow_runs.deployment_with_names_by_id', (db, name) =>
+    deploymentsWithNames(db)
+      .where(eq(deployments.id, sql.placeholder('id')))
+      .prepare(name),
+  ).execute({ id });
   return row;
 }
 
@@ -292,14 +315,15 @@ async function deploymentWithNamesById(db: PgExecutor, id: string): Promise<Depl
  * The deployment a new run is of, with its names, in one query: the same lookup as
  * `requireDeployment` (by id, or by `flow/name`); a miss goes to `requireDeployment` for its error.
  */
-async function findDeployment(db: PgExecutor, ref: string): Promise<DeploymentWithNames> {
+async function findDeployment(db: PgDb, ref: string): Promise<DeploymentWithNames> {
   let row: DeploymentWithNames | undefined;
   if (!ref.includes('/')) row = await deploymentWithNamesById(db, ref);
   else {
-    [row] = await deploymentsWithNames(db)
-      .where(and(eq(flows.name, sql.placeholder('flowName')), eq(deployments.name, sql.placeholder('deploymentName'))))
-      .prepare('flow_runs.deployment_with_names_by_name')
-      .execute(splitDeploymentName(ref));
+    [row] = await preparedOnPool(db, 'flow_runs.deployment_with_names_by_name', (db, name) =>
+      deploymentsWithNames(db)
+        .where(and(eq(flows.name, sql.placeholder('flowName')), eq(deployments.name, sql.placeholder('deploymentName'))))
+        .prepare(name),
+    ).execute(splitDeploymentName(ref));
   }
   if (row) return row;
   const { id } = await requireDeployment(db, ref);
@@ -308,40 +332,51 @@ async function findDeployment(db: PgExecutor, ref: string): Promise<DeploymentWi
   return row;
 }
 
+/**
+ * The run of `flowId` with idempotency key `key`. Not a prepared statement: a generic plan made
+ * while `flow_runs` was nearly empty (a new database) can stay on another index of `flow_id` and
+ * read every run of the flow for ever after; this is only asked after a create's key collided.
+ */
 async function runByIdempotencyKey(db: PgExecutor, flowId: string, key: string): Promise<RunRow | undefined> {
   const [row] = await db
     .select()
     .from(flowRuns)
-    .where(and(eq(flowRuns.flowId, sql.placeholder('flowId')), eq(flowRuns.idempotencyKey, sql.placeholder('key'))))
-    .prepare('flow_runs.run_by_idempotency_key')
-    .execute({ flowId, key });
+    .where(and(eq(flowRuns.flowId, flowId), eq(flowRuns.idempotencyKey, key)));
   return row;
 }
 
+const RUN_COLUMNS = columnNames(flowRuns);
+
 /**
- * Inserts a new run and its first state in one statement, unless a run of its flow has its
- * idempotency key: then neither is written and this returns false. A run with the same key that
- * another server is inserting at this moment is waited for, and counts once it commits.
+ * Inserts a new run and its first state, and announces it (`events`, sent on commit), in one
+ * statement, so in one implicit transaction with no BEGIN and COMMIT round trips; unless a run of
+ * its flow has its idempotency key: then nothing is written nor sent and this returns false. A run
+ * with the same key that another server is inserting at this moment is waited for, and counts
+ * once it commits.
  */
-async function insertNewRun(tx: PgExecutor, row: Omit<RunRow, 'result'>): Promise<boolean> {
-  const insertRun = tx
-    .insert(flowRuns)
-    .values(row)
-    .onConflictDoNothing({ target: [flowRuns.flowId, flowRuns.idempotencyKey] })
-    .returning({ id: flowRuns.id });
-  const { rows } = await tx.execute(
-    sql`WITH run AS ${insertRun}
-        INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
-        SELECT id, ${row.stateType}, ${row.stateName}, ${row.stateTimestamp}, NULL, ${row.nextScheduledStartTime} FROM run
-        RETURNING flow_run_id`,
-  );
+async function insertNewRun(db: PgDb, row: Omit<RunRow, 'result'>, events: readonly StoreEvent[]): Promise<boolean> {
+  const rows = await preparedQuery(db, 'drover_insert_run', INSERT_RUN, [JSON.stringify(rowJson(RUN_COLUMNS, row)), EVENTS_CHANNEL, notifyPayloads(events)]);
   return rows.length > 0;
 }
+
+const INSERT_RUN = `WITH run AS (
+    INSERT INTO flow_runs SELECT * FROM json_populate_record(NULL::flow_runs, $1::json)
+    ON CONFLICT (flow_id, idempotency_key) DO NOTHING
+    RETURNING id, state_type, state_name, state_timestamp, next_scheduled_start_time),
+  state AS (
+    INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
+    SELECT id, state_type, state_name, state_timestamp, NULL, next_scheduled_start_time FROM run
+    RETURNING flow_run_id)
+  SELECT flow_run_id, (SELECT count(*) FROM (SELECT pg_notify($2, payload) FROM unnest($3::text[]) AS payload) AS sent) FROM state`;
 
 /**
  * Creates a run of a deployment. Parameters are the deployment's, shallow-merged with the given
  * ones, and checked against its schema when it enforces one. An idempotency key returns the run
  * it made before; the same key with other parameters is IDEMPOTENCY_CONFLICT.
+ *
+ * Reads, then one statement that writes (`insertNewRun`): no explicit transaction, which would
+ * cost two more round trips and locked nothing that the reads need (a deployment deleted in
+ * between fails the insert's foreign key, as it would have failed inside a transaction).
  */
 export async function createFlowRun(ctx: PostgresContext, input: FlowRunCreate): Promise<FlowRun> {
   const spec = FlowRunCreate.parse(input);
@@ -349,82 +384,76 @@ export async function createFlowRun(ctx: PostgresContext, input: FlowRunCreate):
   // Made before the first round trip: concurrent creates get ids (which order runs of one time) in the order they arrived.
   const id = uuidv7(now.getTime());
   const iso = now.toISOString();
-  return transaction(ctx, async (tx) => {
-    const { deployment, flowName, workPoolId, workPoolName, ...names } = await findDeployment(tx, spec.deployment);
-    const fullName = `${flowName}/${deployment.name}`;
-    const parameters = { ...deployment.parameters, ...spec.parameters };
-    if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName, deployment.parameterSchema, parameters);
-    let workQueueId = deployment.workQueueId;
-    let workQueueName = names.workQueueName;
-    if (spec.workQueueName !== undefined) {
-      workQueueId = await requireQueueOfDeployment(tx, workPoolId, spec.workQueueName, fullName);
-      workQueueName = spec.workQueueName;
-    }
-    if (workQueueId !== null && Object.keys(spec.jobVariables).length > 0) {
-      const [pool] = await tx
-        .select({ name: workPools.name, template: workPools.baseJobTemplate })
-        .from(workQueues)
-        .innerJoin(workPools, eq(workPools.id, workQueues.workPoolId))
-        .where(eq(workQueues.id, workQueueId));
-      if (pool) assertJobVariables(`a run of ${fullName}`, pool.name, pool.template.variables, spec.jobVariables);
-    }
-    if (spec.idempotencyKey !== undefined) {
-      const existing = await runByIdempotencyKey(tx, deployment.flowId, spec.idempotencyKey);
-      if (existing) return existingRun(tx, spec.idempotencyKey, existing, parameters);
-    }
-    // A child names a parent that exists (runs are deleted with no cascade, so a stale id is refused here).
-    if (spec.parentFlowRunId !== undefined) await requireRun(tx, spec.parentFlowRunId);
-    const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
-    const name =
-      spec.name ??
-      (deployment.flowRunName === null ? runName(id) : renderedRunName(deployment.flowRunName, flowName, deployment.name, parameters, new Date(scheduledTime)));
-    const row = newRunRow(
-      {
-        id,
-        name,
-        flowId: deployment.flowId,
-        deploymentId: deployment.id,
-        workQueueId,
-        parameters,
-        tags: [...new Set([...deployment.tags, ...spec.tags])],
-        idempotencyKey: spec.idempotencyKey ?? null,
-        jobVariables: spec.jobVariables,
-        autoScheduled: false,
-        scheduleId: null,
-        parentFlowRunId: spec.parentFlowRunId ?? null,
-      },
-      scheduledTime,
-      iso,
-    );
-    row.traceContext = runTraceContext(spec.traceContext, { id, deploymentId: deployment.id, name: row.name });
-    while (!(await insertNewRun(tx, row))) {
-      // Another server made a run with this key since the check above: that run is the answer.
-      const existing = await runByIdempotencyKey(tx, deployment.flowId, spec.idempotencyKey as string);
-      if (existing) return existingRun(tx, spec.idempotencyKey as string, existing, parameters);
-      // It was deleted as soon as made: the key is free again.
-    }
-    // A run's queue is its deployment's or another of the same pool (`requireQueueOfDeployment`), so its pool is the deployment's.
-    const runPoolId = workQueueId === null ? null : workPoolId;
-    const channels = new Map([[deploymentChannel(deployment.id), 1]]);
-    if (runPoolId) channels.set(runPoolId, 1);
-    if (workQueueId) channels.set(queueChannel(workQueueId), 1);
-    await notify(tx, runsAvailable(channels));
-    // The answer is built from what was written, with the names beside it, not read back.
-    return toFlowRun({
-      ...row,
-      result: null,
-      flowName,
-      deploymentName: deployment.name,
-      workQueueName,
-      workPoolName: runPoolId === null ? null : workPoolName,
-    });
+  const db = ctx.db;
+  const { deployment, flowName, workPoolId, workPoolName, ...names } = await findDeployment(db, spec.deployment);
+  const fullName = `${flowName}/${deployment.name}`;
+  const parameters = { ...deployment.parameters, ...spec.parameters };
+  if (deployment.enforceParameterSchema && deployment.parameterSchema) assertParameters(fullName, deployment.parameterSchema, parameters);
+  let workQueueId = deployment.workQueueId;
+  let workQueueName = names.workQueueName;
+  if (spec.workQueueName !== undefined) {
+    workQueueId = await requireQueueOfDeployment(db, workPoolId, spec.workQueueName, fullName);
+    workQueueName = spec.workQueueName;
+  }
+  if (workQueueId !== null && Object.keys(spec.jobVariables).length > 0) {
+    const [pool] = await db
+      .select({ name: workPools.name, template: workPools.baseJobTemplate })
+      .from(workQueues)
+      .innerJoin(workPools, eq(workPools.id, workQueues.workPoolId))
+      .where(eq(workQueues.id, workQueueId));
+    if (pool) assertJobVariables(`a run of ${fullName}`, pool.name, pool.template.variables, spec.jobVariables);
+  }
+  // A child names a parent that exists (runs are deleted with no cascade, so a stale id is refused here).
+  if (spec.parentFlowRunId !== undefined) await requireRun(db, spec.parentFlowRunId);
+  const scheduledTime = spec.scheduledTime ? new Date(spec.scheduledTime).toISOString() : iso;
+  const name =
+    spec.name ??
+    (deployment.flowRunName === null ? runName(id) : renderedRunName(deployment.flowRunName, flowName, deployment.name, parameters, new Date(scheduledTime)));
+  const row = newRunRow(
+    {
+      id,
+      name,
+      flowId: deployment.flowId,
+      deploymentId: deployment.id,
+      workQueueId,
+      parameters,
+      tags: [...new Set([...deployment.tags, ...spec.tags])],
+      idempotencyKey: spec.idempotencyKey ?? null,
+      jobVariables: spec.jobVariables,
+      autoScheduled: false,
+      scheduleId: null,
+      parentFlowRunId: spec.parentFlowRunId ?? null,
+    },
+    scheduledTime,
+    iso,
+  );
+  row.traceContext = runTraceContext(spec.traceContext, { id, deploymentId: deployment.id, name: row.name });
+  // A run's queue is its deployment's or another of the same pool (`requireQueueOfDeployment`), so its pool is the deployment's.
+  const runPoolId = workQueueId === null ? null : workPoolId;
+  const channels = new Map([[deploymentChannel(deployment.id), 1]]);
+  if (runPoolId) channels.set(runPoolId, 1);
+  if (workQueueId) channels.set(queueChannel(workQueueId), 1);
+  while (!(await insertNewRun(db, row, runsAvailable(channels)))) {
+    // A run of this flow has the key: that run is the answer.
+    const existing = await runByIdempotencyKey(db, deployment.flowId, spec.idempotencyKey as string);
+    if (existing) return existingRun(db, spec.idempotencyKey as string, existing, parameters);
+    // It was deleted as soon as made: the key is free again.
+  }
+  // The answer is built from what was written, with the names beside it, not read back.
+  return toFlowRun({
+    ...row,
+    result: null,
+    flowName,
+    deploymentName: deployment.name,
+    workQueueName,
+    workPoolName: runPoolId === null ? null : workPoolName,
   });
 }
 
 /** The run an idempotency key made before, when asked for again with the same parameters. */
-async function existingRun(tx: PgExecutor, key: string, existing: RunRow, parameters: Record<string, unknown>): Promise<FlowRun> {
+async function existingRun(db: PgDb, key: string, existing: RunRow, parameters: Record<string, unknown>): Promise<FlowRun> {
   assertSameParameters(key, existing, parameters);
-  return (await loadRuns(tx, [existing.id]))[0] as FlowRun;
+  return (await loadRuns(db, [existing.id]))[0] as FlowRun;
 }
 
 async function requireQueueOfDeployment(db: PgExecutor, poolId: string | null, name: string, fullName: string): Promise<string> {
@@ -490,7 +519,7 @@ export async function countFlowRuns(ctx: PostgresContext, input: FlowRunCountFil
 }
 
 /** The runs with these ids, each with its claim's token (for the claimer's answer). */
-export async function claimedRuns(db: PgExecutor, claims: readonly { id: string; token: string }[]): Promise<ClaimedFlowRun[]> {
+export async function claimedRuns(db: PgDb, claims: readonly { id: string; token: string }[]): Promise<ClaimedFlowRun[]> {
   const tokens = new Map(claims.map((c) => [c.id, c.token]));
   return (await loadRuns(db, [...tokens.keys()])).map((run) => ({ ...run, claimToken: tokens.get(run.id) as string }));
 }
@@ -498,26 +527,114 @@ export async function claimedRuns(db: PgExecutor, claims: readonly { id: string;
 /**
  * Proposes a state; orchestration decides. The answer carries the run's state afterwards. A
  * proposal with a claim token that no longer holds the run is ABORTed and writes nothing.
+ *
+ * Most proposals (RUNNING after PENDING, the final states) take no deployment slot: they read the
+ * run, decide, and write in one statement on the condition that the row is still the version read
+ * (its `xmin`); when another change came first, they read and decide again. Two round trips, no
+ * lock held between them. A proposal that takes a slot counts the deployment's slots under its
+ * lock, in a transaction (`lockedSetFlowRunState`).
  */
 export async function setFlowRunState(ctx: PostgresContext, input: SetStateInput): Promise<OrchestrationResult> {
-  const { flowRunId, state, claimToken } = SetStateInput.parse(input);
+  const proposed = SetStateInput.parse(input);
+  const { result: value, retries, retryDelaySeconds, ...proposal } = proposed.state;
+  const extras = { result: value, retries, retryDelaySeconds };
+  for (;;) {
+    const [read] = await preparedOnPool(ctx.db, 'flow_runs.run_with_version', (db, name) =>
+      db
+        .select({ run: flowRuns, workPoolId: workQueues.workPoolId, version: sql<string>`${flowRuns}.xmin::text` })
+        .from(flowRuns)
+        .leftJoin(workQueues, eq(workQueues.id, flowRuns.workQueueId))
+        .where(eq(flowRuns.id, sql.placeholder('id')))
+        .prepare(name),
+    ).execute({ id: proposed.flowRunId });
+    if (!read) throw runNotFound(proposed.flowRunId);
+    const { run, workPoolId, version } = read;
+    const refused = refusedProposal(run, proposed);
+    if (refused) return refused;
+    if (takesSlot(run, proposal)) return lockedSetFlowRunState(ctx, proposed);
+    const { result, write, now } = decide(ctx, run, proposal, null, extras);
+    if (!write) return result;
+    const written = stateWrite(run, write.state, now, write.extras);
+    const events = stateChangeEvents(run, workPoolId, write.state);
+    if (await writeStateIfUnchanged(ctx.db, run.id, version, written, events)) return { ...result, state: written.state };
+  }
+}
+
+/** The answer to a proposal that a claim token refuses: the claim was lost, or the state is the one the run has. */
+function refusedProposal(run: RunRow, { state, claimToken }: SetStateInput): OrchestrationResult | null {
+  if (claimToken === undefined) return null;
+  const lost = claimLost(run, claimToken);
+  if (lost !== null) return { status: 'ABORT', reason: lost, delaySeconds: null, state: toState(run) };
+  const again = repeatedProposal(run, state.type);
+  return again === null ? null : { ...again, delaySeconds: null, state: toState(run) };
+}
+
+/** What the run's waiters hear of its new state; a run rescheduled, or a slot freed by a run that ended, lets claimers take more. */
+function stateChangeEvents(run: RunRow, workPoolId: string | null, written: NewState): StoreEvent[] {
+  const events: StoreEvent[] = [{ type: 'runStateChanged', flowRunId: run.id, stateType: written.type }];
+  if (written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(written.type)) {
+    const pools = new Map(run.workQueueId !== null && workPoolId !== null ? [[run.workQueueId, workPoolId]] : []);
+    events.push(...runsAvailable(runChannels([run], pools)));
+  }
+  return events;
+}
+
+/** The names of the prepared statements of `writeStateIfUnchanged`, one per set of columns written. */
+const conditionalWrites = new Map<string, { name: string; text: string }>();
+
+/**
+ * Writes a state onto the run, its history row and its events, in one statement, if the run's row
+ * is still at `version` (its `xmin`: every change to a row makes a new version). False, with
+ * nothing written, when it changed since it was read.
+ */
+async function writeStateIfUnchanged(db: PgDb, id: string, version: string, written: StateWrite, events: readonly StoreEvent[]): Promise<boolean> {
+  const row = rowJson(RUN_COLUMNS, { id, ...written.set });
+  const columns = Object.keys(row).sort().join(',');
+  let statement = conditionalWrites.get(columns);
+  if (!statement) {
+    const set = columns
+      .split(',')
+      .filter((column) => column !== 'id')
+      .map((column) => `"${column}" = v."${column}"`)
+      .join(', ');
+    statement = {
+      name: `drover_write_state_${conditionalWrites.size}`,
+      text: `WITH run AS (
+          UPDATE flow_runs SET ${set} FROM json_populate_record(NULL::flow_runs, $1::json) AS v
+          WHERE flow_runs.id = $6 AND flow_runs.xmin = $2::xid RETURNING flow_runs.id),
+        state AS (
+          INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
+          SELECT h.flow_run_id, h.type, h.name, h.timestamp, h.message, h.scheduled_time
+          FROM run, json_populate_record(NULL::flow_run_states, $3::json) AS h
+          RETURNING flow_run_id)
+        SELECT flow_run_id, (SELECT count(*) FROM (SELECT pg_notify($4, payload) FROM unnest($5::text[]) AS payload) AS sent) FROM state`,
+    };
+    conditionalWrites.set(columns, statement);
+  }
+  const { flowRunId, type, name, timestamp, message, scheduledTime } = written.history;
+  const history = { flow_run_id: flowRunId, type, name, timestamp, message, scheduled_time: scheduledTime };
+  const rows = await preparedQuery(db, statement.name, statement.text, [
+    JSON.stringify(row),
+    version,
+    JSON.stringify(history),
+    EVENTS_CHANNEL,
+    notifyPayloads(events),
+    // The id on its own, not only in the JSON: a plan kept from when the table was nearly empty then still seeks the key.
+    id,
+  ]);
+  return rows.length > 0;
+}
+
+/** `setFlowRunState` for a proposal that takes a deployment slot: the run and the deployment locked, in one transaction. */
+async function lockedSetFlowRunState(ctx: PostgresContext, input: SetStateInput): Promise<OrchestrationResult> {
+  const { flowRunId, state } = input;
   const result = await transaction(ctx, async (tx) => {
     const { run, workPoolId } = await lockRun(tx, flowRunId);
-    const lost = claimToken === undefined ? null : claimLost(run, claimToken);
-    if (lost !== null) return { status: 'ABORT' as const, reason: lost, delaySeconds: null, state: toState(run), written: null };
-    const again = claimToken === undefined ? null : repeatedProposal(run, state.type);
-    if (again !== null) return { ...again, delaySeconds: null, state: toState(run), written: null };
+    const refused = refusedProposal(run, input);
+    if (refused) return { ...refused, written: null };
     const { result: value, retries, retryDelaySeconds, ...proposal } = state;
     const result = await transition(tx, ctx, run, proposal, { extras: { result: value, retries, retryDelaySeconds } });
-    if (result.written) {
-      const events: StoreEvent[] = [{ type: 'runStateChanged', flowRunId, stateType: result.written.type }];
-      // A run rescheduled, or a slot freed by a run that ended, lets claimers take more.
-      if (result.written.type === 'SCHEDULED' || !ACTIVE_STATE_TYPES.includes(result.written.type)) {
-        const pools = new Map(run.workQueueId !== null && workPoolId !== null ? [[run.workQueueId, workPoolId]] : []);
-        events.push(...runsAvailable(runChannels([run], pools)));
-      }
-      await notify(tx, events);
-    }
+    if (result.written) await notify(tx, stateChangeEvents(run, workPoolId, result.written));
     return result;
   });
   return { status: result.status, reason: result.reason, delaySeconds: result.delaySeconds, state: result.state };

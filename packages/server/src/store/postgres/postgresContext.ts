@@ -4,6 +4,7 @@
  * every server (NOTIFY) instead of this process alone.
  */
 import { sql } from 'drizzle-orm';
+import type { QueryResultRow } from 'pg';
 import type { Clock } from '../../clock.js';
 import type { PgDb, PgExecutor, PgTx } from '../../db/postgres.js';
 import type { ServerEvents } from '../../events.js';
@@ -41,6 +42,11 @@ const MAX_PAYLOAD_BYTES = 7000;
  */
 export async function notify(db: PgExecutor, events: readonly StoreEvent[]): Promise<void> {
   if (events.length === 0) return;
+  await db.execute(sql`SELECT pg_notify(${EVENTS_CHANNEL}, payload) FROM unnest(${textArray(notifyPayloads(events))}) AS payload`);
+}
+
+/** The NOTIFY payloads that carry `events`: JSON arrays, each under `MAX_PAYLOAD_BYTES`. */
+export function notifyPayloads(events: readonly StoreEvent[]): string[] {
   const batches: string[] = [];
   let batch: string[] = [];
   let bytes = 2;
@@ -54,8 +60,8 @@ export async function notify(db: PgExecutor, events: readonly StoreEvent[]): Pro
     batch.push(text);
     bytes += text.length + 1;
   }
-  batches.push(`[${batch.join(',')}]`);
-  await db.execute(sql`SELECT pg_notify(${EVENTS_CHANNEL}, payload) FROM unnest(${textArray(batches)}) AS payload`);
+  if (batch.length > 0) batches.push(`[${batch.join(',')}]`);
+  return batches;
 }
 
 /** The `runsAvailable` events that wake, on each channel, as many claimers as it offers runs. */
@@ -82,4 +88,34 @@ export async function transaction<T>(ctx: PostgresContext, body: (tx: PgTx) => P
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }
+}
+
+/**
+ * Runs `text` as the prepared statement `name` on a connection of the pool, outside any
+ * transaction (one statement is atomic on its own). For the hot paths that are one statement: a
+ * Drizzle query is built again on every call (Drizzle's `prepare` serves only its query builder's
+ * statements, not `sql` with CTEs), which cost the server more CPU than the database spent on them.
+ * `name` must always go with the same `text`.
+ */
+export async function preparedQuery<Row>(db: PgDb, name: string, text: string, values: readonly unknown[]): Promise<Row[]> {
+  const result = await db.$client.query<Row & QueryResultRow>({ name, text, values: [...values] });
+  return result.rows;
+}
+
+const preparedByPool = new WeakMap<PgDb, Map<string, unknown>>();
+
+/**
+ * The Drizzle prepared query `name`, built by `build` once per pool and reused: Drizzle builds a
+ * query's text every time its builder runs, and on the hot paths that building cost the server
+ * more CPU than the database spent running the query. Only for queries on the pool (`ctx.db`),
+ * not in a transaction, whose handle is new each time.
+ */
+export function preparedOnPool<Query>(db: PgDb, name: string, build: (db: PgDb, name: string) => Query): Query {
+  let queries = preparedByPool.get(db);
+  if (!queries) {
+    queries = new Map();
+    preparedByPool.set(db, queries);
+  }
+  if (!queries.has(name)) queries.set(name, build(db, name));
+  return queries.get(name) as Query;
 }
