@@ -39,6 +39,7 @@ import {
 import { createOrReadFlow, listFlows, readFlow } from './postgres/flows.js';
 import { appendLogs, readLogs } from './postgres/logs.js';
 import type { PostgresContext } from './postgres/postgresContext.js';
+import { RecentRuns } from './postgres/recentRuns.js';
 import { runActivity } from './postgres/runActivity.js';
 import { applyCatchup, crashSilentRuns, expireCancellations, markLateRuns } from './postgres/runMaintenance.js';
 import { schedulePreview } from './postgres/schedulePreview.js';
@@ -57,6 +58,7 @@ export class PostgresStore implements Store, PostgresContext {
   readonly workers: Store['workers'];
   readonly scheduling: Store['scheduling'];
   readonly maintenance: Store['maintenance'];
+  readonly recentRuns = new RecentRuns();
 
   constructor(
     readonly db: PgDb,

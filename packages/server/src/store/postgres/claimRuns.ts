@@ -117,13 +117,13 @@ async function nextDueTime(db: PgExecutor, workPoolId: string, after: string): P
 
 async function claimOnce(ctx: PostgresContext, claim: Claim): Promise<ClaimAttempt> {
   const before = new Date(claim.scheduledBefore).toISOString();
-  const { taken, workPoolId, queueIds } = await transaction(ctx, async (tx) => {
+  const { taken, workPoolId, queueIds, written } = await transaction(ctx, async (tx) => {
     const now = ctx.clock.now().toISOString();
     // Claims of this pool wait here for each other: what the one before took is counted below.
     const pool = await lockPool(tx, claim.workPoolName);
     const queues = await pollQueues(tx, pool, claim.workQueueNames, now);
     const queueIds = claim.workQueueNames ? queues.map((q) => q.id) : null;
-    if (pool.isPaused) return { taken: [], workPoolId: pool.id, queueIds };
+    if (pool.isPaused) return { taken: [], workPoolId: pool.id, queueIds, written: [] };
 
     // Counting the active runs reads every one of them, so it is done only when a limit needs it.
     const active = limitsApply(pool, queues) ? await activeByQueue(tx, pool.id) : new Map<string, number>();
@@ -143,9 +143,11 @@ async function claimOnce(ctx: PostgresContext, claim: Claim): Promise<ClaimAttem
       writes.push(...claimed.writes);
       remaining -= claimed.taken.length;
     }
-    await writeStates(tx, writes, stateEvents(taken, ended));
-    return { taken, workPoolId: pool.id, queueIds };
+    const written = await writeStates(tx, writes, stateEvents(taken, ended));
+    return { taken, workPoolId: pool.id, queueIds, written };
   });
+  // Every run the claim took is in one of the pool's queues.
+  rememberClaimed(ctx, written, () => workPoolId);
   return { runs: await claimedRuns(ctx.db, taken), workPoolId, queueIds };
 }
 
@@ -236,7 +238,7 @@ async function claimDue(
       limits,
       runs.flatMap((run) => (run.limited && run.deploymentId !== null ? [run.deploymentId] : [])),
     );
-    for (const run of runs) {
+    for (const { limited: _, ...run } of runs) {
       if (taken.length >= take) break;
       const slots = run.deploymentId ? (limits.get(run.deploymentId) ?? null) : null;
       // At an ENQUEUE deployment's limit the run simply waits its turn, SCHEDULED as it is.
@@ -272,12 +274,14 @@ const RUN_COLUMNS = columnNames(flowRuns);
  * A statement per run, or one CTE per run, cost the claim (holding its pool's lock) a round trip
  * or a plan per run.
  */
-async function writeStates(tx: PgTx, writes: readonly Write[], events: readonly StoreEvent[]): Promise<void> {
-  if (writes.length === 0) return;
+async function writeStates(tx: PgTx, writes: readonly Write[], events: readonly StoreEvent[]): Promise<Written[]> {
+  if (writes.length === 0) return [];
   const bySetColumns = new Map<string, Record<string, unknown>[]>();
   const history: Record<string, unknown>[] = [];
+  const after = new Map<string, RunRow>();
   for (const { run, state, now, extras } of writes) {
     const write = stateWrite(run, state, now, extras);
+    after.set(run.id, { ...run, ...write.set });
     const row = rowJson(RUN_COLUMNS, { id: run.id, ...write.set });
     const columns = Object.keys(row).sort().join(',');
     const rows = bySetColumns.get(columns);
@@ -292,12 +296,35 @@ async function writeStates(tx: PgTx, writes: readonly Write[], events: readonly 
       .filter((column) => column !== 'id')
       .map((column) => sql`${sql.identifier(column)} = v.${sql.identifier(column)}`);
     return sql`${sql.identifier(`runs${i}`)} AS (UPDATE flow_runs SET ${sql.join(set, sql`, `)}
-      FROM json_populate_recordset(NULL::flow_runs, ${JSON.stringify(rows)}::json) AS v WHERE flow_runs.id = v.id)`;
+      FROM json_populate_recordset(NULL::flow_runs, ${JSON.stringify(rows)}::json) AS v WHERE flow_runs.id = v.id
+      RETURNING flow_runs.id, flow_runs.xmin::text AS version)`;
   });
-  await tx.execute(sql`WITH ${sql.join(updates, sql`, `)},
+  const written = sql.join(
+    updates.map((_, i) => sql`SELECT id, version FROM ${sql.identifier(`runs${i}`)}`),
+    sql` UNION ALL `,
+  );
+  const { rows } = await tx.execute<{ id: string; version: string }>(sql`WITH ${sql.join(updates, sql`, `)},
     history AS (INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
       SELECT flow_run_id, type, name, timestamp, message, scheduled_time FROM json_populate_recordset(NULL::flow_run_states, ${JSON.stringify(history)}::json))
-    SELECT count(*) FROM (SELECT pg_notify(${EVENTS_CHANNEL}, payload) FROM unnest(${textArray(notifyPayloads(events))}) AS payload) AS sent`);
+    SELECT written.id, written.version,
+      (SELECT count(*) FROM (SELECT pg_notify(${EVENTS_CHANNEL}, payload) FROM unnest(${textArray(notifyPayloads(events))}) AS payload) AS notified)
+    FROM (${written}) AS written`);
+  return rows.map(({ id, version }) => ({ run: after.get(id) as RunRow, version }));
+}
+
+/** A run as a claim wrote it, with its row's version (see recentRuns.ts). */
+type Written = { run: RunRow; version: string };
+
+/**
+ * Keeps what a committed claim wrote as this server's copies of the runs (recentRuns.ts): their
+ * next state change (RUNNING) then reads nothing back. `poolOf` is the run's pool, or undefined
+ * when this claim does not know it (the copy is then not kept).
+ */
+function rememberClaimed(ctx: PostgresContext, written: readonly Written[], poolOf: (run: RunRow) => string | null | undefined): void {
+  for (const { run, version } of written) {
+    const workPoolId = poolOf(run);
+    if (workPoolId !== undefined) ctx.recentRuns.remember({ run, workPoolId, version });
+  }
 }
 
 /**
@@ -345,7 +372,7 @@ export async function claimDeploymentRuns(ctx: PostgresContext, input: ClaimDepl
   const claim = ClaimDeploymentRunsInput.parse(input);
   const once = async () => {
     const before = new Date(claim.scheduledBefore).toISOString();
-    const taken = await transaction(ctx, async (tx) => {
+    const { taken, written } = await transaction(ctx, async (tx) => {
       const limits = await pollDeployments(tx, claim.deploymentIds, ctx.clock.now().toISOString());
       const dueOfDeployments = dueRuns(tx, 'drover_claim_due_of_deployments', sql`${flowRuns.deploymentId} = ANY(${sql.placeholder('deploymentIds')}::text[])`);
       const claimed = await claimDue(
@@ -356,9 +383,11 @@ export async function claimDeploymentRuns(ctx: PostgresContext, input: ClaimDepl
         limits,
         claim.workerName,
       );
-      await writeStates(tx, claimed.writes, stateEvents(claimed.taken, claimed.ended));
-      return claimed.taken;
+      const written = await writeStates(tx, claimed.writes, stateEvents(claimed.taken, claimed.ended));
+      return { taken: claimed.taken, written };
     });
+    // A run with a queue is in a pool that this claim did not read.
+    rememberClaimed(ctx, written, (run) => (run.workQueueId === null ? null : undefined));
     return claimedRuns(ctx.db, taken);
   };
   return pollDeploymentClaims({ clock: ctx.clock, events: ctx.events, setFlowRunState: (state) => setFlowRunState(ctx, state) }, claim, once, signal);

@@ -53,6 +53,7 @@ import {
   toHistoryState,
 } from '../flowRuns.js';
 import { type FlowRunRow, toFlowRun, toState } from '../rows.js';
+import { Batcher } from './batcher.js';
 import { requireDeployment } from './deployments.js';
 import {
   EVENTS_CHANNEL,
@@ -65,7 +66,8 @@ import {
   type StoreEvent,
   transaction,
 } from './postgresContext.js';
-import { columnNames, inList, jsonArrayContainsAll, rowJson } from './sqlDialect.js';
+import type { RecentRun } from './recentRuns.js';
+import { columnNames, inList, jsonArrayContainsAll, rowJson, textArray } from './sqlDialect.js';
 
 // The pure parts both stores share, for the other PostgreSQL modules that make and claim runs.
 export { newClaim, type StateExtras } from '../flowRuns.js';
@@ -302,13 +304,50 @@ type DeploymentWithNames = {
   workPoolName: string | null;
 };
 
-async function deploymentWithNamesById(db: PgDb, id: string): Promise<DeploymentWithNames | undefined> {
-  const [row] = await preparedOnPool(db, 'flow_runs.deployment_with_names_by_id', (db, name) =>
-    deploymentsWithNames(db)
-      .where(eq(deployments.id, sql.placeholder('id')))
-      .prepare(name),
-  ).execute({ id });
-  return row;
+const deploymentLookups = new WeakMap<PgDb, Batcher<string, DeploymentWithNames | undefined>>();
+
+/** The deployment `ref` names (its id, or `flow/name`) with its names, read with the others asked for at the same moment (batcher.ts). */
+function deploymentWithNames(db: PgDb, ref: string): Promise<DeploymentWithNames | undefined> {
+  let batcher = deploymentLookups.get(db);
+  if (!batcher) {
+    batcher = new Batcher((refs) => deploymentsWithNamesByRef(db, refs));
+    deploymentLookups.set(db, batcher);
+  }
+  return batcher.submit(ref);
+}
+
+async function deploymentsWithNamesByRef(db: PgDb, refs: readonly string[]): Promise<(DeploymentWithNames | undefined)[]> {
+  const ids = [...new Set(refs.filter((ref) => !ref.includes('/')))];
+  const names = [...new Set(refs.filter((ref) => ref.includes('/')))].map(splitDeploymentName);
+  const [byId, byName] = await Promise.all([
+    ids.length === 0
+      ? []
+      : preparedOnPool(db, 'flow_runs.deployments_with_names_by_id', (db, name) =>
+          deploymentsWithNames(db)
+            .where(sql`${deployments.id} = ANY(${sql.placeholder('ids')}::text[])`)
+            .prepare(name),
+        ).execute({ ids }),
+    names.length === 0
+      ? []
+      : preparedOnPool(db, 'flow_runs.deployments_with_names_by_name', (db, name) =>
+          deploymentsWithNames(db)
+            // A lookup per name on (flow, name) (OFFSET 0 keeps it one): as a join, the planner
+            // matched the names against every deployment of the flow.
+            .where(
+              sql`${deployments.id} IN (SELECT found.id FROM unnest(${sql.placeholder('flowNames')}::text[], ${sql.placeholder('deploymentNames')}::text[]) AS ref(flow_name, name)
+                CROSS JOIN LATERAL (SELECT d.id FROM deployments d JOIN flows f ON f.id = d.flow_id WHERE f.name = ref.flow_name AND d.name = ref.name OFFSET 0) AS found)`,
+            )
+            .prepare(name),
+        ).execute({ flowNames: names.map((n) => n.flowName), deploymentNames: names.map((n) => n.deploymentName) }),
+  ]);
+  const found = new Map<string, DeploymentWithNames>();
+  for (const row of byId) found.set(row.deployment.id, row);
+  for (const row of byName) found.set(`${row.flowName}/${row.deployment.name}`, row);
+  return refs.map((ref) => {
+    if (!ref.includes('/')) return found.get(ref);
+    const { flowName, deploymentName } = splitDeploymentName(ref);
+    return found.get(`${flowName}/${deploymentName}`);
+  });
 }
 
 /**
@@ -316,18 +355,7 @@ async function deploymentWithNamesById(db: PgDb, id: string): Promise<Deployment
  * `requireDeployment` (by id, or by `flow/name`); a miss goes to `requireDeployment` for its error.
  */
 async function findDeployment(db: PgDb, ref: string): Promise<DeploymentWithNames> {
-  let row: DeploymentWithNames | undefined;
-  if (!ref.includes('/')) row = await deploymentWithNamesById(db, ref);
-  else {
-    [row] = await preparedOnPool(db, 'flow_runs.deployment_with_names_by_name', (db, name) =>
-      deploymentsWithNames(db)
-        .where(and(eq(flows.name, sql.placeholder('flowName')), eq(deployments.name, sql.placeholder('deploymentName'))))
-        .prepare(name),
-    ).execute(splitDeploymentName(ref));
-  }
-  if (row) return row;
-  const { id } = await requireDeployment(db, ref);
-  row = await deploymentWithNamesById(db, id);
+  const row = (await deploymentWithNames(db, ref)) ?? (await deploymentWithNames(db, (await requireDeployment(db, ref)).id));
   if (!row) throw droverErrorOf('DEPLOYMENT_NOT_FOUND', `Deployment "${ref}" not found`, { deployment: ref });
   return row;
 }
@@ -347,27 +375,48 @@ async function runByIdempotencyKey(db: PgExecutor, flowId: string, key: string):
 
 const RUN_COLUMNS = columnNames(flowRuns);
 
+/** A run to insert with its first state, and what to announce of it (sent on commit). */
+type NewRun = { readonly row: Omit<RunRow, 'result'>; readonly events: readonly StoreEvent[] };
+
+const insertBatchers = new WeakMap<PgDb, Batcher<NewRun, string | null>>();
+
 /**
- * Inserts a new run and its first state, and announces it (`events`, sent on commit), in one
- * statement, so in one implicit transaction with no BEGIN and COMMIT round trips; unless a run of
- * its flow has its idempotency key: then nothing is written nor sent and this returns false. A run
- * with the same key that another server is inserting at this moment is waited for, and counts
- * once it commits.
+ * Inserts a new run and its first state, and announces it, in one statement (no BEGIN and COMMIT
+ * round trips), with the other runs created at the same moment (batcher.ts); returns the version
+ * of the run's row (see recentRuns.ts). Unless a run of its flow has its idempotency key: then
+ * nothing is written nor sent for it and this returns null. A run with the same key that another
+ * server is inserting at this moment is waited for, and counts once it commits.
  */
-async function insertNewRun(db: PgDb, row: Omit<RunRow, 'result'>, events: readonly StoreEvent[]): Promise<boolean> {
-  const rows = await preparedQuery(db, 'drover_insert_run', INSERT_RUN, [JSON.stringify(rowJson(RUN_COLUMNS, row)), EVENTS_CHANNEL, notifyPayloads(events)]);
-  return rows.length > 0;
+function insertNewRun(db: PgDb, run: NewRun): Promise<string | null> {
+  let batcher = insertBatchers.get(db);
+  if (!batcher) {
+    batcher = new Batcher((runs) => insertNewRuns(db, runs));
+    insertBatchers.set(db, batcher);
+  }
+  return batcher.submit(run);
 }
 
-const INSERT_RUN = `WITH run AS (
-    INSERT INTO flow_runs SELECT * FROM json_populate_record(NULL::flow_runs, $1::json)
+async function insertNewRuns(db: PgDb, runs: readonly NewRun[]): Promise<(string | null)[]> {
+  const announced = runs.flatMap(({ row, events }) => notifyPayloads(events).map((payload) => ({ id: row.id, payload })));
+  const inserted = await preparedQuery<{ id: string; version: string }>(db, 'drover_insert_runs', INSERT_RUNS, [
+    JSON.stringify(runs.map(({ row }) => rowJson(RUN_COLUMNS, row))),
+    EVENTS_CHANNEL,
+    announced.map((a) => a.id),
+    announced.map((a) => a.payload),
+  ]);
+  const versions = new Map(inserted.map((r) => [r.id, r.version]));
+  return runs.map(({ row }) => versions.get(row.id) ?? null);
+}
+
+const INSERT_RUNS = `WITH run AS (
+    INSERT INTO flow_runs SELECT * FROM json_populate_recordset(NULL::flow_runs, $1::json)
     ON CONFLICT (flow_id, idempotency_key) DO NOTHING
-    RETURNING id, state_type, state_name, state_timestamp, next_scheduled_start_time),
+    RETURNING id, state_type, state_name, state_timestamp, next_scheduled_start_time, xmin::text AS version),
   state AS (
     INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
-    SELECT id, state_type, state_name, state_timestamp, NULL, next_scheduled_start_time FROM run
-    RETURNING flow_run_id)
-  SELECT flow_run_id, (SELECT count(*) FROM (SELECT pg_notify($2, payload) FROM unnest($3::text[]) AS payload) AS sent) FROM state`;
+    SELECT id, state_type, state_name, state_timestamp, NULL, next_scheduled_start_time FROM run),
+  sent AS (SELECT pg_notify($2, e.payload) FROM unnest($3::text[], $4::text[]) AS e(id, payload) JOIN run ON run.id = e.id)
+  SELECT id, version, (SELECT count(*) FROM sent) AS notified FROM run`;
 
 /**
  * Creates a run of a deployment. Parameters are the deployment's, shallow-merged with the given
@@ -433,7 +482,12 @@ export async function createFlowRun(ctx: PostgresContext, input: FlowRunCreate):
   const channels = new Map([[deploymentChannel(deployment.id), 1]]);
   if (runPoolId) channels.set(runPoolId, 1);
   if (workQueueId) channels.set(queueChannel(workQueueId), 1);
-  while (!(await insertNewRun(db, row, runsAvailable(channels)))) {
+  for (;;) {
+    const version = await insertNewRun(db, { row, events: runsAvailable(channels) });
+    if (version !== null) {
+      ctx.recentRuns.remember({ run: { ...row, result: null }, workPoolId: runPoolId, version });
+      break;
+    }
     // A run of this flow has the key: that run is the answer.
     const existing = await runByIdempotencyKey(db, deployment.flowId, spec.idempotencyKey as string);
     if (existing) return existingRun(db, spec.idempotencyKey as string, existing, parameters);
@@ -538,26 +592,43 @@ export async function setFlowRunState(ctx: PostgresContext, input: SetStateInput
   const proposed = SetStateInput.parse(input);
   const { result: value, retries, retryDelaySeconds, ...proposal } = proposed.state;
   const extras = { result: value, retries, retryDelaySeconds };
+  // This server's copy of the run first (recentRuns.ts); an answer decided on it is given only once its write succeeded.
+  let recent = ctx.recentRuns.get(proposed.flowRunId);
   for (;;) {
-    const [read] = await preparedOnPool(ctx.db, 'flow_runs.run_with_version', (db, name) =>
-      db
-        .select({ run: flowRuns, workPoolId: workQueues.workPoolId, version: sql<string>`${flowRuns}.xmin::text` })
-        .from(flowRuns)
-        .leftJoin(workQueues, eq(workQueues.id, flowRuns.workQueueId))
-        .where(eq(flowRuns.id, sql.placeholder('id')))
-        .prepare(name),
-    ).execute({ id: proposed.flowRunId });
-    if (!read) throw runNotFound(proposed.flowRunId);
-    const { run, workPoolId, version } = read;
+    const fromCopy = recent !== undefined;
+    const { run, workPoolId, version } = recent ?? (await readRunVersion(ctx.db, proposed.flowRunId));
+    recent = undefined;
     const refused = refusedProposal(run, proposed);
+    if (refused && fromCopy) continue;
     if (refused) return refused;
     if (takesSlot(run, proposal)) return lockedSetFlowRunState(ctx, proposed);
     const { result, write, now } = decide(ctx, run, proposal, null, extras);
+    if (!write && fromCopy) continue;
     if (!write) return result;
     const written = stateWrite(run, write.state, now, write.extras);
-    const events = stateChangeEvents(run, workPoolId, write.state);
-    if (await writeStateIfUnchanged(ctx.db, run.id, version, written, events)) return { ...result, state: written.state };
+    const newVersion = await writeStateIfUnchanged(ctx.db, { id: run.id, version, written, events: stateChangeEvents(run, workPoolId, write.state) });
+    if (newVersion === null) {
+      ctx.recentRuns.forget(run.id);
+      continue;
+    }
+    if (isTerminal(write.state.type)) ctx.recentRuns.forget(run.id);
+    else ctx.recentRuns.remember({ run: { ...run, ...written.set }, workPoolId, version: newVersion });
+    return { ...result, state: written.state };
   }
+}
+
+/** The run's row as it is now, with its queue's pool and the row's version. */
+async function readRunVersion(db: PgDb, id: string): Promise<RecentRun> {
+  const [read] = await preparedOnPool(db, 'flow_runs.run_with_version', (db, name) =>
+    db
+      .select({ run: flowRuns, workPoolId: workQueues.workPoolId, version: sql<string>`${flowRuns}.xmin::text` })
+      .from(flowRuns)
+      .leftJoin(workQueues, eq(workQueues.id, flowRuns.workQueueId))
+      .where(eq(flowRuns.id, sql.placeholder('id')))
+      .prepare(name),
+  ).execute({ id });
+  if (!read) throw runNotFound(id);
+  return read;
 }
 
 /** The answer to a proposal that a claim token refuses: the claim was lost, or the state is the one the run has. */
@@ -579,55 +650,91 @@ function stateChangeEvents(run: RunRow, workPoolId: string | null, written: NewS
   return events;
 }
 
-/** The names of the prepared statements of `writeStateIfUnchanged`, one per set of columns written. */
-const conditionalWrites = new Map<string, { name: string; text: string }>();
+/** A state to write onto a run if its row is still at `version`, with its history row and its events. */
+type ConditionalWrite = { readonly id: string; readonly version: string; readonly written: StateWrite; readonly events: readonly StoreEvent[] };
+
+const stateWriteBatchers = new WeakMap<PgDb, Batcher<ConditionalWrite, string | null>>();
 
 /**
- * Writes a state onto the run, its history row and its events, in one statement, if the run's row
- * is still at `version` (its `xmin`: every change to a row makes a new version). False, with
- * nothing written, when it changed since it was read.
+ * Writes a state onto the run, its history row and its events, if the run's row is still at
+ * `version` (its `xmin`: every change to a row makes a new version); returns the row's new
+ * version. Null, with nothing written, when it changed since it was read. In one statement with
+ * the other state changes of the same moment (batcher.ts).
  */
-async function writeStateIfUnchanged(db: PgDb, id: string, version: string, written: StateWrite, events: readonly StoreEvent[]): Promise<boolean> {
-  const row = rowJson(RUN_COLUMNS, { id, ...written.set });
-  const columns = Object.keys(row).sort().join(',');
-  let statement = conditionalWrites.get(columns);
-  if (!statement) {
+function writeStateIfUnchanged(db: PgDb, write: ConditionalWrite): Promise<string | null> {
+  let batcher = stateWriteBatchers.get(db);
+  if (!batcher) {
+    batcher = new Batcher((writes) => writeStatesIfUnchanged(db, writes));
+    stateWriteBatchers.set(db, batcher);
+  }
+  return batcher.submit(write);
+}
+
+/**
+ * The statement of `writeStateIfUnchanged` for many runs: one UPDATE per set of columns written
+ * (a CTE each), whose rows travel as JSON (`rowJson`) beside their versions, numbered so the
+ * history rows and events of the runs written, and only those, follow. A run twice in the batch
+ * (two proposals at once) is written at most once: its second write answers null and is decided
+ * again on the row as the first left it.
+ */
+async function writeStatesIfUnchanged(db: PgDb, writes: readonly ConditionalWrite[]): Promise<(string | null)[]> {
+  const first = new Map<string, number>();
+  const groups = new Map<string, { index: number; write: ConditionalWrite }[]>();
+  for (const [index, write] of writes.entries()) {
+    if (first.has(write.id)) continue;
+    first.set(write.id, index);
+    const columns = Object.keys(write.written.set).sort().join(',');
+    const group = groups.get(columns);
+    if (group) group.push({ index, write });
+    else groups.set(columns, [{ index, write }]);
+  }
+  const updates: SQL[] = [];
+  const histories: SQL[] = [];
+  const announced: { index: number; payload: string }[] = [];
+  for (const [g, [columns, members]] of [...groups].entries()) {
     const set = columns
       .split(',')
-      .filter((column) => column !== 'id')
-      .map((column) => `"${column}" = v."${column}"`)
-      .join(', ');
-    statement = {
-      name: `drover_write_state_${conditionalWrites.size}`,
-      text: `WITH run AS (
-          UPDATE flow_runs SET ${set} FROM json_populate_record(NULL::flow_runs, $1::json) AS v
-          WHERE flow_runs.id = $6 AND flow_runs.xmin = $2::xid RETURNING flow_runs.id),
-        state AS (
-          INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
-          SELECT h.flow_run_id, h.type, h.name, h.timestamp, h.message, h.scheduled_time
-          FROM run, json_populate_record(NULL::flow_run_states, $3::json) AS h
-          RETURNING flow_run_id)
-        SELECT flow_run_id, (SELECT count(*) FROM (SELECT pg_notify($4, payload) FROM unnest($5::text[]) AS payload) AS sent) FROM state`,
-    };
-    conditionalWrites.set(columns, statement);
+      .map((field) => sql`${sql.identifier(RUN_COLUMNS.get(field) as string)} = v.${sql.identifier(RUN_COLUMNS.get(field) as string)}`);
+    const rows = members.map(({ write }) => rowJson(RUN_COLUMNS, { id: write.id, ...write.written.set }));
+    const versions = members.map(({ write }) => write.version);
+    const indexes = members.map(({ index }) => index);
+    updates.push(sql`${sql.identifier(`runs${g}`)} AS (
+      UPDATE flow_runs SET ${sql.join(set, sql`, `)}
+      FROM json_populate_recordset(NULL::flow_runs, ${JSON.stringify(rows)}::json) WITH ORDINALITY AS v
+      JOIN unnest(${sql.param(versions)}::xid[], ${sql.param(indexes)}::int[]) WITH ORDINALITY AS c(version, pos, n) ON c.n = v.ordinality
+      WHERE flow_runs.id = v.id AND flow_runs.xmin = c.version
+      RETURNING c.pos, flow_runs.xmin::text AS version)`);
+    for (const { index, write } of members) {
+      const { flowRunId, type, name, timestamp, message, scheduledTime } = write.written.history;
+      histories.push(sql`(${index}::int, ${flowRunId}::text, ${type}::text, ${name}::text, ${timestamp}::text, ${message}::text, ${scheduledTime}::text)`);
+      for (const payload of notifyPayloads(write.events)) announced.push({ index, payload });
+    }
   }
-  const { flowRunId, type, name, timestamp, message, scheduledTime } = written.history;
-  const history = { flow_run_id: flowRunId, type, name, timestamp, message, scheduled_time: scheduledTime };
-  const rows = await preparedQuery(db, statement.name, statement.text, [
-    JSON.stringify(row),
-    version,
-    JSON.stringify(history),
-    EVENTS_CHANNEL,
-    notifyPayloads(events),
-    // The id on its own, not only in the JSON: a plan kept from when the table was nearly empty then still seeks the key.
-    id,
-  ]);
-  return rows.length > 0;
+  const written = sql.join(
+    [...groups.keys()].map((_, g) => sql`SELECT pos, version FROM ${sql.identifier(`runs${g}`)}`),
+    sql` UNION ALL `,
+  );
+  const { rows } = await db.execute<{ pos: number; version: string }>(sql`WITH ${sql.join(updates, sql`, `)},
+    written AS (${written}),
+    history AS (
+      INSERT INTO flow_run_states (flow_run_id, type, name, timestamp, message, scheduled_time)
+      SELECT h.flow_run_id, h.type, h.name, h.timestamp, h.message, h.scheduled_time
+      FROM (VALUES ${sql.join(histories, sql`, `)}) AS h(pos, flow_run_id, type, name, timestamp, message, scheduled_time)
+      JOIN written ON written.pos = h.pos
+      ORDER BY h.pos),
+    sent AS (
+      SELECT pg_notify(${EVENTS_CHANNEL}, e.payload)
+      FROM unnest(${sql.param(announced.map((a) => a.index))}::int[], ${textArray(announced.map((a) => a.payload))}) AS e(pos, payload)
+      JOIN written ON written.pos = e.pos)
+    SELECT pos, version, (SELECT count(*) FROM sent) AS notified FROM written`);
+  const versions = new Map(rows.map((r) => [r.pos, r.version]));
+  return writes.map((_, index) => versions.get(index) ?? null);
 }
 
 /** `setFlowRunState` for a proposal that takes a deployment slot: the run and the deployment locked, in one transaction. */
 async function lockedSetFlowRunState(ctx: PostgresContext, input: SetStateInput): Promise<OrchestrationResult> {
   const { flowRunId, state } = input;
+  ctx.recentRuns.forget(flowRunId);
   const result = await transaction(ctx, async (tx) => {
     const { run, workPoolId } = await lockRun(tx, flowRunId);
     const refused = refusedProposal(run, input);

@@ -9,6 +9,7 @@ import type { Clock } from '../../clock.js';
 import type { PgDb, PgExecutor, PgTx } from '../../db/postgres.js';
 import type { ServerEvents } from '../../events.js';
 import type { StoreSettings } from '../storeContext.js';
+import type { RecentRuns } from './recentRuns.js';
 import { textArray } from './sqlDialect.js';
 
 export interface PostgresContext {
@@ -20,6 +21,8 @@ export interface PostgresContext {
    */
   readonly events: ServerEvents;
   readonly settings: StoreSettings;
+  /** The runs this server wrote last, for state changes that need not read them back (recentRuns.ts). */
+  readonly recentRuns: RecentRuns;
 }
 
 /** A server event as it travels between servers: the payload of one NOTIFY. */

@@ -1,0 +1,42 @@
+/**
+ * The runs this server wrote last, as it wrote them, with the version of their row (PostgreSQL's
+ * `xmin`, which every change to a row replaces). A state change of such a run decides on this copy
+ * and writes on the condition that the row is still at that version (flowRuns.ts
+ * `setFlowRunState`), so the common life of a run (created, claimed, RUNNING, COMPLETED through
+ * one server) reads no row back. A copy is never trusted alone: when the row changed elsewhere
+ * (another server, a heartbeat, a service), the conditional write finds another version, writes
+ * nothing, and the change is decided again on the row read afresh; an answer that writes nothing
+ * is never given from a copy.
+ */
+import type { flowRuns } from '../../db/pgSchema.js';
+
+type RunRow = typeof flowRuns.$inferSelect;
+
+export interface RecentRun {
+  readonly run: RunRow;
+  /** The pool of the run's queue (null without a queue), for the claimers a change wakes. */
+  readonly workPoolId: string | null;
+  readonly version: string;
+}
+
+/** Runs kept at most: the oldest written goes first (a run in flight is rewritten often). */
+const CAPACITY = 10_000;
+
+export class RecentRuns {
+  readonly #runs = new Map<string, RecentRun>();
+
+  get(id: string): RecentRun | undefined {
+    return this.#runs.get(id);
+  }
+
+  /** Keeps `entry` as its run's latest write. */
+  remember(entry: RecentRun): void {
+    this.#runs.delete(entry.run.id);
+    this.#runs.set(entry.run.id, entry);
+    if (this.#runs.size > CAPACITY) this.#runs.delete(this.#runs.keys().next().value as string);
+  }
+
+  forget(id: string): void {
+    this.#runs.delete(id);
+  }
+}
