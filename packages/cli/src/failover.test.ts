@@ -314,7 +314,7 @@ describe('several servers on one PostgreSQL database', () => {
         // pg_stat_activity keeps a query's first kilobyte: its opening is insertAutoRuns' statement
         // (store/postgres/autoRuns.ts). The pass must be the leader's: a leader that lost its lock
         // (a slow check on a loaded machine) stops, and its successor's first pass waits here too.
-        const passes = rows.filter((row) => /^\s*WITH run AS \(insert into "flow_runs"/i.test(row.query)).map((row) => replicaOf(row.client_port));
+        const passes = rows.filter((row) => /^\s*WITH run AS \(\s*insert into "flow_runs"/i.test(row.query)).map((row) => replicaOf(row.client_port));
         const current = await leader();
         if (current && passes.includes(current)) return current;
         if (Date.now() > deadline) {
