@@ -121,6 +121,12 @@ async function graphile(): Promise<void> {
     addPool.on('error', () => {});
     addPool.on('connect', (client) => client.on('error', () => {}));
     const utils = await makeWorkerUtils({ pgPool: addPool, logger });
+    // The worker's pool is ours too, with the same listeners: a pool graphile-worker makes itself
+    // had none, and a connection of it that ended only as the database was dropped after the
+    // phase crashed the benchmark ("terminating connection due to administrator command").
+    const workerPool = new pg.Pool({ connectionString, max: GRAPHILE.maxPoolSize });
+    workerPool.on('error', () => {});
+    workerPool.on('connect', (client) => client.on('error', () => {}));
     const probe = new pg.Client({ connectionString });
     await probe.connect();
     let worker: Awaited<ReturnType<typeof runGraphileWorker>> | undefined;
@@ -129,11 +135,10 @@ async function graphile(): Promise<void> {
       const ran = new Set<string>();
       let ranTwice = 0;
       worker = await runGraphileWorker({
-        connectionString,
+        pgPool: workerPool,
         logger,
         noHandleSignals: true,
         concurrency: GRAPHILE.concurrentJobs,
-        maxPoolSize: GRAPHILE.maxPoolSize,
         preset: { worker: { localQueue: { size: GRAPHILE.localQueueSize }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
         taskList: { noop: async () => {} },
       });
@@ -173,6 +178,7 @@ async function graphile(): Promise<void> {
     } finally {
       await worker?.stop();
       await utils.release();
+      await workerPool.end();
       await addPool.end();
       await probe.end();
     }
