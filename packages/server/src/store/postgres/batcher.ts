@@ -81,3 +81,21 @@ function refusedByDatabase(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
+
+/**
+ * `execute`, batched: one batcher per database handle (a server's pool), made on first use. The
+ * function returned submits one item and answers its result.
+ */
+export function batchedPer<Db extends object, Item, Result>(
+  execute: (db: Db, items: readonly Item[]) => Promise<Result[]>,
+): (db: Db, item: Item) => Promise<Result> {
+  const batchers = new WeakMap<Db, Batcher<Item, Result>>();
+  return (db, item) => {
+    let batcher = batchers.get(db);
+    if (!batcher) {
+      batcher = new Batcher((items) => execute(db, items));
+      batchers.set(db, batcher);
+    }
+    return batcher.submit(item);
+  };
+}

@@ -53,7 +53,7 @@ import {
   toHistoryState,
 } from '../flowRuns.js';
 import { type FlowRunRow, toFlowRun, toState } from '../rows.js';
-import { Batcher } from './batcher.js';
+import { batchedPer } from './batcher.js';
 import { requireDeployment } from './deployments.js';
 import {
   EVENTS_CHANNEL,
@@ -304,17 +304,8 @@ type DeploymentWithNames = {
   workPoolName: string | null;
 };
 
-const deploymentLookups = new WeakMap<PgDb, Batcher<string, DeploymentWithNames | undefined>>();
-
 /** The deployment `ref` names (its id, or `flow/name`) with its names, read with the others asked for at the same moment (batcher.ts). */
-function deploymentWithNames(db: PgDb, ref: string): Promise<DeploymentWithNames | undefined> {
-  let batcher = deploymentLookups.get(db);
-  if (!batcher) {
-    batcher = new Batcher((refs) => deploymentsWithNamesByRef(db, refs));
-    deploymentLookups.set(db, batcher);
-  }
-  return batcher.submit(ref);
-}
+const deploymentWithNames = batchedPer(deploymentsWithNamesByRef);
 
 async function deploymentsWithNamesByRef(db: PgDb, refs: readonly string[]): Promise<(DeploymentWithNames | undefined)[]> {
   const ids = [...new Set(refs.filter((ref) => !ref.includes('/')))];
@@ -378,8 +369,6 @@ const RUN_COLUMNS = columnNames(flowRuns);
 /** A run to insert with its first state, and what to announce of it (sent on commit). */
 type NewRun = { readonly row: Omit<RunRow, 'result'>; readonly events: readonly StoreEvent[] };
 
-const insertBatchers = new WeakMap<PgDb, Batcher<NewRun, string | null>>();
-
 /**
  * Inserts a new run and its first state, and announces it, in one statement (no BEGIN and COMMIT
  * round trips), with the other runs created at the same moment (batcher.ts); returns the version
@@ -387,14 +376,7 @@ const insertBatchers = new WeakMap<PgDb, Batcher<NewRun, string | null>>();
  * nothing is written nor sent for it and this returns null. A run with the same key that another
  * server is inserting at this moment is waited for, and counts once it commits.
  */
-function insertNewRun(db: PgDb, run: NewRun): Promise<string | null> {
-  let batcher = insertBatchers.get(db);
-  if (!batcher) {
-    batcher = new Batcher((runs) => insertNewRuns(db, runs));
-    insertBatchers.set(db, batcher);
-  }
-  return batcher.submit(run);
-}
+const insertNewRun = batchedPer(insertNewRuns);
 
 async function insertNewRuns(db: PgDb, runs: readonly NewRun[]): Promise<(string | null)[]> {
   const announced = runs.flatMap(({ row, events }) => notifyPayloads(events).map((payload) => ({ id: row.id, payload })));
@@ -653,22 +635,13 @@ function stateChangeEvents(run: RunRow, workPoolId: string | null, written: NewS
 /** A state to write onto a run if its row is still at `version`, with its history row and its events. */
 type ConditionalWrite = { readonly id: string; readonly version: string; readonly written: StateWrite; readonly events: readonly StoreEvent[] };
 
-const stateWriteBatchers = new WeakMap<PgDb, Batcher<ConditionalWrite, string | null>>();
-
 /**
  * Writes a state onto the run, its history row and its events, if the run's row is still at
  * `version` (its `xmin`: every change to a row makes a new version); returns the row's new
  * version. Null, with nothing written, when it changed since it was read. In one statement with
  * the other state changes of the same moment (batcher.ts).
  */
-function writeStateIfUnchanged(db: PgDb, write: ConditionalWrite): Promise<string | null> {
-  let batcher = stateWriteBatchers.get(db);
-  if (!batcher) {
-    batcher = new Batcher((writes) => writeStatesIfUnchanged(db, writes));
-    stateWriteBatchers.set(db, batcher);
-  }
-  return batcher.submit(write);
-}
+const writeStateIfUnchanged = batchedPer(writeStatesIfUnchanged);
 
 /**
  * The statement of `writeStateIfUnchanged` for many runs: one UPDATE per set of columns written
