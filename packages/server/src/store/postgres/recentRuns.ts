@@ -20,7 +20,7 @@ export interface RecentRun {
 }
 
 /** Runs kept at most: the oldest written goes first (a run in flight is rewritten often). */
-const CAPACITY = 10_000;
+export const RECENT_RUNS_CAPACITY = 10_000;
 
 export class RecentRuns {
   readonly #runs = new Map<string, RecentRun>();
@@ -29,11 +29,16 @@ export class RecentRuns {
     return this.#runs.get(id);
   }
 
-  /** Keeps `entry` as its run's latest write. */
+  /**
+   * Keeps `entry` as its run's latest write, without the run's parameters, job variables and
+   * result: deciding a state change never reads them, and each may be 512 KiB, so 10,000 copies
+   * with them could hold gigabytes.
+   */
   remember(entry: RecentRun): void {
-    this.#runs.delete(entry.run.id);
-    this.#runs.set(entry.run.id, entry);
-    if (this.#runs.size > CAPACITY) this.#runs.delete(this.#runs.keys().next().value as string);
+    const run = { ...entry.run, parameters: {}, jobVariables: {}, result: null };
+    this.#runs.delete(run.id);
+    this.#runs.set(run.id, { ...entry, run });
+    if (this.#runs.size > RECENT_RUNS_CAPACITY) this.#runs.delete(this.#runs.keys().next().value as string);
   }
 
   forget(id: string): void {
