@@ -4,6 +4,17 @@ import { flowRuns, logs } from '../db/schema.js';
 import { containsText } from './sqlDialect.js';
 import type { StoreContext } from './storeContext.js';
 
+/** Refuses a batch of log lines that names a run not `found` (FLOW_RUN_NOT_FOUND): none of them is stored. */
+export function assertRunsFound(runIds: readonly string[], found: ReadonlySet<string>): void {
+  const missing = runIds.find((id) => !found.has(id));
+  if (missing) throw droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
+}
+
+/** The rows of a batch of log lines, their times in the stored form. */
+export function logRows(batch: ReturnType<typeof LogBatch.parse>) {
+  return batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() }));
+}
+
 /** Appends a batch of log lines (all or none); every run they name must exist. */
 export async function appendLogs(ctx: StoreContext, input: LogBatch): Promise<LogsAppended> {
   const batch = LogBatch.parse(input);
@@ -17,12 +28,8 @@ export async function appendLogs(ctx: StoreContext, input: LogBatch): Promise<Lo
         .all()
         .map((r) => r.id),
     );
-    const missing = runIds.find((id) => !found.has(id));
-    if (missing) throw droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
-    ctx.db
-      .insert(logs)
-      .values(batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() })))
-      .run();
+    assertRunsFound(runIds, found);
+    ctx.db.insert(logs).values(logRows(batch)).run();
   });
   return { appended: batch.length };
 }

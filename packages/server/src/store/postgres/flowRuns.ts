@@ -342,8 +342,9 @@ async function deploymentsWithNamesByRef(db: PgDb, refs: readonly string[]): Pro
 }
 
 /**
- * The deployment a new run is of, with its names, in one query: the same lookup as
- * `requireDeployment` (by id, or by `flow/name`); a miss goes to `requireDeployment` for its error.
+ * The deployment a new run is of, with its names (`deploymentWithNames`, batched): the same
+ * lookup as `requireDeployment` (by id, or by `flow/name`); a miss goes to `requireDeployment`
+ * for its error.
  */
 async function findDeployment(db: PgDb, ref: string): Promise<DeploymentWithNames> {
   const row = (await deploymentWithNames(db, ref)) ?? (await deploymentWithNames(db, (await requireDeployment(db, ref)).id));

@@ -1,6 +1,7 @@
-import { droverErrorOf, LogBatch, LogQuery, type LogRecord, type LogsAppended } from '@drover/schemas';
+import { LogBatch, LogQuery, type LogRecord, type LogsAppended } from '@drover/schemas';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { flowRuns, logs } from '../../db/pgSchema.js';
+import { assertRunsFound, logRows } from '../logs.js';
 import { type PostgresContext, transaction } from './postgresContext.js';
 import { containsText, inList } from './sqlDialect.js';
 
@@ -11,9 +12,8 @@ export async function appendLogs(ctx: PostgresContext, input: LogBatch): Promise
   await transaction(ctx, async (tx) => {
     // FOR KEY SHARE: a run deleted by another server meanwhile cannot leave these lines behind.
     const found = new Set((await tx.select({ id: flowRuns.id }).from(flowRuns).where(inList(flowRuns.id, runIds)).for('key share')).map((r) => r.id));
-    const missing = runIds.find((id) => !found.has(id));
-    if (missing) throw droverErrorOf('FLOW_RUN_NOT_FOUND', `Flow run ${missing} not found, so its logs were not stored`, { flowRunId: missing });
-    await tx.insert(logs).values(batch.map((line) => ({ ...line, timestamp: new Date(line.timestamp).toISOString() })));
+    assertRunsFound(runIds, found);
+    await tx.insert(logs).values(logRows(batch));
   });
   return { appended: batch.length };
 }

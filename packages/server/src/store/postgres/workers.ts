@@ -1,8 +1,8 @@
 import { type PoolWorker, WorkerHeartbeat } from '@drover/schemas';
 import { asc, eq } from 'drizzle-orm';
 import { workers } from '../../db/pgSchema.js';
-import { uuidv7 } from '../../ids.js';
 import { toPoolWorker } from '../rows.js';
+import { heartbeatUpsert } from '../workers.js';
 import type { PostgresContext } from './postgresContext.js';
 import { requirePool } from './workPools.js';
 
@@ -11,20 +11,11 @@ export async function heartbeat(ctx: PostgresContext, input: WorkerHeartbeat): P
   const beat = WorkerHeartbeat.parse(input);
   const now = ctx.clock.now();
   const pool = await requirePool(ctx.db, beat.workPoolName);
+  const { values, set } = heartbeatUpsert(beat, pool.id, now);
   const [row] = await ctx.db
     .insert(workers)
-    .values({
-      id: uuidv7(now.getTime()),
-      workPoolId: pool.id,
-      name: beat.name,
-      lastHeartbeat: now.toISOString(),
-      heartbeatIntervalSeconds: beat.heartbeatIntervalSeconds,
-      created: now.toISOString(),
-    })
-    .onConflictDoUpdate({
-      target: [workers.workPoolId, workers.name],
-      set: { lastHeartbeat: now.toISOString(), heartbeatIntervalSeconds: beat.heartbeatIntervalSeconds },
-    })
+    .values(values)
+    .onConflictDoUpdate({ target: [workers.workPoolId, workers.name], set })
     .returning();
   return toPoolWorker(row as typeof workers.$inferSelect, pool.name, now, ctx.settings.missedHeartbeats);
 }
